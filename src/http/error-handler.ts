@@ -1,0 +1,57 @@
+import type { NextFunction, Request, Response } from 'express';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+
+interface ValidatorErrorItem {
+  path?: string;
+  message?: string;
+}
+
+interface HttpLikeError {
+  status?: number;
+  statusCode?: number;
+  type?: string;
+  errors?: ValidatorErrorItem[];
+  message?: string;
+}
+
+export function sendError(res: Response, status: number, code: string, message: string, details?: unknown): void {
+  const error: Record<string, unknown> = { code, message };
+  if (details !== undefined) error.details = details;
+  res.status(status).json({ error });
+}
+
+function validatorDetails(errors: ValidatorErrorItem[]): { path: string; message: string }[] {
+  return errors.map((e) => ({
+    path: (e.path ?? '').replace(/^\//, '').replace(/^(request\/)?/, '').replace(/\//g, '.'),
+    message: e.message ?? 'is invalid',
+  }));
+}
+
+/** Maps every error (domain, validator, body parser) to `{"error": {code, message}}`. */
+export function errorHandler(logger: Logger) {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof AppError) {
+      return sendError(res, err.status, err.code, err.message, err.details);
+    }
+    const e = (err ?? {}) as HttpLikeError;
+    const status = e.status ?? e.statusCode ?? 500;
+    if (e.type === 'entity.too.large' || status === 413) {
+      return sendError(res, 413, 'PAYLOAD_TOO_LARGE', 'The request body is too large');
+    }
+    if (e.type === 'entity.parse.failed') return sendError(res, 400, 'VALIDATION_ERROR', 'The request body is not valid JSON');
+    if (status === 404) return sendError(res, 404, 'NOT_FOUND', `No route for ${req.method} ${req.path}`);
+    if (status === 405) return sendError(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}`);
+    if (status === 415) return sendError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'Send application/json');
+    if (status === 400 && Array.isArray(e.errors)) {
+      const details = validatorDetails(e.errors);
+      const summary = details.map((d) => `${d.path}: ${d.message}`).join('; ');
+      return sendError(res, 400, 'VALIDATION_ERROR', summary || 'The request is invalid', details);
+    }
+    if (status >= 400 && status < 500) return sendError(res, status, 'BAD_REQUEST', e.message ?? 'Bad request');
+    logger.error({ err, method: req.method, path: req.path }, 'unhandled error');
+    const message = Array.isArray(e.errors) ? `Response does not match the API contract: ${e.message}` : 'Internal server error';
+    return sendError(res, 500, 'INTERNAL', message);
+  };
+}

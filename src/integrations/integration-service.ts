@@ -1,0 +1,215 @@
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { AuditStore } from '../audit/audit-store.js';
+import type { Blueprint } from '../blueprints/blueprint.js';
+import type { CanonicalEvent } from '../blueprints/canonical-event.js';
+import { BlueprintCache, type MixpanelItem } from '../blueprints/engine.js';
+import { blueprintProblems } from '../blueprints/validate.js';
+import { findCatalogEntry } from '../catalog/catalog.js';
+import type { CatalogBlueprintStore } from '../catalog/catalog-blueprint-store.js';
+import type { CatalogEntry } from '../catalog/catalog-entry.js';
+import { planBatches, requestUrl, type MixpanelRegion } from '../destinations/mixpanel/requests.js';
+import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.js';
+import type { Principal } from '../http/auth.js';
+import { secretContext, type SecretBox } from '../secrets/secret-box.js';
+import type { PageRequest } from '../shared/pagination.js';
+import { MASK, regionOf, type IntegrationRecord, type PublicConfig } from './integration.js';
+import { UniqueNameError, type IntegrationStore } from './integration-store.js';
+
+export interface InstallInput {
+  name: string;
+  variant?: string;
+  config: Record<string, unknown>;
+  delivery_mode?: 'server_side';
+}
+
+/** Who asked and from where, for the audit log. */
+export interface Actor extends Principal {
+  ip?: string;
+}
+
+export interface IntegrationServiceDeps {
+  knex: Knex;
+  integrations: IntegrationStore;
+  catalogBlueprints: CatalogBlueprintStore;
+  audit: AuditStore;
+  secrets: SecretBox;
+  blueprints: BlueprintCache;
+  mixpanelBaseUrls: Record<MixpanelRegion, string>;
+}
+
+/** Checks a config against the catalog's field list: required, type, length, unknown keys. */
+export function configProblems(entry: CatalogEntry, config: Record<string, unknown>): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  const known = new Set(entry.config_fields.map((f) => f.key));
+  for (const key of Object.keys(config)) {
+    if (!known.has(key)) problems.push({ path: `body.config.${key}`, message: 'is not a configuration field of this integration' });
+  }
+  for (const f of entry.config_fields) {
+    const v = config[f.key];
+    const path = `body.config.${f.key}`;
+    if (v === undefined || v === null || (typeof v === 'string' && v.trim() === '')) {
+      if (f.required) problems.push({ path, message: 'is required' });
+      continue;
+    }
+    if (f.type === 'boolean' ? typeof v !== 'boolean' : typeof v !== 'string') {
+      problems.push({ path, message: `must be a ${f.type === 'boolean' ? 'boolean' : 'string'}` });
+    } else if (f.max_length && typeof v === 'string' && v.length > f.max_length) {
+      problems.push({ path, message: `must be at most ${f.max_length} characters` });
+    }
+  }
+  return problems;
+}
+
+function invalid(problems: { path: string; message: string }[]): ValidationError {
+  return new ValidationError(problems.map((p) => `${p.path}: ${p.message}`).join('; '), problems);
+}
+
+export function etagOf(rec: { revision: number }): string {
+  return `"${rec.revision}"`;
+}
+
+export class IntegrationService {
+  constructor(private readonly deps: IntegrationServiceDeps) {}
+
+  async install(actor: Actor, key: string, input: InstallInput): Promise<IntegrationRecord> {
+    const entry = findCatalogEntry(key);
+    if (!entry) throw new NotFoundError(`No catalog entry "${key}"`);
+    const variant = input.variant ?? 'default';
+    if (!entry.variants.some((v) => v.key === variant)) {
+      throw invalid([{ path: 'body.variant', message: `must be one of ${entry.variants.map((v) => v.key).join(', ')}` }]);
+    }
+    const problems = configProblems(entry, input.config);
+    if (problems.length > 0) throw invalid(problems);
+    const secretFields = entry.config_fields.filter((f) => f.type === 'secret').map((f) => f.key);
+    const publicConfig: Record<string, unknown> = {};
+    for (const f of entry.config_fields) {
+      if (f.type === 'secret') publicConfig[f.key] = MASK;
+      else publicConfig[f.key] = input.config[f.key] ?? f.default;
+    }
+    const name = input.name.trim();
+    const id = randomUUID();
+    try {
+      await this.deps.knex.transaction(async (trx) => {
+        const blueprint = await this.deps.catalogBlueprints.get(entry.key, variant, trx);
+        if (!blueprint) throw new NotFoundError(`No blueprint seeded for ${entry.key}/${variant}`);
+        await this.deps.integrations.insert(trx, {
+          id,
+          orgId: actor.orgId,
+          name,
+          vendor: entry.key,
+          variant,
+          deliveryMode: input.delivery_mode ?? 'server_side',
+          createdBy: actor.userId,
+        });
+        await this.deps.integrations.insertRevision(trx, {
+          id: randomUUID(),
+          integrationId: id,
+          orgId: actor.orgId,
+          revisionNumber: 1,
+          config: publicConfig,
+          blueprint,
+          deliveryMode: input.delivery_mode ?? 'server_side',
+          changeSummary: `Installed ${entry.name} (${variant} variant)`,
+          createdBy: actor.userId,
+        });
+        for (const field of secretFields) {
+          const sealed = this.deps.secrets.seal(String(input.config[field]), secretContext(actor.orgId, id, field));
+          await this.deps.integrations.saveSecret(trx, id, actor.orgId, field, sealed);
+        }
+        await this.deps.audit.record(trx, {
+          orgId: actor.orgId,
+          userId: actor.userId,
+          action: 'integration.install',
+          resourceType: 'integration',
+          resourceId: id,
+          changes: { old: null, new: { name, vendor: entry.key, variant, config: publicConfig } },
+          ipAddress: actor.ip,
+        });
+      });
+    } catch (err) {
+      if (err instanceof UniqueNameError) throw new ConflictError(`An integration named "${name}" already exists`);
+      throw err;
+    }
+    return this.get(actor.orgId, id);
+  }
+
+  async get(orgId: string, id: string): Promise<IntegrationRecord> {
+    const rec = await this.deps.integrations.find(orgId, id);
+    if (!rec) throw new NotFoundError(`No integration ${id}`);
+    return rec;
+  }
+
+  list(orgId: string, page: PageRequest) {
+    return this.deps.integrations.list(orgId, page);
+  }
+
+  async replaceBlueprint(actor: Actor, id: string, blueprint: Blueprint, ifMatch?: string): Promise<IntegrationRecord> {
+    const problems = blueprintProblems(blueprint);
+    if (problems.length > 0) throw invalid(problems);
+    await this.deps.knex.transaction(async (trx) => {
+      const current = await this.deps.integrations.lock(trx, actor.orgId, id);
+      if (!current) throw new NotFoundError(`No integration ${id}`);
+      if (ifMatch !== undefined && ifMatch !== etagOf(current)) throw new PreconditionFailedError();
+      await this.deps.integrations.insertRevision(trx, {
+        id: randomUUID(),
+        integrationId: id,
+        orgId: actor.orgId,
+        revisionNumber: current.revision + 1,
+        config: { ...current.config, api_secret: MASK },
+        blueprint,
+        deliveryMode: current.deliveryMode,
+        changeSummary: 'Blueprint replaced',
+        createdBy: actor.userId,
+      });
+      await this.deps.audit.record(trx, {
+        orgId: actor.orgId,
+        userId: actor.userId,
+        action: 'integration.blueprint.replace',
+        resourceType: 'integration',
+        resourceId: id,
+        changes: { old: { revision: current.revision }, new: { revision: current.revision + 1, blueprint } },
+        ipAddress: actor.ip,
+      });
+    });
+    return this.get(actor.orgId, id);
+  }
+
+  /** What delivery would send for these events with the current blueprint. Nothing is sent. */
+  async preview(orgId: string, id: string, events: CanonicalEvent[]) {
+    const rec = await this.get(orgId, id);
+    const compiled = this.deps.blueprints.get(`${rec.id}:${rec.revision}`, rec.blueprint);
+    const items: MixpanelItem[] = [];
+    const results = events.map((event, index) => {
+      const mapped = compiled.map(event, { projectToken: rec.config.project_token });
+      items.push(...mapped.items);
+      const status = mapped.rejected ? 'rejected' : mapped.skipped ? 'skipped' : 'mapped';
+      const reason = mapped.rejected ?? mapped.skipped;
+      return { index, status, ...(reason ? { reason } : {}), warnings: mapped.warnings };
+    });
+    const region = regionOf(rec.config);
+    const baseUrl = this.deps.mixpanelBaseUrls[region];
+    const requests = planBatches(items, (i) => i).map((b) => ({
+      method: 'POST' as const,
+      url: requestUrl(baseUrl, b.endpoint),
+      endpoint: b.endpoint,
+      region,
+      headers: {
+        'Content-Type': 'application/json',
+        'Content-Encoding': 'gzip',
+        ...(b.endpoint === '/import' ? { Authorization: `Basic ${MASK}` } : {}),
+      },
+      body: JSON.parse(b.body) as Record<string, unknown>[],
+    }));
+    return { results, requests };
+  }
+
+  /** The decrypted API secret, for delivery only. Never returned by the API. */
+  async apiSecret(orgId: string, id: string): Promise<string> {
+    const sealed = await this.deps.integrations.loadSecret(orgId, id, 'api_secret');
+    if (!sealed) throw new NotFoundError(`No api_secret stored for integration ${id}`);
+    return this.deps.secrets.open(sealed, secretContext(orgId, id, 'api_secret'));
+  }
+}
+
+export type { PublicConfig };

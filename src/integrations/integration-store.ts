@@ -1,0 +1,147 @@
+import type { Knex } from 'knex';
+import type { Blueprint } from '../blueprints/blueprint.js';
+import type { SealedSecret } from '../secrets/secret-box.js';
+import { paginate, type Page, type PageRequest } from '../shared/pagination.js';
+import type { IntegrationRecord, PublicConfig } from './integration.js';
+
+interface JoinedRow extends Record<string, unknown> {
+  id: string;
+  org_id: string;
+  name: string;
+  vendor: string;
+  variant: string;
+  delivery_mode: 'server_side';
+  enabled: boolean;
+  status: 'active' | 'auth_failed';
+  status_reason: string | null;
+  current_revision: number;
+  config: PublicConfig & { api_secret?: string };
+  blueprint: Blueprint;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function toRecord(row: JoinedRow): IntegrationRecord {
+  return {
+    id: row.id,
+    orgId: row.org_id,
+    name: row.name,
+    vendor: row.vendor,
+    variant: row.variant,
+    deliveryMode: row.delivery_mode,
+    enabled: row.enabled,
+    status: row.status,
+    statusReason: row.status_reason,
+    revision: row.current_revision,
+    config: { project_token: row.config.project_token, eu_data_residency: row.config.eu_data_residency },
+    blueprint: row.blueprint,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export interface NewRevision {
+  id: string;
+  integrationId: string;
+  orgId: string;
+  revisionNumber: number;
+  config: Record<string, unknown>;
+  blueprint: Blueprint;
+  deliveryMode: string;
+  changeSummary: string;
+  createdBy: string;
+}
+
+export class UniqueNameError extends Error {}
+
+/** Integrations, their revisions and sealed secrets. Every read is scoped by org. */
+export class IntegrationStore {
+  constructor(private readonly knex: Knex) {}
+
+  private joined(db: Knex | Knex.Transaction = this.knex) {
+    return db('integrations as i')
+      .join('integration_revisions as r', function () {
+        this.on('r.integration_id', '=', 'i.id').andOn('r.revision_number', '=', 'i.current_revision');
+      })
+      .whereNull('i.deleted_at')
+      .select('i.*', 'r.config', 'r.blueprint');
+  }
+
+  async find(orgId: string, id: string, db: Knex | Knex.Transaction = this.knex): Promise<IntegrationRecord | undefined> {
+    const row = (await this.joined(db).where({ 'i.org_id': orgId, 'i.id': id }).first()) as JoinedRow | undefined;
+    return row && toRecord(row);
+  }
+
+  /** Locks the integration row for an update in this transaction. */
+  async lock(trx: Knex.Transaction, orgId: string, id: string): Promise<IntegrationRecord | undefined> {
+    const locked = await trx('integrations').where({ org_id: orgId, id }).whereNull('deleted_at').forUpdate().first('id');
+    return locked ? this.find(orgId, id, trx) : undefined;
+  }
+
+  list(orgId: string, page: PageRequest): Promise<Page<IntegrationRecord>> {
+    return paginate<JoinedRow, IntegrationRecord>(
+      this.joined().where('i.org_id', orgId),
+      page,
+      { time: 'i.created_at', id: 'i.id' },
+      toRecord,
+    );
+  }
+
+  async insert(
+    trx: Knex.Transaction,
+    row: { id: string; orgId: string; name: string; vendor: string; variant: string; deliveryMode: string; createdBy: string },
+  ): Promise<void> {
+    try {
+      await trx('integrations').insert({
+        id: row.id,
+        org_id: row.orgId,
+        name: row.name,
+        vendor: row.vendor,
+        variant: row.variant,
+        delivery_mode: row.deliveryMode,
+        current_revision: 1,
+        created_by: row.createdBy,
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505') throw new UniqueNameError();
+      throw err;
+    }
+  }
+
+  async insertRevision(trx: Knex.Transaction, rev: NewRevision): Promise<void> {
+    await trx('integration_revisions').insert({
+      id: rev.id,
+      integration_id: rev.integrationId,
+      org_id: rev.orgId,
+      revision_number: rev.revisionNumber,
+      config: JSON.stringify(rev.config),
+      blueprint: JSON.stringify(rev.blueprint),
+      delivery_mode: rev.deliveryMode,
+      change_summary: rev.changeSummary,
+      created_by: rev.createdBy,
+    });
+    await trx('integrations')
+      .where({ id: rev.integrationId, org_id: rev.orgId })
+      .update({ current_revision: rev.revisionNumber, updated_at: trx.fn.now() });
+  }
+
+  async saveSecret(trx: Knex.Transaction, integrationId: string, orgId: string, field: string, sealed: SealedSecret): Promise<void> {
+    await trx('integration_secrets')
+      .insert({
+        integration_id: integrationId,
+        org_id: orgId,
+        field,
+        key_id: sealed.keyId,
+        nonce: sealed.nonce,
+        ciphertext: sealed.ciphertext,
+        tag: sealed.tag,
+      })
+      .onConflict(['integration_id', 'field'])
+      .merge({ key_id: sealed.keyId, nonce: sealed.nonce, ciphertext: sealed.ciphertext, tag: sealed.tag, updated_at: trx.fn.now() });
+  }
+
+  async loadSecret(orgId: string, integrationId: string, field: string): Promise<SealedSecret | undefined> {
+    const row = await this.knex('integration_secrets').where({ org_id: orgId, integration_id: integrationId, field }).first();
+    return row && { keyId: row.key_id, nonce: row.nonce, ciphertext: row.ciphertext, tag: row.tag };
+  }
+}

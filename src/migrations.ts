@@ -1,0 +1,18 @@
+import type { Knex } from 'knex';
+import * as init from '../migrations/20261128000000_init.js';
+
+/**
+ * Migrations are listed here and imported statically, so the server, the knex CLI and jest all run
+ * the same code under the same names (no file extensions in knex_migrations).
+ */
+const migrations: Record<string, Knex.Migration> = {
+  '20261128000000_init': init,
+};
+
+const source: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations).sort(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name],
+};
+
+export const migrationConfig: Knex.MigratorConfig = { migrationSource: source, tableName: 'knex_migrations' };
