@@ -30,7 +30,6 @@ function validatorDetails(errors: ValidatorErrorItem[]): { path: string; message
 
 /** Maps every error (domain, validator, body parser) to `{"error": {code, message}}`. */
 export function errorHandler(logger: Logger) {
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof AppError) {
       return sendError(res, err.status, err.code, err.message, err.details);

@@ -1,0 +1,273 @@
+import jwt from 'jsonwebtoken';
+import { guideInstallBody, startTestApp, TEST_JWT_SECRET, type TestApp } from './support/test-app.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(() => t.close());
+
+describe('install from the catalog (the guide\'s curl)', () => {
+  it('creates the integration with revision 1, the variant blueprint and a masked secret', async () => {
+    const res = await t.request.post('/v1/admin/integration-catalog/mixpanel/install').set(t.auth('acme')).send(guideInstallBody());
+    expect(res.status).toBe(201);
+    expect(res.headers.etag).toBe('"1"');
+    expect(res.body).toMatchObject({
+      name: 'Mixpanel',
+      vendor: 'mixpanel',
+      variant: 'default',
+      delivery_mode: 'server_side',
+      enabled: true,
+      status: 'active',
+      region: 'us',
+      revision: 1,
+      config: { project_token: 'abc123def456789', api_secret: '***', eu_data_residency: false },
+    });
+    const catalog = await t.request.get('/v1/admin/integration-catalog/mixpanel/variants/default/blueprint').set(t.auth('acme'));
+    expect(res.body.blueprint).toEqual(catalog.body);
+    expect(JSON.stringify(res.body)).not.toContain('your_api_secret');
+  });
+
+  it('stores the secret as AES-GCM ciphertext, never the plain text', async () => {
+    const res = await t.request
+      .post('/v1/admin/integration-catalog/mixpanel/install')
+      .set(t.auth('acme'))
+      .send(guideInstallBody({ name: 'Secret check', config: { project_token: 'tok', api_secret: 'plain-secret-42' } }));
+    expect(res.status).toBe(201);
+    const row = await t.db.knex('integration_secrets').where({ integration_id: res.body.id }).first();
+    expect(row.key_id).toBe('k1');
+    expect(row.nonce).toHaveLength(12);
+    expect(row.tag).toHaveLength(16);
+    expect(row.ciphertext.toString('utf8')).not.toContain('plain-secret-42');
+    const dump = JSON.stringify(await t.db.knex.raw('SELECT * FROM integrations, integration_revisions, audit_logs'));
+    expect(dump).not.toContain('plain-secret-42');
+    await expect(t.services.integrations.apiSecret('acme', res.body.id)).resolves.toBe('plain-secret-42');
+    await expect(t.services.integrations.apiSecret('other-org', res.body.id)).rejects.toThrow();
+  });
+
+  it('installs the retail variant and the EU region', async () => {
+    const res = await t.request
+      .post('/v1/admin/integration-catalog/mixpanel/install')
+      .set(t.auth('acme'))
+      .send({ name: 'Shop EU', variant: 'retail', config: { project_token: 't', api_secret: 's', eu_data_residency: true } });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ variant: 'retail', region: 'eu', delivery_mode: 'server_side' });
+    expect(res.body.blueprint.events['Order Completed'].fan_out.vendor_event_name).toBe('Product Purchased');
+  });
+
+  it('copies the blueprint at install time: later catalog changes do not alter it', async () => {
+    const res = await t.request
+      .post('/v1/admin/integration-catalog/mixpanel/install')
+      .set(t.auth('acme'))
+      .send(guideInstallBody({ name: 'Frozen' }));
+    await t.db.knex('catalog_blueprints').where({ vendor: 'mixpanel', variant: 'default' }).update({
+      document: JSON.stringify({ ...res.body.blueprint, identity: { merge_api: 'simplified' } }),
+    });
+    const again = await t.request.get(`/v1/admin/integrations/${res.body.id}`).set(t.auth('acme'));
+    expect(again.body.blueprint.identity.merge_api).toBe('original');
+    await t.services.catalogBlueprints.seed((await import('../src/catalog/catalog.js')).CATALOG);
+  });
+
+  it('rejects the same name twice in one org (409), allows it in another org', async () => {
+    const body = guideInstallBody({ name: 'Twice' });
+    expect((await t.request.post('/v1/admin/integration-catalog/mixpanel/install').set(t.auth('acme')).send(body)).status).toBe(201);
+    const dup = await t.request.post('/v1/admin/integration-catalog/mixpanel/install').set(t.auth('acme')).send({ ...body, name: 'twice' });
+    expect(dup.status).toBe(409);
+    expect(dup.body.error.code).toBe('CONFLICT');
+    expect((await t.request.post('/v1/admin/integration-catalog/mixpanel/install').set(t.auth('globex')).send(body)).status).toBe(201);
+  });
+});
+
+describe('install validation', () => {
+  const install = (body: unknown, key = 'mixpanel') =>
+    t.request.post(`/v1/admin/integration-catalog/${key}/install`).set(t.auth('acme')).send(body as object);
+
+  it('unknown catalog key → 404', async () => {
+    const res = await install(guideInstallBody(), 'amplitude');
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('NOT_FOUND');
+  });
+
+  it.each([
+    ['unknown variant', guideInstallBody({ variant: 'gaming' }), 'variant'],
+    ['missing project_token', guideInstallBody({ config: { api_secret: 's' } }), 'project_token'],
+    ['empty project_token', guideInstallBody({ config: { project_token: '', api_secret: 's' } }), 'project_token'],
+    ['missing api_secret', guideInstallBody({ config: { project_token: 't' } }), 'api_secret'],
+    ['empty api_secret', guideInstallBody({ config: { project_token: 't', api_secret: '' } }), 'api_secret'],
+    ['eu_data_residency not boolean', guideInstallBody({ config: { project_token: 't', api_secret: 's', eu_data_residency: 'yes' } }), 'eu_data_residency'],
+    ['project_token not a string', guideInstallBody({ config: { project_token: 42, api_secret: 's' } }), 'project_token'],
+    ['unknown config property', guideInstallBody({ config: { project_token: 't', api_secret: 's', region: 'in' } }), 'region'],
+    ['unknown top-level property', { ...guideInstallBody(), color: 'red' }, 'color'],
+    ['oversized project_token', guideInstallBody({ config: { project_token: 'x'.repeat(256), api_secret: 's' } }), 'project_token'],
+    ['oversized name', guideInstallBody({ name: 'n'.repeat(101) }), 'name'],
+    ['missing name', { config: guideInstallBody().config }, 'name'],
+    ['blank name', guideInstallBody({ name: '   ' }), 'name'],
+    ['missing config', { name: 'x' }, 'config'],
+    ['wrong delivery_mode', guideInstallBody({ delivery_mode: 'client_side' }), 'delivery_mode'],
+  ])('%s → 400 VALIDATION_ERROR naming the field', async (_label, body, field) => {
+    const res = await install(body);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('VALIDATION_ERROR');
+    expect(res.body.error.message).toContain(field);
+  });
+
+  it('malformed JSON → 400 in the error shape', async () => {
+    const res = await t.request
+      .post('/v1/admin/integration-catalog/mixpanel/install')
+      .set(t.auth('acme'))
+      .set('Content-Type', 'application/json')
+      .send('{"name": ');
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('VALIDATION_ERROR');
+  });
+
+  it('a body over 1 MB → 413', async () => {
+    const res = await install(guideInstallBody({ name: 'x'.repeat(1_100_000) }));
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+});
+
+describe('auth', () => {
+  const get = (authorization?: string) => {
+    const r = t.request.get('/v1/admin/integrations');
+    return authorization === undefined ? r : r.set('Authorization', authorization);
+  };
+  const now = () => Math.floor(Date.now() / 1000);
+
+  it.each([
+    ['missing header', undefined],
+    ['not a bearer', 'Basic abc'],
+    ['garbled token', 'Bearer not.a.jwt'],
+    ['wrong signature', `Bearer ${jwt.sign({ sub: 'u', org_id: 'acme', role: 'admin' }, 'another-secret-another-secret-another', { expiresIn: 60 })}`],
+    ['alg none', `Bearer ${jwt.sign({ sub: 'u', org_id: 'acme', role: 'admin', exp: now() + 60 }, '', { algorithm: 'none' })}`],
+    ['HS512 instead of HS256', `Bearer ${jwt.sign({ sub: 'u', org_id: 'acme', role: 'admin' }, TEST_JWT_SECRET, { algorithm: 'HS512', expiresIn: 60 })}`],
+    ['no exp claim', `Bearer ${jwt.sign({ sub: 'u', org_id: 'acme', role: 'admin' }, TEST_JWT_SECRET)}`],
+    ['no org_id', `Bearer ${jwt.sign({ sub: 'u', role: 'admin' }, TEST_JWT_SECRET, { expiresIn: 60 })}`],
+    ['unknown role', `Bearer ${jwt.sign({ sub: 'u', org_id: 'acme', role: 'root' }, TEST_JWT_SECRET, { expiresIn: 60 })}`],
+  ])('%s → 401 INVALID_TOKEN', async (_label, header) => {
+    const res = await get(header);
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('INVALID_TOKEN');
+  });
+
+  it('expired → 401 EXPIRED_TOKEN', async () => {
+    const expired = jwt.sign({ sub: 'u', org_id: 'acme', role: 'admin', exp: now() - 10 }, TEST_JWT_SECRET);
+    const res = await get(`Bearer ${expired}`);
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('EXPIRED_TOKEN');
+  });
+
+  it('viewer may read but not install → 403 FORBIDDEN', async () => {
+    expect((await t.request.get('/v1/admin/integrations').set(t.auth('acme', 'viewer'))).status).toBe(200);
+    const res = await t.request.post('/v1/admin/integration-catalog/mixpanel/install').set(t.auth('acme', 'viewer')).send(guideInstallBody({ name: 'v' }));
+    expect(res.status).toBe(403);
+    expect(res.body.error.code).toBe('FORBIDDEN');
+  });
+
+  it('checks iss and aud when configured', async () => {
+    const strict = await startTestApp({ JWT_ISSUER: 'signal', JWT_AUDIENCE: 'management' }, t.db);
+    const plain = jwt.sign({ sub: 'u', org_id: 'acme', role: 'admin' }, TEST_JWT_SECRET, { expiresIn: 60 });
+    expect((await strict.request.get('/v1/admin/integrations').set('Authorization', `Bearer ${plain}`)).status).toBe(401);
+    const good = jwt.sign({ sub: 'u', org_id: 'acme', role: 'admin' }, TEST_JWT_SECRET, { expiresIn: 60, issuer: 'signal', audience: 'management' });
+    expect((await strict.request.get('/v1/admin/integrations').set('Authorization', `Bearer ${good}`)).status).toBe(200);
+  });
+
+  it('unknown routes → 404 in the error shape', async () => {
+    const res = await t.request.get('/v1/admin/nope').set(t.auth('acme'));
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('NOT_FOUND');
+    const outside = await t.request.get('/nope');
+    expect(outside.status).toBe(404);
+    expect(outside.body.error.code).toBe('NOT_FOUND');
+  });
+});
+
+describe('org isolation and lists', () => {
+  it('another org cannot see or read an integration', async () => {
+    const created = await t.request
+      .post('/v1/admin/integration-catalog/mixpanel/install')
+      .set(t.auth('initech'))
+      .send(guideInstallBody({ name: 'Initech only' }));
+    const other = await t.request.get(`/v1/admin/integrations/${created.body.id}`).set(t.auth('acme'));
+    expect(other.status).toBe(404);
+    const otherBp = await t.request.get(`/v1/admin/integrations/${created.body.id}/blueprint`).set(t.auth('acme'));
+    expect(otherBp.status).toBe(404);
+    const list = await t.request.get('/v1/admin/integrations?limit=100').set(t.auth('acme'));
+    expect(list.body.data.map((i: { id: string }) => i.id)).not.toContain(created.body.id);
+  });
+
+  it('pages with cursor and limit', async () => {
+    for (let i = 0; i < 5; i++) {
+      await t.request.post('/v1/admin/integration-catalog/mixpanel/install').set(t.auth('paged')).send(guideInstallBody({ name: `P${i}` }));
+    }
+    const first = await t.request.get('/v1/admin/integrations?limit=2').set(t.auth('paged'));
+    expect(first.body.data).toHaveLength(2);
+    expect(first.body.has_more).toBe(true);
+    const names = [...first.body.data.map((d: { name: string }) => d.name)];
+    let cursor = first.body.next_cursor;
+    while (cursor) {
+      const next = await t.request.get(`/v1/admin/integrations?limit=2&cursor=${cursor}`).set(t.auth('paged'));
+      names.push(...next.body.data.map((d: { name: string }) => d.name));
+      cursor = next.body.next_cursor;
+    }
+    expect(names).toEqual(['P4', 'P3', 'P2', 'P1', 'P0']);
+    expect((await t.request.get('/v1/admin/integrations?limit=101').set(t.auth('paged'))).status).toBe(400);
+    expect((await t.request.get('/v1/admin/integrations?cursor=garbage').set(t.auth('paged'))).status).toBe(400);
+  });
+
+  it('GET by a malformed id → 400', async () => {
+    const res = await t.request.get('/v1/admin/integrations/not-a-uuid').set(t.auth('acme'));
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('VALIDATION_ERROR');
+  });
+});
+
+describe('catalog', () => {
+  it('lists and filters by category', async () => {
+    const all = await t.request.get('/v1/admin/integration-catalog').set(t.auth('acme', 'viewer'));
+    expect(all.status).toBe(200);
+    expect(all.body.data.map((e: { key: string }) => e.key)).toEqual(['mixpanel']);
+    const analytics = await t.request.get('/v1/admin/integration-catalog?category=analytics').set(t.auth('acme', 'viewer'));
+    expect(analytics.body.data).toHaveLength(1);
+    const ads = await t.request.get('/v1/admin/integration-catalog?category=advertising').set(t.auth('acme', 'viewer'));
+    expect(ads.body.data).toHaveLength(0);
+    expect((await t.request.get('/v1/admin/integration-catalog?category=games').set(t.auth('acme'))).status).toBe(400);
+  });
+
+  it('returns Mixpanel with the guide\'s fields and variants', async () => {
+    const res = await t.request.get('/v1/admin/integration-catalog/mixpanel').set(t.auth('acme', 'viewer'));
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ key: 'mixpanel', name: 'Mixpanel', category: 'analytics', status: 'ga' });
+    expect(res.body.config_fields.map((f: { key: string; type: string; required: boolean }) => [f.key, f.type, f.required])).toEqual([
+      ['project_token', 'string', true],
+      ['api_secret', 'secret', true],
+      ['eu_data_residency', 'boolean', false],
+    ]);
+    expect(res.body.config_fields[2].default).toBe(false);
+    expect(res.body.variants.map((v: { key: string }) => v.key)).toEqual(['default', 'retail']);
+    expect(res.body.variants[1].description).toContain('Ecommerce-optimized');
+    expect((await t.request.get('/v1/admin/integration-catalog/nope').set(t.auth('acme'))).status).toBe(404);
+    expect((await t.request.get('/v1/admin/integration-catalog/mixpanel/variants/nope/blueprint').set(t.auth('acme'))).status).toBe(404);
+  });
+
+  it('seeding the variant blueprints again changes nothing', async () => {
+    const { CATALOG } = await import('../src/catalog/catalog.js');
+    expect(await t.services.catalogBlueprints.seed(CATALOG)).toBe(0);
+    expect(await t.db.knex('catalog_blueprints').count({ n: '*' })).toEqual([{ n: 2 }]);
+  });
+});
+
+describe('health and contract', () => {
+  it('healthz, readyz, openapi.yaml and docs need no auth', async () => {
+    expect((await t.request.get('/healthz')).body).toEqual({ status: 'ok' });
+    expect((await t.request.get('/readyz')).body).toEqual({ status: 'ok', database: 'ok', migrations: 'applied' });
+    const spec = await t.request.get('/openapi.yaml');
+    expect(spec.status).toBe(200);
+    expect(spec.text).toContain('openapi: 3.0.3');
+    const docs = await t.request.get('/docs');
+    expect(docs.text).toContain('/docs/assets/swagger-ui-bundle.js');
+    const bundle = await t.request.get('/docs/assets/swagger-ui-bundle.js');
+    expect(bundle.status).toBe(200);
+  });
+});

@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import pg from 'pg';
+import { createKnex } from '../../src/db.js';
+
+export interface TestDatabase {
+  url: string;
+  knex: Knex;
+  drop(): Promise<void>;
+}
+
+async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: process.env.TEST_PG_ADMIN_URL });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/** A fresh database cloned from the migrated, seeded template: one per test file. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `mpd_t_${randomBytes(6).toString('hex')}`;
+  await admin((c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${process.env.TEST_PG_TEMPLATE}`));
+  const u = new URL(process.env.TEST_PG_ADMIN_URL as string);
+  u.pathname = `/${name}`;
+  const knex = createKnex(u.toString(), 5);
+  return {
+    url: u.toString(),
+    knex,
+    async drop() {
+      await knex.destroy();
+      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    },
+  };
+}
+
+/** An empty database (no migrations), for migration tests. */
+export async function createEmptyDatabase(): Promise<TestDatabase> {
+  const name = `mpd_t_${randomBytes(6).toString('hex')}`;
+  await admin((c) => c.query(`CREATE DATABASE ${name}`));
+  const u = new URL(process.env.TEST_PG_ADMIN_URL as string);
+  u.pathname = `/${name}`;
+  const knex = createKnex(u.toString(), 2);
+  return {
+    url: u.toString(),
+    knex,
+    async drop() {
+      await knex.destroy();
+      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import { chmodSync, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { createKnex, startEmbeddedPostgres } from '../../src/db.js';
+import { createLogger } from '../../src/logger.js';
+import { prepareDatabase } from '../../src/services.js';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Uses DATABASE_URL's server when set (CI), otherwise starts an embedded PostgreSQL for this run.
+ * Builds one migrated, seeded template database; each test file clones it (CREATE DATABASE … TEMPLATE).
+ */
+export default async function prepareTestDatabase(): Promise<void> {
+  let adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mpd-test-pg-'));
+    chmodSync(dir, 0o755); // the postgres OS user must reach it when tests run as root
+    const embedded = await startEmbeddedPostgres(dir, await freePort(), createLogger('silent'));
+    (globalThis as Record<string, unknown>).__embeddedPg = embedded;
+    adminUrl = embedded.url;
+  }
+  const template = `mpd_template_${process.pid}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${template}`);
+  await admin.query(`CREATE DATABASE ${template}`);
+  await admin.end();
+  const templateUrl = new URL(adminUrl);
+  templateUrl.pathname = `/${template}`;
+  const knex = createKnex(templateUrl.toString(), 1);
+  await prepareDatabase(knex);
+  await knex.destroy();
+  process.env.TEST_PG_ADMIN_URL = adminUrl;
+  process.env.TEST_PG_TEMPLATE = template;
+}
