@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadConfig } from './config.js';
+
+const key = randomBytes(32).toString('base64');
+const secret = 'x'.repeat(40);
+
+describe('loadConfig', () => {
+  it('uses defaults', () => {
+    const c = loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key });
+    expect(c.port).toBe(8084);
+    expect(c.databaseUrl).toBeUndefined();
+    expect(c.mixpanelBaseUrls.eu).toBe('https://api-eu.mixpanel.com');
+    expect(c.encryptionKeys[0].id).toBe('k1');
+  });
+
+  it('reads ENCRYPTION_KEYS with ids, first is current', () => {
+    const c = loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEYS: `new:${key},old:${randomBytes(32).toString('base64')}` });
+    expect(c.encryptionKeys.map((k) => k.id)).toEqual(['new', 'old']);
+  });
+
+  it.each([
+    [{ JWT_SECRET: secret, ENCRYPTION_KEY: 'c2hvcnQ=' }, /32 bytes/],
+    [{ JWT_SECRET: 'short', ENCRYPTION_KEY: key }, /at least 32/],
+    [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, PORT: 'eighty' }, /PORT/],
+    [{ JWT_SECRET: secret, ENCRYPTION_KEYS: `bad id:${key}` }, /ENCRYPTION_KEYS/],
+    [{ NODE_ENV: 'production', ENCRYPTION_KEY: key }, /requires JWT_SECRET/],
+  ])('rejects %o', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('generates development secrets once and reuses them', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mpd-cfg-'));
+    const first = loadConfig({ DATA_DIR: dir });
+    expect(first.notices[0]).toContain('generated');
+    const second = loadConfig({ DATA_DIR: dir });
+    expect(second.notices).toEqual([]);
+    expect(second.jwtSecret).toBe(first.jwtSecret);
+    expect(second.encryptionKeys[0].key.equals(first.encryptionKeys[0].key)).toBe(true);
+  });
+});

@@ -1,0 +1,73 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, chmodSync, statSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, startServerProcess, waitFor } from './support/server-process.js';
+
+/** The real entry point on the embedded PostgreSQL: first start, restart, shutdown, production rules. */
+describe('the service process', () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mpd-proc-'));
+  chmodSync(dataDir, 0o755);
+
+  const token = (org: string) =>
+    execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/token.ts', '--org', org, '--role', 'admin'], {
+      env: { ...process.env, DATA_DIR: dataDir, NODE_OPTIONS: '' },
+    })
+      .toString()
+      .trim();
+
+  async function boot() {
+    const port = await freePort();
+    const pgPort = await freePort();
+    const proc = startServerProcess({ DATA_DIR: dataDir, PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), NODE_ENV: 'development' });
+    await waitFor(() => proc.output().includes('listening on'), 60000, 'the server to listen');
+    return { proc, base: `http://127.0.0.1:${port}` };
+  }
+
+  async function stop(proc: ReturnType<typeof startServerProcess>) {
+    proc.child.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+  }
+
+  it('starts on embedded PostgreSQL, installs with the guide\'s body, and keeps it across a restart', async () => {
+    const first = await boot();
+    const log = first.proc.output();
+    expect(log).toContain('generated JWT_SECRET and ENCRYPTION_KEY');
+    expect(log).toContain('embedded PostgreSQL');
+    expect(log).toContain('npm run -s token');
+    expect(statSync(path.join(dataDir, 'secrets.json')).mode & 0o777).toBe(0o600);
+
+    const auth = { Authorization: `Bearer ${token('acme')}`, 'Content-Type': 'application/json' };
+    const res = await fetch(`${first.base}/v1/admin/integration-catalog/mixpanel/install`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({
+        name: 'Mixpanel',
+        variant: 'default',
+        config: { project_token: 'abc123def456789', api_secret: 'your_api_secret', eu_data_residency: false },
+        delivery_mode: 'server_side',
+      }),
+    });
+    expect(res.status).toBe(201);
+    const created = (await res.json()) as { id: string };
+    await stop(first.proc);
+    expect(first.proc.output()).toContain('stopped');
+    expect(first.proc.output()).not.toContain('your_api_secret');
+    expect(first.proc.output()).not.toContain(auth.Authorization.slice(7));
+
+    const second = await boot();
+    expect(second.proc.output()).not.toContain('generated JWT_SECRET');
+    const again = await fetch(`${second.base}/v1/admin/integrations/${created.id}`, { headers: auth });
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { name: string }).name).toBe('Mixpanel');
+    expect((await fetch(`${second.base}/readyz`)).status).toBe(200);
+    await stop(second.proc);
+    expect(JSON.parse(readFileSync(path.join(dataDir, 'secrets.json'), 'utf8')).jwt_secret).toHaveLength(64);
+  }, 120000);
+
+  it('refuses to start in production without JWT_SECRET and ENCRYPTION_KEY', async () => {
+    const proc = startServerProcess({ NODE_ENV: 'production', DATA_DIR: dataDir, JWT_SECRET: '', ENCRYPTION_KEY: '' });
+    expect(await proc.exited).toBe(1);
+    expect(proc.output()).toContain('NODE_ENV=production requires JWT_SECRET and ENCRYPTION_KEY');
+  });
+});
