@@ -1,6 +1,6 @@
 import type { Blueprint, EventRule } from './blueprint.js';
 import type { CanonicalEvent } from './canonical-event.js';
-import { invalidIdReason, propertiesReason, sizeReason } from './guards.js';
+import { eventReason, invalidIdReason, updateReason } from './guards.js';
 import { insertId } from './insert-id.js';
 import { compileMappings, compileValue, keysReadUnder, type CompiledMappings, type ValueFn } from './mappings.js';
 import { compilePath, isPresent, type Getter } from './paths.js';
@@ -90,9 +90,9 @@ export class CompiledBlueprint {
 
   map(e: CanonicalEvent, ctx: MapContext): MappedEvent {
     const result: MappedEvent = { items: [], warnings: [] };
-    const invalid = this.basicReason(e);
+    const time = typeof e?.timestamp === 'string' ? Date.parse(e.timestamp) : NaN;
+    const invalid = this.basicReason(e, time);
     if (invalid) return { ...result, rejected: invalid };
-    const time = Date.parse(e.timestamp);
     const ids = this.identity(e);
     switch (e.type) {
       case 'track':
@@ -111,8 +111,10 @@ export class CompiledBlueprint {
     }
     if (!result.rejected) {
       for (const item of result.items) {
-        const props = item.endpoint === '/import' ? (item.body.properties as Record<string, unknown>) : undefined;
-        const reason = (props && propertiesReason(props)) || sizeReason(item.body);
+        const reason =
+          item.endpoint === '/import'
+            ? eventReason(item.body as { event: unknown; properties: Record<string, unknown> })
+            : updateReason(item.body);
         if (reason) return { items: [], warnings: result.warnings, rejected: `${describe(item)}: ${reason}` };
       }
     }
@@ -120,7 +122,7 @@ export class CompiledBlueprint {
     return result;
   }
 
-  private basicReason(e: CanonicalEvent): string | undefined {
+  private basicReason(e: CanonicalEvent, time: number): string | undefined {
     if (!e || typeof e !== 'object') return 'event is not an object';
     if (!EVENT_TYPES.has(e.type)) return `type "${String(e.type)}" is not one of track, page, identify, group, alias`;
     const anon = invalidIdReason('anonymousId', e.anonymousId);
@@ -130,7 +132,7 @@ export class CompiledBlueprint {
       if (user) return user;
     }
     if (typeof e.messageId !== 'string' || e.messageId === '') return 'messageId is missing (it makes retries safe)';
-    if (typeof e.timestamp !== 'string' || Number.isNaN(Date.parse(e.timestamp))) return 'timestamp is missing or not ISO 8601';
+    if (Number.isNaN(time)) return 'timestamp is missing or not ISO 8601';
     if (e.type === 'track' && (typeof e.event !== 'string' || e.event.trim() === '')) return 'track event has no event name';
     return undefined;
   }
@@ -143,6 +145,7 @@ export class CompiledBlueprint {
 
   private eventProperties(
     e: unknown,
+    common: Record<string, unknown>,
     mappings: CompiledMappings,
     ctx: MapContext,
     time: number,
@@ -150,7 +153,7 @@ export class CompiledBlueprint {
     id: string,
   ): Record<string, unknown> {
     const props: Record<string, unknown> = {};
-    this.global(e, props);
+    for (const k in common) props[k] = common[k];
     mappings(e, props);
     props.token = ctx.projectToken;
     props.time = time;
@@ -159,6 +162,13 @@ export class CompiledBlueprint {
     props.$device_id = ids.deviceId;
     if (ids.userId) props.$user_id = ids.userId;
     else delete props.$user_id;
+    return props;
+  }
+
+  /** The global mappings, computed once per canonical event and shared by every event made from it. */
+  private globalProperties(e: CanonicalEvent): Record<string, unknown> {
+    const props: Record<string, unknown> = {};
+    this.global(e, props);
     return props;
   }
 
@@ -177,15 +187,16 @@ export class CompiledBlueprint {
       return;
     }
     const name = rule.name || (e.event as string);
-    const props = this.eventProperties(e, rule.mappings, ctx, time, ids, insertId(e.messageId));
-    if (e.type === 'track' && this.revenueEvents.has(e.event!)) this.revenue(e, ctx, time, ids, props, result);
+    const common = this.globalProperties(e);
+    const props = this.eventProperties(e, common, rule.mappings, ctx, time, ids, insertId(e.messageId));
     result.items.push({ endpoint: '/import', body: { event: name, properties: props } });
+    if (e.type === 'track' && this.revenueEvents.has(e.event!)) this.revenue(e, ctx, time, ids, props, result);
     if (rule.fanOut) {
       const list = rule.fanOut.items(e);
       if (Array.isArray(list)) {
         list.forEach((item, i) => {
           const scope = { ...e, item };
-          const itemProps = this.eventProperties(scope, rule.fanOut!.mappings, ctx, time, ids, insertId(e.messageId, `item:${i}`));
+          const itemProps = this.eventProperties(scope, common, rule.fanOut!.mappings, ctx, time, ids, insertId(e.messageId, `item:${i}`));
           result.items.push({ endpoint: '/import', body: { event: rule.fanOut!.name, properties: itemProps } });
         });
       }
@@ -229,7 +240,7 @@ export class CompiledBlueprint {
     result: MappedEvent,
   ): void {
     if (!this.simplified && ids.userId && ids.userId !== e.anonymousId) {
-      const props = this.eventProperties(e, noMappings, ctx, time, ids, insertId(e.messageId, '$identify'));
+      const props = this.eventProperties(e, this.globalProperties(e), noMappings, ctx, time, ids, insertId(e.messageId, '$identify'));
       props.$identified_id = ids.userId;
       props.$anon_id = e.anonymousId;
       result.items.push({ endpoint: '/import', body: { event: '$identify', properties: props } });

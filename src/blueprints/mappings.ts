@@ -20,6 +20,13 @@ export function compileValue(m: Mapping): ValueFn {
   const { format, value_map: valueMap } = m;
   const hasDefault = m.default !== undefined;
   const constant = m.value;
+  if (getters.length === 1 && transforms.length === 0 && !valueMap && !hasDefault && constant === undefined) {
+    const only = getters[0];
+    return (root) => {
+      const v = only(root);
+      return isPresent(v) ? v : undefined;
+    };
+  }
   return (root) => {
     let v: unknown = constant;
     for (let i = 0; v === undefined && i < getters.length; i++) {

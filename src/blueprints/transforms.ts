@@ -61,14 +61,22 @@ export function parseUserAgent(v: unknown): ParsedUserAgent | undefined {
 }
 
 function urlPart(part: 'host' | 'path'): TransformFn {
+  const cache = new LRUCache<string, { value: string | undefined }>({ max: 5000 });
   return (v) => {
     if (typeof v !== 'string' || v === '') return undefined;
-    try {
-      const u = new URL(v);
-      return part === 'host' ? u.hostname : u.pathname;
-    } catch {
-      return undefined;
+    let hit = cache.get(v);
+    if (!hit) {
+      let value: string | undefined;
+      try {
+        const u = new URL(v);
+        value = part === 'host' ? u.hostname : u.pathname;
+      } catch {
+        value = undefined;
+      }
+      hit = { value };
+      cache.set(v, hit);
     }
+    return hit.value;
   };
 }
 

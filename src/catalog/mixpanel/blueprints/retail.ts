@@ -41,14 +41,14 @@ export const retailBlueprint: Blueprint = {
         allProperties,
         { source: ['properties.value', 'properties.total', 'properties.revenue'], target: 'Cart Value', transform: 'to_number' },
         { source: 'properties.currency', target: 'Currency' },
-        { source: 'properties.products', target: 'Item Count', transform: 'count' },
+        { source: 'properties.products[]', target: 'Item Count', transform: 'count' },
         { source: 'properties.products[].product_id', target: 'Product IDs' },
       ],
     },
     'Order Completed': {
       vendor_event_name: 'Order Completed',
       enabled: true,
-      mappings: [...orderMappings, { source: 'properties.products', target: 'Item Count', transform: 'count' }],
+      mappings: [...orderMappings, { source: 'properties.products[]', target: 'Item Count', transform: 'count' }],
       fan_out: {
         items: 'properties.products',
         vendor_event_name: 'Product Purchased',
