@@ -1,21 +1,23 @@
-import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Knex } from 'knex';
 import type { Config } from './config.js';
 import { catalogRoutes } from './catalog/catalog-routes.js';
+import { deliveryRoutes } from './delivery/delivery-routes.js';
 import { authenticate, requireDeclaredRole } from './http/auth.js';
 import { docsRoutes } from './http/docs.js';
 import { errorHandler, sendError } from './http/error-handler.js';
 import { healthRoutes } from './http/health-routes.js';
+import { ingestAuth, ingestKeyRoutes, ingestRoutes } from './ingest/ingest-routes.js';
 import { integrationRoutes } from './integrations/integration-routes.js';
 import type { Logger } from './logger.js';
 import type { Services } from './services.js';
+import { SPEC_PATH } from './spec.js';
 
-export const SPEC_PATH = fileURLToPath(new URL('../openapi.yaml', import.meta.url));
+export { SPEC_PATH };
 
 export interface AppDeps {
-  config: Pick<Config, 'jwtSecret' | 'jwtIssuer' | 'jwtAudience' | 'validateResponses'>;
+  config: Pick<Config, 'jwtSecret' | 'jwtIssuer' | 'jwtAudience' | 'validateResponses' | 'ingestMaxBodyBytes'>;
   knex: Knex;
   logger: Logger;
   services: Services;
@@ -39,22 +41,29 @@ export function createApp({ config, knex, logger, services }: AppDeps): Express 
 
   app.use(healthRoutes(knex));
   app.use(docsRoutes(SPEC_PATH));
+  app.get('/metrics', async (_req, res) => {
+    res.type(services.metrics.registry.contentType).send(await services.metrics.registry.metrics());
+  });
+  app.use('/v1/events', ingestAuth(services.ingest), express.json({ limit: config.ingestMaxBodyBytes }));
   app.use(express.json({ limit: '1mb' }));
   app.use('/v1/admin', authenticate({ secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience }));
   app.use(
     OpenApiValidator.middleware({
       apiSpec: SPEC_PATH,
-      validateRequests: { allowUnknownQueryParameters: false, coerceTypes: false }, // params are still coerced; bodies are not,
+      validateRequests: { allowUnknownQueryParameters: false, coerceTypes: false }, // params are still coerced; bodies are not
       validateResponses: config.validateResponses ? { removeAdditional: false } : false,
       validateSecurity: false,
       validateFormats: true,
       ignoreUndocumented: false,
-      ignorePaths: /^\/docs/,
+      ignorePaths: /^\/(docs|metrics)/,
     }),
   );
   app.use('/v1/admin', requireDeclaredRole);
+  app.use(ingestRoutes(services.ingest));
   app.use('/v1/admin', catalogRoutes(services.catalogBlueprints));
   app.use('/v1/admin', integrationRoutes(services.integrations));
+  app.use('/v1/admin', deliveryRoutes(services.delivery));
+  app.use('/v1/admin', ingestKeyRoutes(services.ingest));
   app.use((req, res) => sendError(res, 404, 'NOT_FOUND', `No route for ${req.method} ${req.path}`));
   app.use(errorHandler(logger));
   return app;

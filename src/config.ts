@@ -19,8 +19,30 @@ export interface Config {
   validateResponses: boolean;
   /** Mixpanel API base URL per region (overridable for tests and proxies). */
   mixpanelBaseUrls: Record<'us' | 'eu' | 'in', string>;
+  delivery: DeliveryConfig;
+  /** Run delivery workers inside the API server (set false when `npm run worker` processes do it). */
+  workersInProcess: boolean;
+  ingestMaxBodyBytes: number;
   /** Messages about generated development secrets, for the start-up log. */
   notices: string[];
+}
+
+export interface DeliveryConfig {
+  /** Requests in flight per integration (it shrinks while Mixpanel answers 429). */
+  concurrency: number;
+  maxAttempts: number;
+  maxAgeMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  pollMs: number;
+  jobsPerFetch: number;
+  requestTimeoutMs: number;
+  /** How long held jobs (auth failed, disabled) wait before they are looked at again. */
+  holdMs: number;
+  gzipLevel: number;
+  logRetentionHours: number;
+  /** How often workers look for new, changed or removed integrations. */
+  registryRefreshMs: number;
 }
 
 export interface EncryptionKeySetting {
@@ -120,6 +142,22 @@ export function loadConfig(env: Env = process.env): Config {
     encryptionKeys,
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'silent' : 'info'),
     validateResponses: env.VALIDATE_RESPONSES ? env.VALIDATE_RESPONSES === 'true' : nodeEnv === 'test',
+    delivery: {
+      concurrency: int(env, 'DELIVERY_CONCURRENCY', 10, 1, 100),
+      maxAttempts: int(env, 'DELIVERY_MAX_ATTEMPTS', 5, 1, 100),
+      maxAgeMs: int(env, 'DELIVERY_MAX_AGE_HOURS', 24, 1, 24 * 7) * 3600_000,
+      retryBaseMs: int(env, 'DELIVERY_RETRY_BASE_MS', 2000, 1),
+      retryMaxMs: int(env, 'DELIVERY_RETRY_MAX_MS', 60_000, 1),
+      pollMs: int(env, 'DELIVERY_POLL_MS', 200, 10),
+      jobsPerFetch: int(env, 'DELIVERY_JOBS_PER_FETCH', 20, 1, 1000),
+      requestTimeoutMs: int(env, 'DELIVERY_TIMEOUT_MS', 30_000, 100),
+      holdMs: int(env, 'DELIVERY_HOLD_MS', 30_000, 10),
+      gzipLevel: int(env, 'DELIVERY_GZIP_LEVEL', 1, 0, 9),
+      logRetentionHours: int(env, 'DELIVERY_LOG_RETENTION_HOURS', 72, 1),
+      registryRefreshMs: int(env, 'DELIVERY_REGISTRY_REFRESH_MS', 2000, 10),
+    },
+    workersInProcess: (env.WORKERS_IN_PROCESS ?? 'true') !== 'false',
+    ingestMaxBodyBytes: int(env, 'INGEST_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024),
     mixpanelBaseUrls: {
       us: env.MIXPANEL_US_URL || 'https://api.mixpanel.com',
       eu: env.MIXPANEL_EU_URL || 'https://api-eu.mixpanel.com',

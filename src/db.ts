@@ -13,6 +13,8 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 export interface Database {
   knex: Knex;
+  /** Connection string (with password) for clients other than knex (pg-boss, the worker's pool). */
+  url: string;
   /** Human description for the start-up log, without any password. */
   description: string;
   close(): Promise<void>;
@@ -87,6 +89,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
   const knex = createKnex(url);
   return {
     knex,
+    url,
     description,
     async close() {
       await knex.destroy();

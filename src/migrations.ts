@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as init from '../migrations/20261128000000_init.js';
+import * as delivery from '../migrations/20261128010000_delivery.js';
 
 /**
  * Migrations are listed here and imported statically, so the server, the knex CLI and jest all run
@@ -7,6 +8,7 @@ import * as init from '../migrations/20261128000000_init.js';
  */
 const migrations: Record<string, Knex.Migration> = {
   '20261128000000_init': init,
+  '20261128010000_delivery': delivery,
 };
 
 const source: Knex.MigrationSource<string> = {

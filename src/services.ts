@@ -1,34 +1,84 @@
 import type { Knex } from 'knex';
+import pg from 'pg';
 import { AuditStore } from './audit/audit-store.js';
 import { BlueprintCache } from './blueprints/engine.js';
 import { CATALOG } from './catalog/catalog.js';
 import { CatalogBlueprintStore } from './catalog/catalog-blueprint-store.js';
 import type { Config } from './config.js';
 import { migrateLatest } from './db.js';
+import { MixpanelClient } from './destinations/mixpanel/client.js';
+import { BatchProcessor } from './delivery/batch-processor.js';
+import { DeliveryAdminService } from './delivery/delivery-admin-service.js';
+import { DeliveryQueue } from './delivery/delivery-queue.js';
+import { DeliveryStore } from './delivery/delivery-store.js';
+import { DeliveryWorker } from './delivery/delivery-worker.js';
+import { DeliveryMetrics } from './delivery/metrics.js';
+import { EventValidator } from './ingest/event-validator.js';
+import { IngestKeyStore } from './ingest/ingest-key-store.js';
+import { IngestService } from './ingest/ingest-service.js';
 import { IntegrationService } from './integrations/integration-service.js';
 import { IntegrationStore } from './integrations/integration-store.js';
+import type { Logger } from './logger.js';
 import { SecretBox } from './secrets/secret-box.js';
+import { SPEC_PATH } from './spec.js';
 
 /** All wiring in one place: stores, then services. Nothing else `new`s a service. */
 export interface Services {
   catalogBlueprints: CatalogBlueprintStore;
   integrations: IntegrationService;
+  ingest: IngestService;
+  delivery: DeliveryAdminService;
+  audit: AuditStore;
   secrets: SecretBox;
+  metrics: DeliveryMetrics;
+  queue: DeliveryQueue;
+  /** A delivery worker over these services (not started). */
+  createWorker(logger: Logger): DeliveryWorker;
+  close(): Promise<void>;
 }
 
-export function createServices(knex: Knex, config: Pick<Config, 'encryptionKeys' | 'mixpanelBaseUrls'>): Services {
+type ServiceConfig = Pick<Config, 'encryptionKeys' | 'mixpanelBaseUrls' | 'delivery'>;
+
+export async function createServices(knex: Knex, databaseUrl: string, config: ServiceConfig): Promise<Services> {
+  const expireInSeconds = Math.max(60, Math.ceil((config.delivery.requestTimeoutMs * 3) / 1000));
+  const queue = await DeliveryQueue.start(databaseUrl, knex, expireInSeconds);
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 6 });
   const catalogBlueprints = new CatalogBlueprintStore(knex);
   const secrets = new SecretBox(config.encryptionKeys);
+  const audit = new AuditStore(knex);
+  const blueprints = new BlueprintCache();
+  const store = new DeliveryStore(knex);
+  const metrics = new DeliveryMetrics(knex);
+  const client = new MixpanelClient({ timeoutMs: config.delivery.requestTimeoutMs, gzipLevel: config.delivery.gzipLevel });
   const integrations = new IntegrationService({
     knex,
     integrations: new IntegrationStore(knex),
     catalogBlueprints,
-    audit: new AuditStore(),
+    audit,
     secrets,
-    blueprints: new BlueprintCache(),
+    blueprints,
     mixpanelBaseUrls: config.mixpanelBaseUrls,
+    queues: queue,
   });
-  return { catalogBlueprints, integrations, secrets };
+  const ingest = new IngestService({ knex, keys: new IngestKeyStore(knex), queue, validator: new EventValidator(SPEC_PATH), audit });
+  const delivery = new DeliveryAdminService({ pool, integrations, store, queue, audit });
+  const processor = new BatchProcessor({ pool, queue, store, client, blueprints, config: config.delivery, baseUrls: config.mixpanelBaseUrls, metrics });
+  return {
+    catalogBlueprints,
+    integrations,
+    ingest,
+    delivery,
+    audit,
+    secrets,
+    metrics,
+    queue,
+    createWorker: (logger) => new DeliveryWorker({ knex, queue, processor, integrations, store, config: config.delivery, logger }),
+    async close() {
+      await queue.stop();
+      await pool.end();
+      client.close();
+    },
+  };
 }
 
 /** Migrations, then the catalog's variant blueprints (idempotent). */

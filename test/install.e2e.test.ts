@@ -171,6 +171,7 @@ describe('auth', () => {
     expect((await strict.request.get('/v1/admin/integrations').set('Authorization', `Bearer ${plain}`)).status).toBe(401);
     const good = jwt.sign({ sub: 'u', org_id: 'acme', role: 'admin' }, TEST_JWT_SECRET, { expiresIn: 60, issuer: 'signal', audience: 'management' });
     expect((await strict.request.get('/v1/admin/integrations').set('Authorization', `Bearer ${good}`)).status).toBe(200);
+    await strict.close();
   });
 
   it('unknown routes → 404 in the error shape', async () => {

@@ -1,4 +1,7 @@
 import type { Knex } from 'knex';
+import type pg from 'pg';
+import { exec } from '../delivery/pg-transaction.js';
+import { paginate, type Page, type PageRequest } from '../shared/pagination.js';
 
 export interface AuditEntry {
   orgId: string;
@@ -10,10 +13,19 @@ export interface AuditEntry {
   ipAddress?: string;
 }
 
+export interface AuditFilter {
+  resourceType?: string;
+  resourceId?: string;
+  from?: string;
+  to?: string;
+}
+
 /** Audit rows are written inside the transaction of the change they describe. */
 export class AuditStore {
-  async record(trx: Knex.Transaction, entry: AuditEntry): Promise<void> {
-    await trx('audit_logs').insert({
+  constructor(private readonly knex: Knex) {}
+
+  private row(entry: AuditEntry) {
+    return {
       org_id: entry.orgId,
       user_id: entry.userId,
       action: entry.action,
@@ -21,6 +33,33 @@ export class AuditStore {
       resource_id: entry.resourceId,
       changes: JSON.stringify(entry.changes),
       ip_address: entry.ipAddress ?? null,
-    });
+    };
+  }
+
+  async record(trx: Knex.Transaction, entry: AuditEntry): Promise<void> {
+    await trx('audit_logs').insert(this.row(entry));
+  }
+
+  /** The same, on a plain pg client inside a transaction shared with the queue. */
+  async recordOn(client: pg.PoolClient, entry: AuditEntry): Promise<void> {
+    await exec(client, this.knex('audit_logs').insert(this.row(entry)));
+  }
+
+  list(orgId: string, filter: AuditFilter, page: PageRequest): Promise<Page<Record<string, unknown>>> {
+    const q = this.knex('audit_logs').where({ org_id: orgId });
+    if (filter.resourceType) q.where({ resource_type: filter.resourceType });
+    if (filter.resourceId) q.where({ resource_id: filter.resourceId });
+    if (filter.from) q.where('timestamp', '>=', filter.from);
+    if (filter.to) q.where('timestamp', '<', filter.to);
+    return paginate(q, page, { time: 'timestamp', id: 'id' }, (r: Record<string, unknown>) => ({
+      id: String(r.id),
+      action: r.action,
+      user_id: r.user_id,
+      resource_type: r.resource_type,
+      resource_id: r.resource_id,
+      changes: r.changes,
+      ip_address: r.ip_address,
+      timestamp: (r.timestamp as Date).toISOString(),
+    }));
   }
 }

@@ -3,7 +3,7 @@ import type { Blueprint } from '../blueprints/blueprint.js';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import { actor, principal } from '../http/async-handler.js';
 import { toApi } from './integration.js';
-import { etagOf, type InstallInput, type IntegrationService } from './integration-service.js';
+import { etagOf, type InstallInput, type IntegrationService, type PatchInput } from './integration-service.js';
 
 export function integrationRoutes(service: IntegrationService): Router {
   const r = Router();
@@ -24,6 +24,16 @@ export function integrationRoutes(service: IntegrationService): Router {
   r.get('/integrations/:id', async (req, res) => {
     const rec = await service.get(principal(req).orgId, req.params.id);
     res.set('ETag', etagOf(rec)).json(toApi(rec));
+  });
+
+  r.patch('/integrations/:id', async (req, res) => {
+    const rec = await service.patch(actor(req), req.params.id, req.body as PatchInput, req.get('If-Match'));
+    res.set('ETag', etagOf(rec)).json(toApi(rec));
+  });
+
+  r.delete('/integrations/:id', async (req, res) => {
+    await service.remove(actor(req), req.params.id, req.get('If-Match'));
+    res.status(204).end();
   });
 
   r.get('/integrations/:id/blueprint', async (req, res) => {

@@ -28,6 +28,19 @@ export interface Actor extends Principal {
   ip?: string;
 }
 
+export interface PatchInput {
+  name?: string;
+  enabled?: boolean;
+  config?: Record<string, unknown>;
+  change_summary?: string;
+}
+
+/** What the service needs of the delivery queue: a queue per integration, dropped on delete. */
+export interface IntegrationQueues {
+  ensure(integrationId: string): Promise<void>;
+  drop(integrationId: string): Promise<void>;
+}
+
 export interface IntegrationServiceDeps {
   knex: Knex;
   integrations: IntegrationStore;
@@ -36,10 +49,11 @@ export interface IntegrationServiceDeps {
   secrets: SecretBox;
   blueprints: BlueprintCache;
   mixpanelBaseUrls: Record<MixpanelRegion, string>;
+  queues: IntegrationQueues;
 }
 
 /** Checks a config against the catalog's field list: required, type, length, unknown keys. */
-export function configProblems(entry: CatalogEntry, config: Record<string, unknown>): { path: string; message: string }[] {
+export function configProblems(entry: CatalogEntry, config: Record<string, unknown>, partial = false): { path: string; message: string }[] {
   const problems: { path: string; message: string }[] = [];
   const known = new Set(entry.config_fields.map((f) => f.key));
   for (const key of Object.keys(config)) {
@@ -48,8 +62,9 @@ export function configProblems(entry: CatalogEntry, config: Record<string, unkno
   for (const f of entry.config_fields) {
     const v = config[f.key];
     const path = `body.config.${f.key}`;
+    if (partial && v === undefined) continue;
     if (v === undefined || v === null || (typeof v === 'string' && v.trim() === '')) {
-      if (f.required) problems.push({ path, message: 'is required' });
+      if (f.required || v !== undefined) problems.push({ path, message: f.required ? 'is required' : 'must not be empty' });
       continue;
     }
     if (f.type === 'boolean' ? typeof v !== 'boolean' : typeof v !== 'string') {
@@ -131,6 +146,7 @@ export class IntegrationService {
       if (err instanceof UniqueNameError) throw new ConflictError(`An integration named "${name}" already exists`);
       throw err;
     }
+    await this.deps.queues.ensure(id);
     return this.get(actor.orgId, id);
   }
 
@@ -138,6 +154,11 @@ export class IntegrationService {
     const rec = await this.deps.integrations.find(orgId, id);
     if (!rec) throw new NotFoundError(`No integration ${id}`);
     return rec;
+  }
+
+  /** The integration, or undefined when it does not exist (anymore) in this org. */
+  find(orgId: string, id: string): Promise<IntegrationRecord | undefined> {
+    return this.deps.integrations.find(orgId, id);
   }
 
   list(orgId: string, page: PageRequest) {
@@ -173,6 +194,96 @@ export class IntegrationService {
       });
     });
     return this.get(actor.orgId, id);
+  }
+
+  /**
+   * Changes name, enabled and any config field. A config change makes a new revision; a new
+   * api_secret is sealed in place of the old one and lifts an auth_failed hold.
+   */
+  async patch(actor: Actor, id: string, input: PatchInput, ifMatch?: string): Promise<IntegrationRecord> {
+    try {
+      await this.deps.knex.transaction(async (trx) => {
+        const current = await this.deps.integrations.lock(trx, actor.orgId, id);
+        if (!current) throw new NotFoundError(`No integration ${id}`);
+        if (ifMatch !== undefined && ifMatch !== etagOf(current)) throw new PreconditionFailedError();
+        const entry = findCatalogEntry(current.vendor)!;
+        const changes = input.config ?? {};
+        const problems = configProblems(entry, changes, true);
+        if (problems.length > 0) throw invalid(problems);
+        const secretFields = new Set(entry.config_fields.filter((f) => f.type === 'secret').map((f) => f.key));
+        const oldConfig: Record<string, unknown> = { ...current.config, api_secret: MASK };
+        const newConfig: Record<string, unknown> = { ...oldConfig };
+        let secretChanged = false;
+        for (const [key, value] of Object.entries(changes)) {
+          if (secretFields.has(key)) {
+            const sealed = this.deps.secrets.seal(String(value), secretContext(actor.orgId, id, key));
+            await this.deps.integrations.saveSecret(trx, id, actor.orgId, key, sealed);
+            secretChanged = true;
+          } else newConfig[key] = value;
+        }
+        const configChanged = secretChanged || JSON.stringify(newConfig) !== JSON.stringify(oldConfig);
+        if (configChanged) {
+          const changed = Object.keys(changes).sort().join(', ');
+          await this.deps.integrations.insertRevision(trx, {
+            id: randomUUID(),
+            integrationId: id,
+            orgId: actor.orgId,
+            revisionNumber: current.revision + 1,
+            config: newConfig,
+            blueprint: current.blueprint,
+            deliveryMode: current.deliveryMode,
+            changeSummary: input.change_summary ?? `Changed ${changed}`,
+            createdBy: actor.userId,
+          });
+        }
+        const row: Record<string, unknown> = {};
+        if (input.name !== undefined) row.name = input.name.trim();
+        if (input.enabled !== undefined) row.enabled = input.enabled;
+        if (secretChanged) Object.assign(row, { status: 'active', status_reason: null });
+        if (Object.keys(row).length > 0) await this.deps.integrations.update(trx, actor.orgId, id, row);
+        await this.deps.audit.record(trx, {
+          orgId: actor.orgId,
+          userId: actor.userId,
+          action: 'integration.update',
+          resourceType: 'integration',
+          resourceId: id,
+          changes: {
+            old: { name: current.name, enabled: current.enabled, config: oldConfig, revision: current.revision },
+            new: {
+              name: row.name ?? current.name,
+              enabled: row.enabled ?? current.enabled,
+              config: newConfig,
+              revision: configChanged ? current.revision + 1 : current.revision,
+            },
+          },
+          ipAddress: actor.ip,
+        });
+      });
+    } catch (err) {
+      if (err instanceof UniqueNameError) throw new ConflictError(`An integration named "${input.name}" already exists`);
+      throw err;
+    }
+    return this.get(actor.orgId, id);
+  }
+
+  /** Removes it from lists and stops delivery; its secret is destroyed and its queue dropped. */
+  async remove(actor: Actor, id: string, ifMatch?: string): Promise<void> {
+    await this.deps.knex.transaction(async (trx) => {
+      const current = await this.deps.integrations.lock(trx, actor.orgId, id);
+      if (!current) throw new NotFoundError(`No integration ${id}`);
+      if (ifMatch !== undefined && ifMatch !== etagOf(current)) throw new PreconditionFailedError();
+      await this.deps.integrations.softDelete(trx, actor.orgId, id);
+      await this.deps.audit.record(trx, {
+        orgId: actor.orgId,
+        userId: actor.userId,
+        action: 'integration.delete',
+        resourceType: 'integration',
+        resourceId: id,
+        changes: { old: { name: current.name, enabled: current.enabled, revision: current.revision }, new: null },
+        ipAddress: actor.ip,
+      });
+    });
+    await this.deps.queues.drop(id);
   }
 
   /** What delivery would send for these events with the current blueprint. Nothing is sent. */

@@ -125,6 +125,21 @@ export class IntegrationStore {
       .update({ current_revision: rev.revisionNumber, updated_at: trx.fn.now() });
   }
 
+  async update(trx: Knex.Transaction, orgId: string, id: string, row: Record<string, unknown>): Promise<void> {
+    try {
+      await trx('integrations').where({ org_id: orgId, id }).update({ ...row, updated_at: trx.fn.now() });
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505') throw new UniqueNameError();
+      throw err;
+    }
+  }
+
+  /** Hides the integration and destroys its secrets; revisions and audit history stay. */
+  async softDelete(trx: Knex.Transaction, orgId: string, id: string): Promise<void> {
+    await trx('integrations').where({ org_id: orgId, id }).update({ deleted_at: trx.fn.now(), enabled: false, updated_at: trx.fn.now() });
+    await trx('integration_secrets').where({ org_id: orgId, integration_id: id }).delete();
+  }
+
   async saveSecret(trx: Knex.Transaction, integrationId: string, orgId: string, field: string, sealed: SealedSecret): Promise<void> {
     await trx('integration_secrets')
       .insert({

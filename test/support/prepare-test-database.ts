@@ -6,6 +6,7 @@ import pg from 'pg';
 import { createKnex, startEmbeddedPostgres } from '../../src/db.js';
 import { createLogger } from '../../src/logger.js';
 import { prepareDatabase } from '../../src/services.js';
+import { DeliveryQueue } from '../../src/delivery/delivery-queue.js';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -41,6 +42,8 @@ export default async function prepareTestDatabase(): Promise<void> {
   templateUrl.pathname = `/${template}`;
   const knex = createKnex(templateUrl.toString(), 1);
   await prepareDatabase(knex);
+  const queue = await DeliveryQueue.start(templateUrl.toString(), knex, 60); // pg-boss's schema, once
+  await queue.stop();
   await knex.destroy();
   process.env.TEST_PG_ADMIN_URL = adminUrl;
   process.env.TEST_PG_TEMPLATE = template;

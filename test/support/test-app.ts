@@ -31,7 +31,7 @@ export async function startTestApp(env: Record<string, string> = {}, existingDb?
     DATABASE_URL: db.url,
     ...env,
   });
-  const services = createServices(db.knex, config);
+  const services = await createServices(db.knex, db.url, config);
   const app = createApp({ config, knex: db.knex, logger: createLogger('silent'), services });
   const token = (org: string, role: Role, sub = `user-${role}`) => signAccessToken(TEST_JWT_SECRET, { sub, org_id: org, role });
   return {
@@ -42,7 +42,10 @@ export async function startTestApp(env: Record<string, string> = {}, existingDb?
     request: supertest(app),
     token,
     auth: (org, role = 'admin', sub) => ({ Authorization: `Bearer ${token(org, role, sub)}` }),
-    close: () => db.drop(),
+    async close() {
+      await services.close();
+      if (!existingDb) await db.drop();
+    },
   };
 }
 

@@ -1,0 +1,278 @@
+import type pg from 'pg';
+import type PgBoss from 'pg-boss';
+import type { BlueprintCache, MixpanelEndpoint, MixpanelItem } from '../blueprints/engine.js';
+import type { DeliveryConfig } from '../config.js';
+import type { MixpanelClient } from '../destinations/mixpanel/client.js';
+import { classify } from '../destinations/mixpanel/outcome.js';
+import { planBatches, requestUrl, type MixpanelRegion } from '../destinations/mixpanel/requests.js';
+import { regionOf, type IntegrationRecord } from '../integrations/integration.js';
+import { retryDelayMs } from './backoff.js';
+import type { DeliveryJob, PendingItem } from './delivery-job.js';
+import type { DeliveryQueue } from './delivery-queue.js';
+import type { BatchRecord, DeliveryStore } from './delivery-store.js';
+import type { Gate } from './gate.js';
+import { pgTransaction } from './pg-transaction.js';
+import type { DeliveryMetrics } from './metrics.js';
+
+type EntryState = 'pending' | 'done' | 'dead' | 'retry' | 'hold';
+
+interface Entry {
+  job: number;
+  e: number;
+  item: MixpanelItem;
+  state: EntryState;
+  reason?: string;
+}
+
+export interface ProcessorDeps {
+  pool: pg.Pool;
+  queue: DeliveryQueue;
+  store: DeliveryStore;
+  client: MixpanelClient;
+  blueprints: BlueprintCache;
+  config: DeliveryConfig;
+  baseUrls: Record<MixpanelRegion, string>;
+  metrics: DeliveryMetrics;
+}
+
+export interface BatchSummary {
+  delivered: number;
+  dead: number;
+  retried: number;
+  held: number;
+  authFailed?: string;
+}
+
+/**
+ * Delivers the jobs fetched for one integration: maps new events with the current blueprint, cuts the
+ * Mixpanel items into requests, sends them through the integration's gate, sorts every item by what
+ * Mixpanel answered, then in one transaction writes logs, dead letters and counters, queues the
+ * retries and completes the jobs. A crash before that commit leaves the jobs to expire and come back;
+ * resent events carry the same $insert_id and time, so Mixpanel keeps one copy.
+ */
+export class BatchProcessor {
+  constructor(private readonly deps: ProcessorDeps) {}
+
+  async process(integration: IntegrationRecord, apiSecret: string, gate: Gate, jobs: PgBoss.Job<DeliveryJob>[]): Promise<BatchSummary> {
+    const record: BatchRecord = { logs: [], deadLetters: [], delivered: 0, failed: 0, skipped: 0 };
+    const entries: Entry[] = [];
+    const dead = new Map<string, { job: number; e: number; reasons: string[] }>();
+    const markDead = (job: number, e: number, reason: string) => {
+      const key = `${job}:${e}`;
+      const d = dead.get(key) ?? { job, e, reasons: [] };
+      d.reasons.push(reason);
+      dead.set(key, d);
+    };
+
+    const compiled = this.deps.blueprints.get(`${integration.id}:${integration.revision}`, integration.blueprint);
+    const ctx = { projectToken: integration.config.project_token };
+    jobs.forEach((job, j) => {
+      const data = job.data;
+      if (data.pending) {
+        for (const p of data.pending) entries.push({ job: j, e: p.e, item: p.item, state: 'pending' });
+        return;
+      }
+      data.events.forEach((event, e) => {
+        const mapped = compiled.map(event, ctx);
+        if (mapped.rejected) markDead(j, e, `rejected by the blueprint: ${mapped.rejected}`);
+        else if (mapped.skipped) record.skipped++;
+        for (const item of mapped.items) entries.push({ job: j, e, item, state: 'pending' });
+      });
+    });
+
+    const region = regionOf(integration.config);
+    const baseUrl = this.deps.baseUrls[region];
+    const host = new URL(baseUrl).host;
+    const attemptOf = (entriesOfBatch: Entry[]) => jobs[entriesOfBatch[0].job].data.attempt + 1;
+    let authFailed: string | undefined;
+    let retryAfterMs: number | undefined;
+
+    const send = async (endpoint: MixpanelEndpoint, batch: Entry[], body: string): Promise<void> => {
+      const res = await gate.run(() => this.deps.client.post(requestUrl(baseUrl, endpoint), body, endpoint === '/import' ? apiSecret : undefined));
+      const outcome = classify(endpoint, res, batch.length);
+      const log = {
+        orgId: integration.orgId,
+        integrationId: integration.id,
+        endpoint,
+        host,
+        eventCount: batch.length,
+        failedCount: 0,
+        httpStatus: res.status || null,
+        responseBody: res.body || null,
+        error: res.error ?? null,
+        attempt: attemptOf(batch),
+        durationMs: res.durationMs,
+      };
+      this.deps.metrics.request(integration.id, endpoint, res.status, res.durationMs);
+      switch (outcome.kind) {
+        case 'delivered':
+          for (const en of batch) en.state = 'done';
+          gate.succeeded();
+          record.logs.push({ ...log, status: 'delivered' });
+          return;
+        case 'partial':
+          batch.forEach((en, i) => {
+            const why = outcome.failed.get(i);
+            if (why) {
+              en.state = 'dead';
+              en.reason = `Mixpanel refused it: ${why}`;
+            } else en.state = 'done';
+          });
+          record.logs.push({ ...log, status: 'partial', failedCount: outcome.failed.size });
+          record.lastError = `${endpoint}: ${outcome.failed.size} of ${batch.length} refused`;
+          return;
+        case 'rejected':
+          for (const en of batch) {
+            en.state = 'dead';
+            en.reason = `Mixpanel refused it: ${outcome.message}`;
+          }
+          record.logs.push({ ...log, status: 'rejected', failedCount: batch.length });
+          record.lastError = `${endpoint} ${res.status}: ${outcome.message}`;
+          return;
+        case 'auth':
+          for (const en of batch) en.state = 'hold';
+          authFailed = `Mixpanel answered ${res.status} (${outcome.message}): check the API secret`;
+          record.logs.push({ ...log, status: 'auth_failed', failedCount: batch.length });
+          record.lastError = authFailed;
+          return;
+        case 'split': {
+          record.logs.push({ ...log, status: 'split' });
+          const half = Math.ceil(batch.length / 2);
+          const parts = [batch.slice(0, half), batch.slice(half)];
+          await Promise.all(parts.map((p) => send(endpoint, p, `[${p.map((en) => JSON.stringify(en.item.body)).join(',')}]`)));
+          return;
+        }
+        case 'retry':
+          for (const en of batch) {
+            en.state = 'retry';
+            en.reason = outcome.message;
+          }
+          if (outcome.retryAfterMs !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, outcome.retryAfterMs);
+          if (outcome.rateLimited) {
+            gate.rateLimited(retryDelayMs(1, this.deps.config.retryBaseMs, this.deps.config.retryMaxMs, outcome.retryAfterMs));
+          }
+          record.logs.push({ ...log, status: 'retry', failedCount: batch.length });
+          record.lastError = `${endpoint} ${res.status || 'no answer'}: ${outcome.message}`;
+      }
+    };
+
+    await Promise.all(planBatches(entries, (en) => en.item).map((b) => send(b.endpoint, b.entries, b.body)));
+
+    const followUps = this.followUps(jobs, entries, retryAfterMs);
+    for (const en of entries) {
+      if (en.state === 'done') record.delivered++;
+      else if (en.state === 'dead') {
+        record.failed++;
+        markDead(en.job, en.e, en.reason ?? 'refused');
+      }
+    }
+    for (const d of dead.values()) {
+      const job = jobs[d.job].data;
+      record.deadLetters.push({
+        orgId: integration.orgId,
+        integrationId: integration.id,
+        event: job.events[d.e],
+        reason: [...new Set(d.reasons)].join('; '),
+        attempts: job.attempt + 1,
+      });
+    }
+
+    const now = Date.now();
+    for (const en of entries) if (en.state === 'done') this.deps.metrics.latency(now - jobs[en.job].data.acceptedAt);
+    this.deps.metrics.outcome(integration.id, record.delivered, record.failed, record.deadLetters.length);
+
+    await this.commit(integration, jobs, record, followUps, authFailed);
+    return {
+      delivered: record.delivered,
+      dead: record.deadLetters.length,
+      retried: followUps.retried,
+      held: followUps.held,
+      authFailed,
+    };
+  }
+
+  /** Jobs to queue for items that must be sent again (retry with back-off) or wait (held). */
+  private followUps(
+    jobs: PgBoss.Job<DeliveryJob>[],
+    entries: Entry[],
+    retryAfterMs: number | undefined,
+  ) {
+    const cfg = this.deps.config;
+    const now = Date.now();
+    const out: { data: DeliveryJob; startAfter?: Date }[] = [];
+    let retried = 0;
+    let held = 0;
+    jobs.forEach((job, j) => {
+      const mine = entries.filter((en) => en.job === j);
+      const retry = mine.filter((en) => en.state === 'retry');
+      const hold = mine.filter((en) => en.state === 'hold');
+      if (retry.length > 0) {
+        const attempts = job.data.attempt + 1;
+        const lastError = retry[0].reason ?? 'no answer';
+        if (attempts >= cfg.maxAttempts || now - job.data.acceptedAt >= cfg.maxAgeMs) {
+          for (const en of retry) {
+            en.state = 'dead';
+            en.reason = `gave up after ${attempts} attempt(s): ${lastError}`;
+          }
+        } else {
+          out.push({
+            data: this.carry(job.data, retry, attempts, lastError),
+            startAfter: new Date(now + retryDelayMs(attempts, cfg.retryBaseMs, cfg.retryMaxMs, retryAfterMs)),
+          });
+          retried += retry.length;
+        }
+      }
+      if (hold.length > 0) {
+        out.push({ data: this.carry(job.data, hold, job.data.attempt, 'held: Mixpanel refused the credentials'), startAfter: new Date(now + cfg.holdMs) });
+        held += hold.length;
+      }
+    });
+    return { jobs: out, retried, held };
+  }
+
+  /** A new job holding just these items and the events they came from (re-indexed). */
+  private carry(job: DeliveryJob, items: Entry[], attempt: number, lastError: string): DeliveryJob {
+    const index = new Map<number, number>();
+    const events = [];
+    const pending: PendingItem[] = [];
+    for (const en of items) {
+      let e = index.get(en.e);
+      if (e === undefined) {
+        e = events.length;
+        index.set(en.e, e);
+        events.push(job.events[en.e]);
+      }
+      pending.push({ e, item: en.item });
+    }
+    return { orgId: job.orgId, integrationId: job.integrationId, events, pending, attempt, acceptedAt: job.acceptedAt, lastError };
+  }
+
+  /** Puts fetched jobs back untouched (the integration is disabled or its credentials are refused). */
+  async hold(integrationId: string, jobs: PgBoss.Job<DeliveryJob>[]): Promise<void> {
+    const startAfter = new Date(Date.now() + this.deps.config.holdMs);
+    await pgTransaction(this.deps.pool, async (_client, db) => {
+      await this.deps.queue.enqueue(jobs.map((j) => ({ data: j.data, startAfter })), db);
+      await this.deps.queue.complete(integrationId, jobs.map((j) => j.id), db);
+    });
+  }
+
+  private async commit(
+    integration: IntegrationRecord,
+    jobs: PgBoss.Job<DeliveryJob>[],
+    record: BatchRecord,
+    followUps: { jobs: { data: DeliveryJob; startAfter?: Date }[] },
+    authFailed: string | undefined,
+  ): Promise<void> {
+    await pgTransaction(this.deps.pool, async (client, db) => {
+      await this.deps.store.record(client, integration.id, integration.orgId, record);
+      if (authFailed) {
+        await client.query(`UPDATE integrations SET status = 'auth_failed', status_reason = $1, updated_at = now() WHERE id = $2`, [
+          authFailed,
+          integration.id,
+        ]);
+      }
+      await this.deps.queue.enqueue(followUps.jobs, db);
+      await this.deps.queue.complete(integration.id, jobs.map((j) => j.id), db);
+    });
+  }
+}

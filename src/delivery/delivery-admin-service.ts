@@ -1,0 +1,84 @@
+import type pg from 'pg';
+import type { AuditStore } from '../audit/audit-store.js';
+import type { Actor, IntegrationService } from '../integrations/integration-service.js';
+import type { PageRequest } from '../shared/pagination.js';
+import type { DeliveryQueue } from './delivery-queue.js';
+import type { DeliveryStore } from './delivery-store.js';
+import { pgTransaction } from './pg-transaction.js';
+
+/** What operators see and do about delivery: request logs, dead letters and replay, stats. */
+export class DeliveryAdminService {
+  constructor(
+    private readonly deps: {
+      pool: pg.Pool;
+      integrations: IntegrationService;
+      store: DeliveryStore;
+      queue: DeliveryQueue;
+      audit: AuditStore;
+    },
+  ) {}
+
+  async deliveries(orgId: string, id: string, status: string | undefined, page: PageRequest) {
+    await this.deps.integrations.get(orgId, id);
+    return this.deps.store.listLogs(orgId, id, status, page);
+  }
+
+  async deadLetters(orgId: string, id: string, status: string, page: PageRequest) {
+    await this.deps.integrations.get(orgId, id);
+    return this.deps.store.listDeadLetters(orgId, id, status, page);
+  }
+
+  /** Queues dead letters again (all, or the given ids), mapped afresh with the current blueprint. */
+  async replay(actor: Actor, id: string, ids?: string[]): Promise<{ replayed: number }> {
+    await this.deps.integrations.get(actor.orgId, id);
+    return pgTransaction(this.deps.pool, async (client, db) => {
+      const events = await this.deps.store.takeForReplay(client, actor.orgId, id, ids);
+      if (events.length > 0) {
+        const acceptedAt = Date.now();
+        const jobs = [];
+        for (let i = 0; i < events.length; i += 1000) {
+          jobs.push({ data: { orgId: actor.orgId, integrationId: id, events: events.slice(i, i + 1000), attempt: 0, acceptedAt } });
+        }
+        await this.deps.queue.enqueue(jobs, db);
+      }
+      await this.deps.audit.recordOn(client, {
+        orgId: actor.orgId,
+        userId: actor.userId,
+        action: 'dead_letters.replay',
+        resourceType: 'integration',
+        resourceId: id,
+        changes: { old: null, new: { replayed: events.length, ids: ids ?? 'all' } },
+        ipAddress: actor.ip,
+      });
+      return { replayed: events.length };
+    });
+  }
+
+  async stats(orgId: string, id: string) {
+    const integration = await this.deps.integrations.get(orgId, id);
+    const [counts, counters, hour, depth] = await Promise.all([
+      this.deps.queue.counts(id),
+      this.deps.store.counters(id),
+      this.deps.store.lastHour(id),
+      this.deps.store.deadLetterDepth(id),
+    ]);
+    const iso = (v: unknown) => (v ? (v as Date).toISOString() : null);
+    const attempted = hour.delivered + hour.failed;
+    return {
+      integration_id: id,
+      status: integration.status,
+      enabled: integration.enabled,
+      queued: counts.queuedEvents,
+      in_flight: counts.inFlightEvents,
+      delivered: Number(counters?.delivered ?? 0),
+      failed: Number(counters?.failed ?? 0),
+      dead_lettered: Number(counters?.dead_lettered ?? 0),
+      dead_letters_waiting: depth,
+      skipped: Number(counters?.skipped ?? 0),
+      success_rate_last_hour: attempted > 0 ? hour.delivered / attempted : null,
+      last_success_at: iso(counters?.last_success_at),
+      last_error_at: iso(counters?.last_error_at),
+      last_error: (counters?.last_error as string | undefined) ?? null,
+    };
+  }
+}

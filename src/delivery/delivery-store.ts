@@ -1,0 +1,183 @@
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import type pg from 'pg';
+import type { CanonicalEvent } from '../blueprints/canonical-event.js';
+import { paginate, type Page, type PageRequest } from '../shared/pagination.js';
+import { exec } from './pg-transaction.js';
+
+export interface DeliveryLogRow {
+  orgId: string;
+  integrationId: string;
+  endpoint: string;
+  host: string;
+  eventCount: number;
+  /** Items of this request that Mixpanel refused or that must be sent again. */
+  failedCount: number;
+  httpStatus: number | null;
+  status: 'delivered' | 'partial' | 'rejected' | 'auth_failed' | 'split' | 'retry';
+  responseBody: string | null;
+  error: string | null;
+  attempt: number;
+  durationMs: number;
+}
+
+export interface DeadLetterRow {
+  orgId: string;
+  integrationId: string;
+  event: CanonicalEvent;
+  reason: string;
+  attempts: number;
+}
+
+export interface BatchRecord {
+  logs: DeliveryLogRow[];
+  deadLetters: DeadLetterRow[];
+  delivered: number;
+  failed: number;
+  skipped: number;
+  lastError?: string;
+}
+
+/** Mixpanel's answers are kept for troubleshooting, cut to this many characters. */
+export const RESPONSE_BODY_LIMIT = 4096;
+
+
+/** Delivery logs (one row per request), dead letters and per-integration counters. */
+export class DeliveryStore {
+  constructor(private readonly knex: Knex) {}
+
+  /** Writes what one batch did, in the caller's transaction. */
+  async record(client: pg.PoolClient, integrationId: string, orgId: string, r: BatchRecord): Promise<void> {
+    if (r.logs.length > 0) {
+      await exec(
+        client,
+        this.knex('delivery_logs').insert(
+          r.logs.map((l) => ({
+            org_id: l.orgId,
+            integration_id: l.integrationId,
+            endpoint: l.endpoint,
+            host: l.host,
+            event_count: l.eventCount,
+            failed_count: l.failedCount,
+            http_status: l.httpStatus,
+            status: l.status,
+            response_body: l.responseBody?.slice(0, RESPONSE_BODY_LIMIT) ?? null,
+            error: l.error?.slice(0, RESPONSE_BODY_LIMIT) ?? null,
+            attempt: l.attempt,
+            duration_ms: Math.round(l.durationMs),
+          })),
+        ),
+      );
+    }
+    if (r.deadLetters.length > 0) {
+      await exec(
+        client,
+        this.knex('dead_letters').insert(
+          r.deadLetters.map((d) => ({
+            id: randomUUID(),
+            org_id: d.orgId,
+            integration_id: d.integrationId,
+            event: JSON.stringify(d.event),
+            reason: d.reason.slice(0, RESPONSE_BODY_LIMIT),
+            attempts: d.attempts,
+          })),
+        ),
+      );
+    }
+    const now = new Date();
+    await exec(
+      client,
+      this.knex.raw(
+        `INSERT INTO delivery_counters (integration_id, org_id, delivered, failed, dead_lettered, skipped, last_success_at, last_error_at, last_error)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (integration_id) DO UPDATE SET
+           delivered = delivery_counters.delivered + EXCLUDED.delivered,
+           failed = delivery_counters.failed + EXCLUDED.failed,
+           dead_lettered = delivery_counters.dead_lettered + EXCLUDED.dead_lettered,
+           skipped = delivery_counters.skipped + EXCLUDED.skipped,
+           last_success_at = coalesce(EXCLUDED.last_success_at, delivery_counters.last_success_at),
+           last_error_at = coalesce(EXCLUDED.last_error_at, delivery_counters.last_error_at),
+           last_error = coalesce(EXCLUDED.last_error, delivery_counters.last_error)`,
+        [
+          integrationId,
+          orgId,
+          r.delivered,
+          r.failed,
+          r.deadLetters.length,
+          r.skipped,
+          r.delivered > 0 ? now : null,
+          r.lastError ? now : null,
+          r.lastError?.slice(0, 1000) ?? null,
+        ],
+      ),
+    );
+  }
+
+  listLogs(orgId: string, integrationId: string, status: string | undefined, page: PageRequest): Promise<Page<Record<string, unknown>>> {
+    const q = this.knex('delivery_logs').where({ org_id: orgId, integration_id: integrationId });
+    if (status) q.where({ status });
+    return paginate(q, page, { time: 'created_at', id: 'id' }, (r: Record<string, unknown>) => ({
+      id: String(r.id),
+      endpoint: r.endpoint,
+      host: r.host,
+      event_count: r.event_count,
+      failed_count: r.failed_count,
+      http_status: r.http_status,
+      status: r.status,
+      response_body: r.response_body,
+      error: r.error,
+      attempt: r.attempt,
+      duration_ms: r.duration_ms,
+      created_at: (r.created_at as Date).toISOString(),
+    }));
+  }
+
+  listDeadLetters(orgId: string, integrationId: string, status: string, page: PageRequest): Promise<Page<Record<string, unknown>>> {
+    const q = this.knex('dead_letters').where({ org_id: orgId, integration_id: integrationId, status });
+    return paginate(q, page, { time: 'created_at', id: 'id' }, (r: Record<string, unknown>) => ({
+      id: r.id,
+      event: r.event,
+      reason: r.reason,
+      attempts: r.attempts,
+      status: r.status,
+      created_at: (r.created_at as Date).toISOString(),
+      replayed_at: r.replayed_at ? (r.replayed_at as Date).toISOString() : null,
+    }));
+  }
+
+  /** Marks dead letters replayed and returns their events, oldest first, in the caller's transaction. */
+  async takeForReplay(client: pg.PoolClient, orgId: string, integrationId: string, ids?: string[]): Promise<CanonicalEvent[]> {
+    const q = this.knex('dead_letters').where({ org_id: orgId, integration_id: integrationId, status: 'dead' });
+    if (ids) q.whereIn('id', ids);
+    const { rows } = await exec(client, q.update({ status: 'replayed', replayed_at: this.knex.fn.now() }).returning(['event', 'created_at']));
+    return (rows as { event: CanonicalEvent; created_at: Date }[])
+      .sort((a, b) => a.created_at.getTime() - b.created_at.getTime())
+      .map((r) => r.event);
+  }
+
+  async counters(integrationId: string) {
+    return this.knex('delivery_counters').where({ integration_id: integrationId }).first();
+  }
+
+  async deadLetterDepth(integrationId: string): Promise<number> {
+    const row = await this.knex('dead_letters').where({ integration_id: integrationId, status: 'dead' }).count({ n: '*' }).first();
+    return Number(row?.n ?? 0);
+  }
+
+  /** Items delivered and failed in the last hour, from the request log. */
+  async lastHour(integrationId: string): Promise<{ delivered: number; failed: number }> {
+    const row = await this.knex('delivery_logs')
+      .where({ integration_id: integrationId })
+      .where('created_at', '>', this.knex.raw("now() - interval '1 hour'"))
+      .select(
+        this.knex.raw("coalesce(sum(event_count - failed_count) FILTER (WHERE status IN ('delivered', 'partial')), 0)::int AS delivered"),
+        this.knex.raw("coalesce(sum(failed_count) FILTER (WHERE status <> 'split'), 0)::int AS failed"),
+      )
+      .first();
+    return { delivered: row?.delivered ?? 0, failed: row?.failed ?? 0 };
+  }
+
+  async pruneLogs(olderThanHours: number): Promise<number> {
+    return this.knex('delivery_logs').where('created_at', '<', this.knex.raw(`now() - make_interval(hours => ?)`, [olderThanHours])).delete();
+  }
+}

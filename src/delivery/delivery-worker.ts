@@ -1,0 +1,130 @@
+import type { Knex } from 'knex';
+import type { DeliveryConfig } from '../config.js';
+import type { IntegrationService } from '../integrations/integration-service.js';
+import type { Logger } from '../logger.js';
+import type { BatchProcessor } from './batch-processor.js';
+import type { DeliveryQueue } from './delivery-queue.js';
+import type { DeliveryStore } from './delivery-store.js';
+import { Gate } from './gate.js';
+
+export interface WorkerDeps {
+  knex: Knex;
+  queue: DeliveryQueue;
+  processor: BatchProcessor;
+  integrations: IntegrationService;
+  store: DeliveryStore;
+  config: DeliveryConfig;
+  logger: Logger;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Fetch loops running per integration; a few overlap so one slow batch does not stall the next. */
+const LOOPS_PER_INTEGRATION = 2;
+
+/**
+ * Runs delivery for every enabled integration whose credentials work. It looks at the integrations
+ * table every few seconds, so an integration installed, disabled, re-enabled, deleted or given a new
+ * secret through any API process is picked up by every worker process sharing the database.
+ */
+export class DeliveryWorker {
+  private running = false;
+  private readonly loops = new Map<string, { stop: boolean; done: Promise<void>[] }>();
+  private readonly gates = new Map<string, Gate>();
+  private refresher?: Promise<void>;
+  private lastPrune = 0;
+
+  constructor(private readonly deps: WorkerDeps) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.refresher = this.refreshLoop();
+  }
+
+  private async refreshLoop(): Promise<void> {
+    while (this.running) {
+      try {
+        await this.refresh();
+        if (Date.now() - this.lastPrune > 3600_000) {
+          this.lastPrune = Date.now();
+          await this.deps.store.pruneLogs(this.deps.config.logRetentionHours);
+        }
+      } catch (err) {
+        this.deps.logger.error({ err }, 'delivery: could not refresh integrations');
+      }
+      await sleep(this.deps.config.registryRefreshMs);
+    }
+  }
+
+  /** Starts loops for deliverable integrations and stops loops of the others. */
+  async refresh(): Promise<void> {
+    const rows = (await this.deps
+      .knex('integrations')
+      .whereNull('deleted_at')
+      .where({ enabled: true, status: 'active' })
+      .select('id', 'org_id')) as { id: string; org_id: string }[];
+    const wanted = new Map(rows.map((r) => [r.id, r.org_id]));
+    for (const [id, loop] of this.loops) {
+      if (!wanted.has(id)) {
+        loop.stop = true;
+        this.loops.delete(id);
+      }
+    }
+    for (const [id, orgId] of wanted) {
+      if (this.loops.has(id) || !this.running) continue;
+      const loop = { stop: false, done: [] as Promise<void>[] };
+      this.loops.set(id, loop);
+      for (let i = 0; i < LOOPS_PER_INTEGRATION; i++) loop.done.push(this.run(id, orgId, loop));
+    }
+  }
+
+  private gate(id: string): Gate {
+    let g = this.gates.get(id);
+    if (!g) {
+      g = new Gate(this.deps.config.concurrency);
+      this.gates.set(id, g);
+    }
+    return g;
+  }
+
+  private async run(id: string, orgId: string, loop: { stop: boolean }): Promise<void> {
+    const { queue, processor, integrations, config, logger } = this.deps;
+    while (!loop.stop && this.running) {
+      try {
+        const jobs = await queue.fetch(id, config.jobsPerFetch);
+        if (jobs.length === 0) {
+          await sleep(config.pollMs);
+          continue;
+        }
+        const integration = await integrations.find(orgId, id);
+        if (!integration) {
+          await queue.complete(id, jobs.map((j) => j.id));
+          continue;
+        }
+        if (!integration.enabled || integration.status !== 'active') {
+          await processor.hold(id, jobs);
+          continue;
+        }
+        const secret = await integrations.apiSecret(orgId, id);
+        const summary = await processor.process(integration, secret, this.gate(id), jobs);
+        if (summary.authFailed) {
+          logger.warn({ integration_id: id }, `delivery held: ${summary.authFailed}`);
+          loop.stop = true;
+          this.loops.delete(id);
+        }
+      } catch (err) {
+        logger.error({ err, integration_id: id }, 'delivery batch failed; its jobs will come back when they expire');
+        await sleep(Math.max(config.pollMs, 1000));
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    const all = [...this.loops.values()];
+    for (const l of all) l.stop = true;
+    this.loops.clear();
+    await Promise.all([this.refresher, ...all.flatMap((l) => l.done)]);
+  }
+}

@@ -1,0 +1,103 @@
+import type { Knex } from 'knex';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Prometheus metrics (prom-client). Counters and histograms are updated by the workers of this
+ * process; the platform's alert gauges (delivery_success_rate, vendor_success_rate, error_rate,
+ * dlq_depth, zero_traffic) are computed from PostgreSQL at scrape time, so every process reports
+ * the same numbers whichever worker did the work.
+ */
+export class DeliveryMetrics {
+  readonly registry = new Registry();
+  private readonly items: Counter<'integration_id' | 'outcome'>;
+  private readonly requests: Counter<'integration_id' | 'endpoint' | 'status'>;
+  private readonly requestSeconds: Histogram<'endpoint'>;
+  private readonly latencySeconds: Histogram<string>;
+
+  constructor(knex: Knex) {
+    collectDefaultMetrics({ register: this.registry });
+    this.items = new Counter({
+      name: 'mixpanel_delivery_items_total',
+      help: 'Mixpanel items (events and profile updates) by outcome',
+      labelNames: ['integration_id', 'outcome'],
+      registers: [this.registry],
+    });
+    this.requests = new Counter({
+      name: 'mixpanel_requests_total',
+      help: 'Requests sent to Mixpanel by endpoint and HTTP status (0 = no answer)',
+      labelNames: ['integration_id', 'endpoint', 'status'],
+      registers: [this.registry],
+    });
+    this.requestSeconds = new Histogram({
+      name: 'mixpanel_request_duration_seconds',
+      help: 'Duration of requests to Mixpanel',
+      labelNames: ['endpoint'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [this.registry],
+    });
+    this.latencySeconds = new Histogram({
+      name: 'delivery_latency_seconds',
+      help: 'From acceptance by POST /v1/events to acceptance by Mixpanel',
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600],
+      registers: [this.registry],
+    });
+    const perIntegration = async (sql: string) =>
+      (await knex.raw(sql)).rows as { integration_id: string; value: number | null }[];
+    const gauge = (name: string, help: string, sql: string) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['integration_id'],
+        registers: [this.registry],
+        async collect() {
+          this.reset();
+          for (const r of await perIntegration(sql)) if (r.value !== null) this.set({ integration_id: r.integration_id }, Number(r.value));
+        },
+      });
+    const lastHour = `FROM integrations i LEFT JOIN delivery_logs l ON l.integration_id = i.id AND l.created_at > now() - interval '1 hour'
+                      WHERE i.deleted_at IS NULL GROUP BY i.id`;
+    gauge(
+      'delivery_success_rate',
+      'Share of Mixpanel items delivered in the last hour',
+      `SELECT i.id AS integration_id,
+              sum(l.event_count - l.failed_count) FILTER (WHERE l.status IN ('delivered','partial'))::float
+                / nullif(sum(l.event_count) FILTER (WHERE l.status <> 'split'), 0) AS value ${lastHour}`,
+    );
+    gauge(
+      'vendor_success_rate',
+      'Share of requests Mixpanel answered with 2xx in the last hour',
+      `SELECT i.id AS integration_id, (count(*) FILTER (WHERE l.http_status BETWEEN 200 AND 299))::float / nullif(count(l.id), 0) AS value ${lastHour}`,
+    );
+    gauge(
+      'error_rate',
+      'Share of requests in the last hour that failed (refused, retried, unauthorised)',
+      `SELECT i.id AS integration_id, (count(*) FILTER (WHERE l.status IN ('rejected','retry','auth_failed')))::float / nullif(count(l.id), 0) AS value ${lastHour}`,
+    );
+    gauge(
+      'zero_traffic',
+      '1 when an enabled integration delivered nothing in the last hour',
+      `SELECT i.id AS integration_id, CASE WHEN bool_or(i.enabled) AND count(l.id) = 0 THEN 1 ELSE 0 END AS value ${lastHour}`,
+    );
+    gauge(
+      'dlq_depth',
+      'Dead letters waiting for an operator',
+      `SELECT i.id AS integration_id, count(d.id) AS value FROM integrations i
+         LEFT JOIN dead_letters d ON d.integration_id = i.id AND d.status = 'dead' WHERE i.deleted_at IS NULL GROUP BY i.id`,
+    );
+  }
+
+  request(integrationId: string, endpoint: string, status: number, ms: number): void {
+    this.requests.inc({ integration_id: integrationId, endpoint, status: String(status) });
+    this.requestSeconds.observe({ endpoint }, ms / 1000);
+  }
+
+  outcome(integrationId: string, delivered: number, failed: number, deadLettered: number): void {
+    if (delivered) this.items.inc({ integration_id: integrationId, outcome: 'delivered' }, delivered);
+    if (failed) this.items.inc({ integration_id: integrationId, outcome: 'failed' }, failed);
+    if (deadLettered) this.items.inc({ integration_id: integrationId, outcome: 'dead_lettered' }, deadLettered);
+  }
+
+  latency(ms: number): void {
+    this.latencySeconds.observe(ms / 1000);
+  }
+}

@@ -1,0 +1,29 @@
+import type { Knex } from 'knex';
+import type pg from 'pg';
+import type { QueueDb } from './delivery-queue.js';
+
+/**
+ * One PostgreSQL transaction shared by our own statements and pg-boss's (which takes a `db` executor
+ * speaking `$1` placeholders), so queue changes commit or roll back with the rows they belong to.
+ */
+export async function pgTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient, db: QueueDb) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  const db: QueueDb = { executeSql: (text, values) => client.query(text, values) };
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client, db);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** Runs a knex-built statement on a plain pg client (inside such a transaction). */
+export async function exec(client: pg.PoolClient, qb: Knex.QueryBuilder | Knex.Raw): Promise<pg.QueryResult> {
+  const { sql, bindings } = qb.toSQL().toNative();
+  return client.query(sql, bindings as unknown[]);
+}

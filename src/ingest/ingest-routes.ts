@@ -1,0 +1,51 @@
+import { Router, type NextFunction, type Request, type Response } from 'express';
+import { InvalidTokenError } from '../errors.js';
+import { actor, principal } from '../http/async-handler.js';
+import type { IngestService } from './ingest-service.js';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    ingestOrg?: string;
+  }
+}
+
+/** `Authorization: Bearer dk_live_…` → the key's org. */
+export function ingestAuth(service: IngestService) {
+  return async (req: Request, _res: Response, next: NextFunction) => {
+    const m = /^Bearer (dk_live_[A-Za-z0-9_-]+)$/.exec(req.headers.authorization ?? '');
+    if (!m) return next(new InvalidTokenError('Authorization: Bearer dk_live_… (an ingestion key) is required'));
+    try {
+      req.ingestOrg = await service.authenticate(m[1]);
+      next();
+    } catch (err) {
+      next(err);
+    }
+  };
+}
+
+export function ingestRoutes(service: IngestService): Router {
+  const r = Router();
+  r.post('/v1/events', async (req, res) => {
+    const result = await service.ingest(req.ingestOrg as string, req.body.events as unknown[]);
+    res.status(202).json(result);
+  });
+  return r;
+}
+
+export function ingestKeyRoutes(service: IngestService): Router {
+  const r = Router();
+  r.post('/ingest-keys', async (req, res) => {
+    const { key, record } = await service.createKey(actor(req), req.body.name as string);
+    res.status(201).json({ ...record, key });
+  });
+  r.get('/ingest-keys', async (req, res) => {
+    res.json(
+      await service.listKeys(principal(req).orgId, { cursor: req.query.cursor as string | undefined, limit: req.query.limit as number | undefined }),
+    );
+  });
+  r.delete('/ingest-keys/:id', async (req, res) => {
+    await service.revokeKey(actor(req), req.params.id);
+    res.status(204).end();
+  });
+  return r;
+}

@@ -1,0 +1,242 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { gunzipSync } from 'node:zlib';
+
+/**
+ * A stand-in for Mixpanel's Ingestion API that behaves as MIXPANEL.md says: Basic auth on /import,
+ * tokens on /engage and /groups, 2000/200 items per request, 2 MB bodies (413), strict=1 per-event
+ * validation with failed_records, deduplication on (event, distinct_id, time, $insert_id), gzip bodies,
+ * and injected 429/5xx/timeouts on request.
+ */
+export interface FakeProject {
+  token: string;
+  apiSecret: string;
+}
+
+export interface Faults {
+  rate429?: number;
+  rate5xx?: number;
+  rateTimeout?: number;
+  /** Seconds, sent as Retry-After with 429s when set. */
+  retryAfter?: number;
+  /** Answer the next N requests with this status (then back to normal). */
+  nextStatuses?: number[];
+}
+
+export interface StoredEvent {
+  event: string;
+  properties: Record<string, unknown>;
+}
+
+export interface FakeState {
+  events: Map<string, StoredEvent[]>;
+  duplicates: number;
+  engage: Record<string, unknown>[];
+  groups: Record<string, unknown>[];
+  requests: { path: string; status: number; count: number; gzip: boolean; host?: string }[];
+}
+
+const MAX_BYTES = 2 * 1024 * 1024;
+const INVALID_IDS = new Set(['00000000-0000-0000-0000-000000000000', 'anon', 'anonymous', 'nil', 'none', 'null', 'n/a', 'na', 'undefined', 'unknown', '<nil>', '0', '-1', 'true', 'false', '[]', '{}']);
+
+export class FakeMixpanel {
+  private server?: Server;
+  faults: Faults = {};
+  state: FakeState = { events: new Map(), duplicates: 0, engage: [], groups: [], requests: [] };
+  private readonly seen = new Set<string>();
+  /** Called for every event stored (not duplicates), with its arrival time. */
+  onEvent?: (e: StoredEvent, at: number) => void;
+
+  constructor(private readonly projects: FakeProject[]) {}
+
+  get url(): string {
+    const a = this.server?.address();
+    if (!a || typeof a === 'string') throw new Error('not listening');
+    return `http://127.0.0.1:${a.port}`;
+  }
+
+  async start(port = 0): Promise<string> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 60_000;
+    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+  }
+
+  reset(): void {
+    this.faults = {};
+    this.state = { events: new Map(), duplicates: 0, engage: [], groups: [], requests: [] };
+    this.seen.clear();
+  }
+
+  /** Every stored event of one project token. */
+  eventsOf(token: string): StoredEvent[] {
+    return this.state.events.get(token) ?? [];
+  }
+
+  private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
+    res.end(JSON.stringify(body));
+  }
+
+  private injected(res: ServerResponse): number | undefined {
+    const f = this.faults;
+    const forced = f.nextStatuses?.shift();
+    if (forced === 0) return 0; // a timeout
+    if (forced) return forced;
+    const r = Math.random();
+    if (f.rateTimeout && r < f.rateTimeout) return 0;
+    if (f.rate429 && r < (f.rateTimeout ?? 0) + f.rate429) return 429;
+    if (f.rate5xx && r < (f.rateTimeout ?? 0) + (f.rate429 ?? 0) + f.rate5xx) return 503;
+    void res;
+    return undefined;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const url = new URL(req.url ?? '/', 'http://x');
+    const path = url.pathname;
+    const record = (status: number, count = 0) =>
+      this.state.requests.push({ path, status, count, gzip: req.headers['content-encoding'] === 'gzip', host: req.headers.host });
+
+    const fault = this.injected(res);
+    if (fault === 0) {
+      record(0);
+      return; // never answer: the client times out
+    }
+    if (fault === 429) {
+      record(429);
+      return this.send(
+        res,
+        429,
+        { code: 429, error: 'Project exceeded rate limits. Please retry the request with exponential backoff.', status: 'Too Many Requests' },
+        this.faults.retryAfter ? { 'Retry-After': String(this.faults.retryAfter) } : {},
+      );
+    }
+    if (fault) {
+      record(fault);
+      return this.send(res, fault, { code: fault, error: 'Service Unavailable', status: 'error' });
+    }
+
+    let raw = Buffer.concat(chunks);
+    if (req.headers['content-encoding'] === 'gzip') {
+      try {
+        raw = gunzipSync(raw);
+      } catch {
+        record(400);
+        return this.send(res, 400, { code: 400, error: 'invalid gzip body', status: 'Bad Request' });
+      }
+    }
+    if (raw.length > MAX_BYTES) {
+      record(413);
+      return this.send(res, 413, { code: 413, error: `request exceeds max limit of ${MAX_BYTES} bytes`, status: 'Payload Too Large' });
+    }
+    let items: Record<string, unknown>[];
+    try {
+      const text = raw.toString('utf8').trim();
+      items = text.startsWith('[') ? JSON.parse(text) : text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      if (!Array.isArray(items)) throw new Error('not an array');
+    } catch {
+      record(400);
+      return this.send(res, 400, { code: 400, error: 'unable to parse request body', status: 'Bad Request' });
+    }
+    if (path === '/import') return this.importEvents(req, res, url, items, record);
+    if (path === '/engage' || path === '/groups') return this.updates(res, path, items, record);
+    record(404);
+    this.send(res, 404, { code: 404, error: 'not found', status: 'Not Found' });
+  }
+
+  private importEvents(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    events: Record<string, unknown>[],
+    record: (status: number, count?: number) => void,
+  ): void {
+    const auth = req.headers.authorization ?? '';
+    const decoded = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString('utf8') : '';
+    const secret = decoded.endsWith(':') ? decoded.slice(0, -1) : undefined;
+    const project = this.projects.find((p) => p.apiSecret === secret);
+    if (!project) {
+      record(401);
+      return this.send(res, 401, { code: 401, error: 'Invalid credentials', status: 'Unauthorized' });
+    }
+    if (events.length > 2000) {
+      record(400);
+      return this.send(res, 400, { code: 400, error: 'request contains more than 2000 events', status: 'Bad Request' });
+    }
+    const strict = url.searchParams.get('strict') === '1';
+    const failed: { index: number; insert_id: string; field: string; message: string }[] = [];
+    let imported = 0;
+    events.forEach((e, index) => {
+      const problem = this.problem(e);
+      const props = (e.properties ?? {}) as Record<string, unknown>;
+      if (problem) {
+        failed.push({ index, insert_id: String(props.$insert_id ?? ''), field: problem.field, message: problem.message });
+        return;
+      }
+      const key = `${e.event}|${props.distinct_id}|${props.time}|${props.$insert_id}`;
+      if (this.seen.has(key)) {
+        this.state.duplicates++;
+      } else {
+        this.seen.add(key);
+        const list = this.state.events.get(project.token) ?? [];
+        list.push(e as unknown as StoredEvent);
+        this.state.events.set(project.token, list);
+        this.onEvent?.(e as unknown as StoredEvent, Date.now());
+      }
+      imported++;
+    });
+    if (failed.length > 0 && strict) {
+      record(400, imported);
+      return this.send(res, 400, {
+        code: 400,
+        error: 'some data points in the request failed validation',
+        num_records_imported: imported,
+        status: 'Bad Request',
+        failed_records: failed,
+      });
+    }
+    record(200, imported);
+    this.send(res, 200, { code: 200, num_records_imported: imported, status: 'OK' });
+  }
+
+  private problem(e: Record<string, unknown>): { field: string; message: string } | undefined {
+    if (typeof e.event !== 'string' || e.event === '') return { field: 'event', message: "'event' must be a non-empty string" };
+    const p = e.properties as Record<string, unknown> | undefined;
+    if (!p || typeof p !== 'object') return { field: 'properties', message: "'properties' must be an object" };
+    if (typeof p.time !== 'number') return { field: 'properties.time', message: "'properties.time' is invalid: must be a number" };
+    if (p.time > Date.now() + 3600_000) return { field: 'properties.time', message: "'properties.time' is too far in the future" };
+    const d = p.distinct_id;
+    if (typeof d !== 'string' || d === '' || INVALID_IDS.has(d.toLowerCase())) {
+      return { field: 'properties.distinct_id', message: `'properties.distinct_id' is invalid: ${JSON.stringify(d)}` };
+    }
+    const id = p.$insert_id;
+    if (typeof id !== 'string' || !/^[A-Za-z0-9-]{1,36}$/.test(id)) {
+      return { field: 'properties.$insert_id', message: "'properties.$insert_id' must be ≤ 36 characters of [A-Za-z0-9-]" };
+    }
+    return undefined;
+  }
+
+  private updates(res: ServerResponse, path: string, items: Record<string, unknown>[], record: (status: number, count?: number) => void): void {
+    const limit = path === '/groups' ? 200 : 2000;
+    if (items.length > limit) {
+      record(400);
+      return this.send(res, 400, { status: 0, error: `request contains more than ${limit} updates` });
+    }
+    const tokens = new Set(this.projects.map((p) => p.token));
+    const bad = items.find((u) => !tokens.has(String(u.$token)));
+    if (bad) {
+      record(200);
+      return this.send(res, 200, { status: 0, error: '$token, missing or invalid' });
+    }
+    (path === '/groups' ? this.state.groups : this.state.engage).push(...items);
+    record(200, items.length);
+    this.send(res, 200, { status: 1, error: null });
+  }
+}
