@@ -43,6 +43,10 @@ export interface DeliveryConfig {
   logRetentionHours: number;
   /** How often workers look for new, changed or removed integrations. */
   registryRefreshMs: number;
+  /** A job active longer than this is taken to belong to a dead worker and is handed out again. */
+  jobExpireSeconds: number;
+  /** How often pg-boss looks for expired jobs. */
+  queueMaintenanceSeconds: number;
 }
 
 export interface EncryptionKeySetting {
@@ -155,6 +159,8 @@ export function loadConfig(env: Env = process.env): Config {
       gzipLevel: int(env, 'DELIVERY_GZIP_LEVEL', 1, 0, 9),
       logRetentionHours: int(env, 'DELIVERY_LOG_RETENTION_HOURS', 72, 1),
       registryRefreshMs: int(env, 'DELIVERY_REGISTRY_REFRESH_MS', 2000, 10),
+      jobExpireSeconds: int(env, 'DELIVERY_JOB_EXPIRE_SECONDS', 120, 1),
+      queueMaintenanceSeconds: int(env, 'QUEUE_MAINTENANCE_SECONDS', 30, 1),
     },
     workersInProcess: (env.WORKERS_IN_PROCESS ?? 'true') !== 'false',
     ingestMaxBodyBytes: int(env, 'INGEST_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024),

@@ -40,9 +40,9 @@ export interface Services {
 type ServiceConfig = Pick<Config, 'encryptionKeys' | 'mixpanelBaseUrls' | 'delivery'>;
 
 export async function createServices(knex: Knex, databaseUrl: string, config: ServiceConfig): Promise<Services> {
-  const expireInSeconds = Math.max(60, Math.ceil((config.delivery.requestTimeoutMs * 3) / 1000));
-  const queue = await DeliveryQueue.start(databaseUrl, knex, expireInSeconds);
+  const queue = await DeliveryQueue.start(databaseUrl, knex, config.delivery.jobExpireSeconds, config.delivery.queueMaintenanceSeconds);
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 6 });
+  pool.on('error', () => {}); // an idle client lost its connection; the pool replaces it
   const catalogBlueprints = new CatalogBlueprintStore(knex);
   const secrets = new SecretBox(config.encryptionKeys);
   const audit = new AuditStore(knex);

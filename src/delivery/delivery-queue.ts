@@ -27,12 +27,14 @@ export class DeliveryQueue {
     private readonly expireInSeconds: number,
   ) {}
 
-  static async start(connectionString: string, knex: Knex, expireInSeconds: number): Promise<DeliveryQueue> {
+  static async start(connectionString: string, knex: Knex, expireInSeconds: number, maintenanceSeconds = 30): Promise<DeliveryQueue> {
     const boss = new PgBoss({
       connectionString,
       max: 4,
       schedule: false,
       supervise: true,
+      maintenanceIntervalSeconds: maintenanceSeconds,
+      monitorStateIntervalSeconds: Math.max(maintenanceSeconds, 10),
       archiveCompletedAfterSeconds: 3600,
       deleteAfterDays: 1,
     });
@@ -55,7 +57,6 @@ export class DeliveryQueue {
   /** Inserts all jobs in one statement (atomic), optionally inside the caller's transaction. */
   async enqueue(jobs: { data: DeliveryJob; startAfter?: Date }[], db?: QueueDb): Promise<void> {
     if (jobs.length === 0) return;
-    for (const j of jobs) await this.ensure(j.data.integrationId);
     const rows = jobs.map((j) => ({
       name: DeliveryQueue.queueName(j.data.integrationId),
       data: j.data,
@@ -64,7 +65,17 @@ export class DeliveryQueue {
       expireInSeconds: this.expireInSeconds,
       ...(j.startAfter ? { startAfter: j.startAfter } : {}),
     }));
-    await this.boss.insert(rows, db ? { db } : {});
+    for (const j of jobs) await this.ensure(j.data.integrationId);
+    try {
+      await this.boss.insert(rows, db ? { db } : {});
+    } catch (err) {
+      // A queue this process believed in was dropped by another (integration deleted). Inside a
+      // transaction the caller must roll back; outside one, look again and retry once.
+      this.ensured.clear();
+      if (db) throw err;
+      for (const j of jobs) await this.ensure(j.data.integrationId);
+      await this.boss.insert(rows);
+    }
   }
 
   async fetch(integrationId: string, batchSize: number): Promise<PgBoss.Job<DeliveryJob>[]> {
@@ -76,9 +87,13 @@ export class DeliveryQueue {
     if (ids.length > 0) await this.boss.complete(DeliveryQueue.queueName(integrationId), ids, db ? { db } : {});
   }
 
+  /**
+   * Drops the queue's jobs, active ones too (their worker's commit then completes nothing). The empty
+   * pg-boss partition is left in place: dropping it would need an exclusive lock on the whole job
+   * table and stall every other integration's delivery while it waits.
+   */
   async drop(integrationId: string): Promise<void> {
-    await this.boss.deleteQueue(DeliveryQueue.queueName(integrationId));
-    this.ensured.delete(DeliveryQueue.queueName(integrationId));
+    await this.knex.raw('DELETE FROM pgboss.job WHERE name = ?', [DeliveryQueue.queueName(integrationId)]);
   }
 
   async counts(integrationId: string): Promise<QueueCounts> {

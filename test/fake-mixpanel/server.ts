@@ -18,8 +18,12 @@ export interface Faults {
   rateTimeout?: number;
   /** Seconds, sent as Retry-After with 429s when set. */
   retryAfter?: number;
-  /** Answer the next N requests with this status (then back to normal). */
+  /** Answer the next N requests with this status (then back to normal); 0 means never answer. */
   nextStatuses?: number[];
+  /** Ingest the next N /import requests normally, then answer with this status (the answer is "lost"). */
+  afterIngestStatuses?: number[];
+  /** Wait this long before answering. */
+  delayMs?: number;
 }
 
 export interface StoredEvent {
@@ -36,6 +40,7 @@ export interface FakeState {
 }
 
 const MAX_BYTES = 2 * 1024 * 1024;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const INVALID_IDS = new Set(['00000000-0000-0000-0000-000000000000', 'anon', 'anonymous', 'nil', 'none', 'null', 'n/a', 'na', 'undefined', 'unknown', '<nil>', '0', '-1', 'true', 'false', '[]', '{}']);
 
 export class FakeMixpanel {
@@ -43,6 +48,10 @@ export class FakeMixpanel {
   faults: Faults = {};
   state: FakeState = { events: new Map(), duplicates: 0, engage: [], groups: [], requests: [] };
   private readonly seen = new Set<string>();
+  /** Requests whose body has arrived (answered or not). */
+  received = 0;
+  /** Request body cap in bytes (uncompressed); Mixpanel's is 2 MB, lower it to provoke 413s. */
+  maxBytes = MAX_BYTES;
   /** Called for every event stored (not duplicates), with its arrival time. */
   onEvent?: (e: StoredEvent, at: number) => void;
 
@@ -99,7 +108,9 @@ export class FakeMixpanel {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
+    this.received++;
     const url = new URL(req.url ?? '/', 'http://x');
+    if (this.faults.delayMs) await sleep(this.faults.delayMs);
     const path = url.pathname;
     const record = (status: number, count = 0) =>
       this.state.requests.push({ path, status, count, gzip: req.headers['content-encoding'] === 'gzip', host: req.headers.host });
@@ -132,9 +143,9 @@ export class FakeMixpanel {
         return this.send(res, 400, { code: 400, error: 'invalid gzip body', status: 'Bad Request' });
       }
     }
-    if (raw.length > MAX_BYTES) {
+    if (raw.length > this.maxBytes) {
       record(413);
-      return this.send(res, 413, { code: 413, error: `request exceeds max limit of ${MAX_BYTES} bytes`, status: 'Payload Too Large' });
+      return this.send(res, 413, { code: 413, error: `request exceeds max limit of ${this.maxBytes} bytes`, status: 'Payload Too Large' });
     }
     let items: Record<string, unknown>[];
     try {
@@ -192,6 +203,11 @@ export class FakeMixpanel {
       }
       imported++;
     });
+    const lost = this.faults.afterIngestStatuses?.shift();
+    if (lost) {
+      record(lost, imported);
+      return this.send(res, lost, { code: lost, error: 'Bad Gateway', status: 'error' });
+    }
     if (failed.length > 0 && strict) {
       record(400, imported);
       return this.send(res, 400, {

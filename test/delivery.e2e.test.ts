@@ -1,0 +1,218 @@
+import { identify, order, page, track } from './fixtures/events.js';
+import { EU, startHarness, US, type Harness } from './support/delivery-harness.js';
+
+let h: Harness;
+beforeEach(async () => {
+  h = await startHarness();
+});
+afterEach(() => h.close());
+
+const stats = async (id: string) => (await h.t.request.get(`/v1/admin/integrations/${id}/stats`).set(h.t.auth('acme', 'viewer'))).body;
+const deadLetters = async (id: string) =>
+  (await h.t.request.get(`/v1/admin/integrations/${id}/dead-letters`).set(h.t.auth('acme', 'viewer'))).body.data as {
+    id: string;
+    reason: string;
+    attempts: number;
+    event: { messageId: string };
+  }[];
+const logs = async (id: string, status?: string) =>
+  (await h.t.request.get(`/v1/admin/integrations/${id}/deliveries${status ? `?status=${status}` : ''}`).set(h.t.auth('acme', 'viewer'))).body
+    .data as { endpoint: string; host: string; status: string; http_status: number | null; event_count: number; response_body: string }[];
+
+describe('delivery to the stand-in Mixpanel', () => {
+  it('delivers events to /import and profiles to /engage, gzipped, with Basic auth, and logs each request', async () => {
+    const id = await h.install('Mixpanel');
+    const events = [page(), identify('user-123', { email: 'jane@example.com', plan: 'pro' }), track('Order Completed', order, { userId: 'user-123' })];
+    const res = await h.post(events);
+    expect(res).toEqual({ status: 202, body: { accepted: 3, rejected: [] } });
+    await h.until(() => h.us.eventsOf(US.token).length === 3 && h.us.state.engage.length === 2, 'delivery');
+    expect(h.us.eventsOf(US.token).map((e) => e.event).sort()).toEqual(['$identify', 'Order Completed', 'Page Viewed']);
+    expect(h.us.state.engage.map((u) => Object.keys(u).pop())).toEqual(['$set', '$append']);
+    expect(h.us.state.requests.every((r) => r.gzip)).toBe(true);
+    expect(h.eu.state.requests).toHaveLength(0);
+    await h.until(async () => (await stats(id)).delivered === 5, 'stats');
+    const s = await stats(id);
+    expect(s).toMatchObject({ queued: 0, delivered: 5, failed: 0, dead_lettered: 0, success_rate_last_hour: 1, last_error: null });
+    expect(s.last_success_at).not.toBeNull();
+    const rows = await logs(id);
+    expect(rows.map((r) => [r.endpoint, r.status, r.http_status]).sort()).toEqual([
+      ['/engage', 'delivered', 200],
+      ['/import', 'delivered', 200],
+    ]);
+    expect(rows[0].host).toBe(new URL(h.us.url).host);
+    expect(JSON.stringify(rows)).not.toContain(US.apiSecret);
+  });
+
+  it('sends EU-resident integrations to the EU host only', async () => {
+    await h.install('EU', { project_token: EU.token, api_secret: EU.apiSecret, eu_data_residency: true });
+    await h.post([page()]);
+    await h.until(() => h.eu.eventsOf(EU.token).length === 1, 'EU delivery');
+    expect(h.us.state.requests).toHaveLength(0);
+  });
+
+  it('queues each event for every enabled integration of the org, and none of another org', async () => {
+    await h.install('One');
+    await h.install('Two', { project_token: EU.token, api_secret: EU.apiSecret, eu_data_residency: true });
+    await h.t.request
+      .post('/v1/admin/integration-catalog/mixpanel/install')
+      .set(h.t.auth('globex'))
+      .send({ name: 'Other org', config: { project_token: 'x', api_secret: 'y' } });
+    await h.post([page(), page()]);
+    await h.until(() => h.us.eventsOf(US.token).length === 2 && h.eu.eventsOf(EU.token).length === 2, 'fan out');
+    expect(h.us.state.requests.filter((r) => r.status === 401)).toHaveLength(0);
+  });
+
+  it('400 with failed_records: accepted events are done, each refused one is dead-lettered with Mixpanel\'s message, nothing resent', async () => {
+    const id = await h.install('Mixpanel');
+    const future = new Date(Date.now() + 3 * 3600_000).toISOString();
+    const bad = track('Too Late', {}, { timestamp: future });
+    await h.post([page(), bad, page()]);
+    await h.until(async () => (await deadLetters(id)).length === 1, 'dead letter');
+    const [dl] = await deadLetters(id);
+    expect(dl.event.messageId).toBe(bad.messageId);
+    expect(dl.reason).toContain('too far in the future');
+    expect(dl.attempts).toBe(1);
+    expect(h.us.eventsOf(US.token)).toHaveLength(2);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(h.us.state.requests.filter((r) => r.path === '/import')).toHaveLength(1);
+    expect((await logs(id))[0]).toMatchObject({ status: 'partial', http_status: 400 });
+    expect((await stats(id)).dead_lettered).toBe(1);
+  });
+
+  it('events the blueprint rejects go to dead letters with the reason, never silently', async () => {
+    const id = await h.install('Mixpanel');
+    const res = await h.post([track('X', {}, { anonymousId: 'undefined' })]);
+    expect(res.body.accepted).toBe(1);
+    await h.until(async () => (await deadLetters(id)).length === 1, 'dead letter');
+    expect((await deadLetters(id))[0].reason).toMatch(/rejected by the blueprint: anonymousId "undefined"/);
+  });
+
+  it('401: the integration is marked auth_failed, events are held, and resume after the secret is updated', async () => {
+    const id = await h.install('Mixpanel', { project_token: US.token, api_secret: 'wrong-secret' });
+    await h.post([page(), page()]);
+    await h.until(async () => (await h.t.request.get(`/v1/admin/integrations/${id}`).set(h.t.auth('acme'))).body.status === 'auth_failed', 'auth_failed');
+    const integ = (await h.t.request.get(`/v1/admin/integrations/${id}`).set(h.t.auth('acme'))).body;
+    expect(integ.status_reason).toMatch(/401.*Invalid credentials.*API secret/);
+    await h.post([page()]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await deadLetters(id)).toHaveLength(0);
+    expect((await stats(id)).queued).toBe(3);
+    const unauthorised = h.us.state.requests.filter((r) => r.status === 401).length;
+    expect(unauthorised).toBe(1);
+
+    const patched = await h.t.request.patch(`/v1/admin/integrations/${id}`).set(h.t.auth('acme')).send({ config: { api_secret: US.apiSecret } });
+    expect(patched.status).toBe(200);
+    expect(patched.body.status).toBe('active');
+    await h.until(() => h.us.eventsOf(US.token).length === 3, 'resumed delivery');
+    expect(await deadLetters(id)).toHaveLength(0);
+  });
+
+  it('413: the batch is split into halves and resent', async () => {
+    await h.install('Mixpanel');
+    h.us.maxBytes = 6000;
+    const events = Array.from({ length: 12 }, (_, i) => track('Big', { blob: 'x'.repeat(800), i }));
+    await h.post(events);
+    await h.until(() => h.us.eventsOf(US.token).length === 12, 'split delivery');
+    const statuses = h.us.state.requests.map((r) => r.status);
+    expect(statuses[0]).toBe(413);
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(2);
+    expect(h.us.state.duplicates).toBe(0);
+  });
+
+  it('429 with Retry-After and 5xx are retried; the events arrive once', async () => {
+    const id = await h.install('Mixpanel');
+    h.us.faults = { nextStatuses: [429, 503, 0], retryAfter: 0.2 };
+    await h.post([page(), page(), page()]);
+    await h.until(() => h.us.eventsOf(US.token).length === 3, 'retried delivery');
+    expect(h.us.state.requests.map((r) => r.status)).toEqual([429, 503, 0, 200]);
+    const rows = await logs(id, 'retry');
+    expect(rows).toHaveLength(3);
+    expect(rows.map((r) => r.http_status).sort()).toEqual([429, 503, null].sort());
+  });
+
+  it('a lost answer after Mixpanel stored the events: the retry carries the same $insert_id and time, Mixpanel keeps one copy', async () => {
+    await h.install('Mixpanel', undefined, 'retail');
+    h.us.faults = { afterIngestStatuses: [502] };
+    await h.post([track('Order Completed', order, { userId: 'u-1' })]);
+    await h.until(() => h.us.state.requests.filter((r) => r.path === '/import').length === 2, 'retry');
+    await h.until(() => h.us.state.duplicates === 3, 'dedup');
+    expect(h.us.eventsOf(US.token).map((e) => e.event)).toEqual(['Order Completed', 'Product Purchased', 'Product Purchased']);
+    expect(h.us.state.engage).toHaveLength(2);
+  });
+
+  it('after the last attempt events go to dead letters; replay queues them again', async () => {
+    const id = await h.install('Mixpanel');
+    h.us.faults = { rate5xx: 1 };
+    await h.post([page(), page()]);
+    await h.until(async () => (await deadLetters(id)).length === 2, 'dead letters', 20000);
+    const dls = await deadLetters(id);
+    expect(dls[0].attempts).toBe(5);
+    expect(dls[0].reason).toMatch(/gave up after 5 attempt\(s\)/);
+    expect(h.us.state.requests.filter((r) => r.path === '/import')).toHaveLength(5);
+    expect((await stats(id)).dead_letters_waiting).toBe(2);
+
+    h.us.faults = {};
+    const one = await h.t.request
+      .post(`/v1/admin/integrations/${id}/dead-letters/replay`)
+      .set(h.t.auth('acme', 'editor'))
+      .send({ ids: [dls[0].id] });
+    expect(one.body).toEqual({ replayed: 1 });
+    await h.until(() => h.us.eventsOf(US.token).length === 1, 'one replayed');
+    const rest = await h.t.request.post(`/v1/admin/integrations/${id}/dead-letters/replay`).set(h.t.auth('acme', 'editor')).send({});
+    expect(rest.body).toEqual({ replayed: 1 });
+    await h.until(() => h.us.eventsOf(US.token).length === 2, 'all replayed');
+    expect(await deadLetters(id)).toHaveLength(0);
+    const replayed = await h.t.request.get(`/v1/admin/integrations/${id}/dead-letters?status=replayed`).set(h.t.auth('acme'));
+    expect(replayed.body.data).toHaveLength(2);
+    expect((await h.t.request.post(`/v1/admin/integrations/${id}/dead-letters/replay`).set(h.t.auth('acme', 'viewer')).send({})).status).toBe(403);
+  });
+
+  it('disabling keeps the queue (events wait), enabling delivers it; new events skip a disabled integration', async () => {
+    await h.close();
+    h = await startHarness({ DELIVERY_MAX_ATTEMPTS: '100', DELIVERY_RETRY_BASE_MS: '100' });
+    const id = await h.install('Mixpanel');
+    h.us.faults = { rate5xx: 1 };
+    await h.post([page()]);
+    await h.until(async () => (await logs(id, 'retry')).length >= 1, 'a failed attempt');
+    await h.t.request.patch(`/v1/admin/integrations/${id}`).set(h.t.auth('acme')).send({ enabled: false });
+    h.us.faults = {};
+    await new Promise((r) => setTimeout(r, 500));
+    expect(h.us.eventsOf(US.token)).toHaveLength(0);
+    expect((await stats(id)).queued).toBe(1);
+    await h.post([page()]); // not queued for a disabled integration
+    expect((await stats(id)).queued).toBe(1);
+    await h.t.request.patch(`/v1/admin/integrations/${id}`).set(h.t.auth('acme')).send({ enabled: true });
+    await h.until(() => h.us.eventsOf(US.token).length === 1, 'delivered after enabling');
+    expect((await stats(id)).queued).toBe(0);
+  });
+
+  it('deleting drops the integration\'s queue and stops delivery', async () => {
+    const id = await h.install('Mixpanel');
+    h.us.faults = { rate5xx: 1 };
+    await h.post([page()]);
+    await h.until(async () => (await logs(id, 'retry')).length >= 1, 'a failed attempt');
+    expect((await h.t.request.delete(`/v1/admin/integrations/${id}`).set(h.t.auth('acme'))).status).toBe(204);
+    const sent = h.us.state.requests.length;
+    await h.post([page()]);
+    await new Promise((r) => setTimeout(r, 500));
+    const jobs = await h.t.db.knex.raw(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = ?`, [`delivery-${id}`]);
+    expect(jobs.rows[0].n).toBe(0);
+    expect(h.us.state.requests.length).toBeLessThanOrEqual(sent + 1); // at most the one already in flight
+    expect((await h.t.request.get(`/v1/admin/integrations/${id}`).set(h.t.auth('acme'))).status).toBe(404);
+    expect(await h.t.db.knex('integration_secrets').where({ integration_id: id })).toHaveLength(0);
+  });
+
+  it('exposes Prometheus metrics with the platform\'s names', async () => {
+    const id = await h.install('Mixpanel');
+    await h.post([page()]);
+    await h.until(() => h.us.eventsOf(US.token).length === 1, 'delivery');
+    await h.until(async () => (await stats(id)).delivered === 1, 'stats');
+    const res = await h.t.request.get('/metrics');
+    expect(res.status).toBe(200);
+    for (const name of ['delivery_success_rate', 'vendor_success_rate', 'error_rate', 'dlq_depth', 'zero_traffic', 'mixpanel_delivery_items_total', 'delivery_latency_seconds']) {
+      expect(res.text).toContain(name);
+    }
+    expect(res.text).toContain(`delivery_success_rate{integration_id="${id}"} 1`);
+    expect(res.text).toContain(`dlq_depth{integration_id="${id}"} 0`);
+  });
+});

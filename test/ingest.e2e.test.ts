@@ -1,0 +1,117 @@
+import { hashKey } from '../src/ingest/ingest-key-store.js';
+import { page, track } from './fixtures/events.js';
+import { guideInstallBody, startTestApp, type TestApp } from './support/test-app.js';
+
+let t: TestApp;
+let key: string;
+let integrationId: string;
+
+beforeAll(async () => {
+  t = await startTestApp(); // no worker: jobs stay in the queue for inspection
+  const created = await t.request.post('/v1/admin/ingest-keys').set(t.auth('acme')).send({ name: 'web' });
+  key = created.body.key;
+  integrationId = (await t.request.post('/v1/admin/integration-catalog/mixpanel/install').set(t.auth('acme')).send(guideInstallBody())).body.id;
+});
+afterAll(() => t.close());
+
+const post = (body: unknown, k = key) => t.request.post('/v1/events').set('Authorization', `Bearer ${k}`).send(body as object);
+const queuedEvents = async () =>
+  (
+    await t.db.knex.raw(`SELECT coalesce(sum(jsonb_array_length(data->'events')), 0)::int AS n FROM pgboss.job WHERE name = ?`, [
+      `delivery-${integrationId}`,
+    ])
+  ).rows[0].n as number;
+
+describe('ingestion keys', () => {
+  it('shows the key once, stores only its hash, lists without it', async () => {
+    expect(key).toMatch(/^dk_live_[A-Za-z0-9_-]{40,}$/);
+    const row = await t.db.knex('ingest_keys').where({ key_hash: hashKey(key) }).first();
+    expect(row.org_id).toBe('acme');
+    expect(JSON.stringify(row)).not.toContain(key);
+    const list = await t.request.get('/v1/admin/ingest-keys').set(t.auth('acme'));
+    expect(list.status).toBe(200);
+    expect(list.body.data[0]).toMatchObject({ name: 'web', key_prefix: key.slice(0, 12), revoked_at: null });
+    expect(JSON.stringify(list.body)).not.toContain(key);
+  });
+
+  it('needs the admin role; editors and viewers get 403', async () => {
+    expect((await t.request.post('/v1/admin/ingest-keys').set(t.auth('acme', 'editor')).send({ name: 'x' })).status).toBe(403);
+    expect((await t.request.get('/v1/admin/ingest-keys').set(t.auth('acme', 'viewer'))).status).toBe(403);
+  });
+
+  it('a revoked key stops working at once; another org cannot revoke it', async () => {
+    const other = (await t.request.post('/v1/admin/ingest-keys').set(t.auth('acme')).send({ name: 'temp' })).body;
+    expect((await post({ events: [page()] }, other.key)).status).toBe(202);
+    expect((await t.request.delete(`/v1/admin/ingest-keys/${other.id}`).set(t.auth('globex'))).status).toBe(404);
+    expect((await t.request.delete(`/v1/admin/ingest-keys/${other.id}`).set(t.auth('acme'))).status).toBe(204);
+    const res = await post({ events: [page()] }, other.key);
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('INVALID_TOKEN');
+  });
+});
+
+describe('POST /v1/events', () => {
+  it('answers 202 after the events are committed to the integration\'s queue', async () => {
+    const before = await queuedEvents();
+    const res = await post({ events: [page(), track('Signed Up', { plan: 'pro' })] });
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ accepted: 2, rejected: [] });
+    expect(await queuedEvents()).toBe(before + 2);
+  });
+
+  it('reports bad events by index without sinking their neighbours', async () => {
+    const before = await queuedEvents();
+    const res = await post({
+      events: [
+        page(),
+        { type: 'track', anonymousId: 'a' },
+        { type: 'screen', anonymousId: 'a' },
+        { type: 'page' },
+        { ...page(), colour: 'red' },
+        'not an object',
+        { ...page(), timestamp: 'yesterday' },
+        track('Fine', {}),
+      ],
+    });
+    expect(res.status).toBe(202);
+    expect(res.body.accepted).toBe(2);
+    expect(res.body.rejected.map((r: { index: number }) => r.index)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(res.body.rejected[0].reason).toMatch(/event is required/);
+    expect(res.body.rejected[2].reason).toMatch(/anonymousId is required/);
+    expect(res.body.rejected[3].reason).toMatch(/colour is not a known field/);
+    expect(await queuedEvents()).toBe(before + 2);
+  });
+
+  it('fills a missing messageId and timestamp once, at acceptance', async () => {
+    await post({ events: [{ type: 'track', event: 'No Ids', anonymousId: 'anon-1' }] });
+    const job = await t.db.knex.raw(
+      `SELECT data->'events'->0 AS e FROM pgboss.job WHERE name = ? AND data->'events'->0->>'event' = 'No Ids'`,
+      [`delivery-${integrationId}`],
+    );
+    const e = job.rows[0].e;
+    expect(e.messageId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Date.parse(e.timestamp)).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it('unknown or missing key → 401; JWTs are not ingestion keys', async () => {
+    expect((await post({ events: [page()] }, 'dk_live_nope')).status).toBe(401);
+    expect((await t.request.post('/v1/events').send({ events: [page()] })).status).toBe(401);
+    expect((await t.request.post('/v1/events').set(t.auth('acme')).send({ events: [page()] })).status).toBe(401);
+  });
+
+  it('rejects an empty batch, more than 1000 events, and a body over the size limit', async () => {
+    expect((await post({ events: [] })).status).toBe(400);
+    expect((await post({ events: Array.from({ length: 1001 }, () => page()) })).status).toBe(400);
+    expect((await post({ batch: [page()] })).status).toBe(400);
+    const huge = await post({ events: [track('Huge', { blob: 'x'.repeat(6 * 1024 * 1024) })] });
+    expect(huge.status).toBe(413);
+    expect(huge.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('queues nothing for another org\'s integrations', async () => {
+    const globex = (await t.request.post('/v1/admin/integration-catalog/mixpanel/install').set(t.auth('globex')).send(guideInstallBody())).body.id;
+    await post({ events: [page()] });
+    const jobs = await t.db.knex.raw(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = ?`, [`delivery-${globex}`]);
+    expect(jobs.rows[0].n).toBe(0);
+  });
+});

@@ -1,0 +1,70 @@
+import { FakeMixpanel } from '../fake-mixpanel/server.js';
+import type { DeliveryWorker } from '../../src/delivery/delivery-worker.js';
+import { createLogger } from '../../src/logger.js';
+import { guideInstallBody, startTestApp, type TestApp } from './test-app.js';
+import { waitFor } from './server-process.js';
+
+export const US = { token: 'us-token', apiSecret: 'us-secret' };
+export const EU = { token: 'eu-token', apiSecret: 'eu-secret' };
+
+/** Fast timings so retries, holds and refreshes happen within a test. */
+export const FAST_DELIVERY_ENV = {
+  DELIVERY_RETRY_BASE_MS: '20',
+  DELIVERY_RETRY_MAX_MS: '100',
+  DELIVERY_POLL_MS: '20',
+  DELIVERY_REGISTRY_REFRESH_MS: '50',
+  DELIVERY_TIMEOUT_MS: '400',
+  DELIVERY_HOLD_MS: '100',
+  DELIVERY_JOB_EXPIRE_SECONDS: '2',
+  QUEUE_MAINTENANCE_SECONDS: '1',
+};
+
+export interface Harness {
+  t: TestApp;
+  us: FakeMixpanel;
+  eu: FakeMixpanel;
+  worker: DeliveryWorker;
+  ingestKey: string;
+  /** Installs an integration for org acme and returns its id. */
+  install(name: string, config?: Record<string, unknown>, variant?: string): Promise<string>;
+  post(events: unknown[]): Promise<{ status: number; body: { accepted: number; rejected: { index: number; reason: string }[] } }>;
+  until(check: () => boolean | Promise<boolean>, what: string, ms?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+  const us = new FakeMixpanel([US]);
+  const eu = new FakeMixpanel([EU]);
+  await us.start();
+  await eu.start();
+  const t = await startTestApp({ ...FAST_DELIVERY_ENV, MIXPANEL_US_URL: us.url, MIXPANEL_EU_URL: eu.url, ...env });
+  const worker = t.services.createWorker(createLogger('silent'));
+  worker.start();
+  const key = await t.request.post('/v1/admin/ingest-keys').set(t.auth('acme')).send({ name: 'web' });
+  return {
+    t,
+    us,
+    eu,
+    worker,
+    ingestKey: key.body.key,
+    async install(name, config = { project_token: US.token, api_secret: US.apiSecret }, variant = 'default') {
+      const res = await t.request
+        .post('/v1/admin/integration-catalog/mixpanel/install')
+        .set(t.auth('acme'))
+        .send(guideInstallBody({ name, variant, config }));
+      if (res.status !== 201) throw new Error(`install failed: ${JSON.stringify(res.body)}`);
+      return res.body.id as string;
+    },
+    async post(events) {
+      const res = await t.request.post('/v1/events').set('Authorization', `Bearer ${key.body.key}`).send({ events });
+      return { status: res.status, body: res.body };
+    },
+    until: (check, what, ms = 15000) => waitFor(check, ms, what),
+    async close() {
+      await worker.stop();
+      await t.close();
+      await us.stop();
+      await eu.stop();
+    },
+  };
+}
