@@ -15,12 +15,7 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 const post = (body: unknown, k = key) => t.request.post('/v1/events').set('Authorization', `Bearer ${k}`).send(body as object);
-const queuedEvents = async () =>
-  (
-    await t.db.knex.raw(`SELECT coalesce(sum(jsonb_array_length(data->'events')), 0)::int AS n FROM pgboss.job WHERE name = ?`, [
-      `delivery-${integrationId}`,
-    ])
-  ).rows[0].n as number;
+const queuedEvents = async () => (await t.services.queue.peek(integrationId)).reduce((n, j) => n + j.events.length, 0);
 
 describe('ingestion keys', () => {
   it('shows the key once, stores only its hash, lists without it', async () => {
@@ -84,11 +79,8 @@ describe('POST /v1/events', () => {
 
   it('fills a missing messageId and timestamp once, at acceptance', async () => {
     await post({ events: [{ type: 'track', event: 'No Ids', anonymousId: 'anon-1' }] });
-    const job = await t.db.knex.raw(
-      `SELECT data->'events'->0 AS e FROM pgboss.job WHERE name = ? AND data->'events'->0->>'event' = 'No Ids'`,
-      [`delivery-${integrationId}`],
-    );
-    const e = job.rows[0].e;
+    const jobs = await t.services.queue.peek(integrationId);
+    const e = jobs.flatMap((j) => j.events).find((ev) => ev.event === 'No Ids')!;
     expect(e.messageId).toMatch(/^[0-9a-f-]{36}$/);
     expect(Date.parse(e.timestamp)).toBeGreaterThan(Date.now() - 60_000);
   });

@@ -1,6 +1,40 @@
+import { promisify } from 'node:util';
+import { gunzip, gzip } from 'node:zlib';
 import PgBoss from 'pg-boss';
 import type { Knex } from 'knex';
 import type { DeliveryJob } from './delivery-job.js';
+
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
+
+/**
+ * How a job is stored: the events (and pending items) as gzip'd JSON in one base64 string, the rest
+ * readable. PostgreSQL then stores a small opaque string instead of parsing and TOAST-compressing a
+ * megabyte of JSON per job, and (de)compression runs on libuv's thread pool, off the event loop.
+ */
+interface StoredJob {
+  orgId: string;
+  integrationId: string;
+  attempt: number;
+  acceptedAt: number;
+  lastError?: string;
+  /** Events (or pending items on a retry) in the job, for stats. */
+  count: number;
+  payload: string;
+}
+
+async function encode(job: DeliveryJob): Promise<StoredJob> {
+  const { events, pending, ...meta } = job;
+  const zipped = await gzipAsync(JSON.stringify({ events, pending }), { level: 1 });
+  return { ...meta, count: pending ? pending.length : events.length, payload: zipped.toString('base64') };
+}
+
+async function decode(stored: StoredJob): Promise<DeliveryJob> {
+  const { payload, ...rest } = stored;
+  const { count: _ignored, ...meta } = rest; // eslint-disable-line @typescript-eslint/no-unused-vars
+  const body = JSON.parse((await gunzipAsync(Buffer.from(payload, 'base64'))).toString('utf8')) as Pick<DeliveryJob, 'events' | 'pending'>;
+  return { ...meta, events: body.events, ...(body.pending ? { pending: body.pending } : {}) };
+}
 
 export interface QueueDb {
   executeSql(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;
@@ -30,7 +64,7 @@ export class DeliveryQueue {
   static async start(connectionString: string, knex: Knex, expireInSeconds: number, maintenanceSeconds = 30): Promise<DeliveryQueue> {
     const boss = new PgBoss({
       connectionString,
-      max: 4,
+      max: Number(process.env.QUEUE_POOL_MAX ?? 10),
       schedule: false,
       supervise: true,
       maintenanceIntervalSeconds: maintenanceSeconds,
@@ -57,9 +91,10 @@ export class DeliveryQueue {
   /** Inserts all jobs in one statement (atomic), optionally inside the caller's transaction. */
   async enqueue(jobs: { data: DeliveryJob; startAfter?: Date }[], db?: QueueDb): Promise<void> {
     if (jobs.length === 0) return;
-    const rows = jobs.map((j) => ({
+    const encoded = await Promise.all(jobs.map((j) => encode(j.data)));
+    const rows = jobs.map((j, i) => ({
       name: DeliveryQueue.queueName(j.data.integrationId),
-      data: j.data,
+      data: encoded[i],
       retryLimit: 1000,
       retryDelay: 1,
       expireInSeconds: this.expireInSeconds,
@@ -80,7 +115,16 @@ export class DeliveryQueue {
 
   async fetch(integrationId: string, batchSize: number): Promise<PgBoss.Job<DeliveryJob>[]> {
     await this.ensure(integrationId);
-    return (await this.boss.fetch<DeliveryJob>(DeliveryQueue.queueName(integrationId), { batchSize })) ?? [];
+    const jobs = (await this.boss.fetch<StoredJob>(DeliveryQueue.queueName(integrationId), { batchSize })) ?? [];
+    return Promise.all(jobs.map(async (j) => ({ ...j, data: await decode(j.data) })));
+  }
+
+  /** Jobs waiting (not yet fetched) in an integration's queue, decoded; for inspection and tests. */
+  async peek(integrationId: string): Promise<DeliveryJob[]> {
+    const rows = await this.knex.raw(`SELECT data FROM pgboss.job WHERE name = ? AND state IN ('created', 'retry') ORDER BY created_on`, [
+      DeliveryQueue.queueName(integrationId),
+    ]);
+    return Promise.all((rows.rows as { data: StoredJob }[]).map((r) => decode(r.data)));
   }
 
   async complete(integrationId: string, ids: string[], db?: QueueDb): Promise<void> {
@@ -100,7 +144,7 @@ export class DeliveryQueue {
     const rows = (
       await this.knex.raw(
         `SELECT state, count(*)::int AS jobs,
-                coalesce(sum(CASE WHEN data->'pending' IS NOT NULL THEN jsonb_array_length(data->'pending') ELSE jsonb_array_length(data->'events') END), 0)::int AS events
+                coalesce(sum((data->>'count')::int), 0)::int AS events
            FROM pgboss.job WHERE name = ? AND state IN ('created', 'retry', 'active') GROUP BY state`,
         [DeliveryQueue.queueName(integrationId)],
       )

@@ -19,8 +19,6 @@ export interface WorkerDeps {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Fetch loops running per integration; a few overlap so one slow batch does not stall the next. */
-const LOOPS_PER_INTEGRATION = 2;
 
 /**
  * Runs delivery for every enabled integration whose credentials work. It looks at the integrations
@@ -75,7 +73,7 @@ export class DeliveryWorker {
       if (this.loops.has(id) || !this.running) continue;
       const loop = { stop: false, done: [] as Promise<void>[] };
       this.loops.set(id, loop);
-      for (let i = 0; i < LOOPS_PER_INTEGRATION; i++) loop.done.push(this.run(id, orgId, loop));
+      for (let i = 0; i < this.deps.config.loopsPerIntegration; i++) loop.done.push(this.run(id, orgId, loop));
     }
   }
 

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { gunzipSync } from 'node:zlib';
 
 /**
@@ -55,16 +56,20 @@ export class FakeMixpanel {
   /** Called for every event stored (not duplicates), with its arrival time. */
   onEvent?: (e: StoredEvent, at: number) => void;
 
-  constructor(private readonly projects: FakeProject[]) {}
+  constructor(
+    private readonly projects: FakeProject[],
+    private readonly tls?: { key: string; cert: string },
+  ) {}
 
   get url(): string {
     const a = this.server?.address();
     if (!a || typeof a === 'string') throw new Error('not listening');
-    return `http://127.0.0.1:${a.port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${a.port}`;
   }
 
   async start(port = 0): Promise<string> {
-    this.server = createServer((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    this.server = this.tls ? createTlsServer(this.tls, handler) : createServer(handler);
     this.server.keepAliveTimeout = 60_000;
     await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
     return this.url;
@@ -149,7 +154,12 @@ export class FakeMixpanel {
     }
     let items: Record<string, unknown>[];
     try {
-      const text = raw.toString('utf8').trim();
+      let text = raw.toString('utf8').trim();
+      if (String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')) {
+        // `data=<base64 of the JSON array>`, as the official client libraries send it
+        const data = text.startsWith('data=') ? text.slice(5) : text;
+        text = Buffer.from(data.includes('%') ? decodeURIComponent(data) : data, 'base64').toString('utf8');
+      }
       items = text.startsWith('[') ? JSON.parse(text) : text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
       if (!Array.isArray(items)) throw new Error('not an array');
     } catch {

@@ -1,0 +1,295 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import Mixpanel from 'mixpanel';
+import { startEmbeddedPostgres } from '../src/db.js';
+import { signAccessToken } from '../src/http/auth.js';
+import { createLogger } from '../src/logger.js';
+import { freePort } from '../test/support/server-process.js';
+
+/**
+ * End to end on this machine: POST /v1/events → PostgreSQL → worker → gzip batches → the stand-in
+ * Mixpanel over TLS on loopback, then the same events through the official `mixpanel` library's
+ * import_batch to the same stand-in.
+ */
+const TOKEN = 'bench-token';
+const SECRET = 'bench-secret';
+const JWT_SECRET = randomBytes(32).toString('hex');
+
+function rssMb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function waitLine(child: ChildProcess, match: (line: string) => boolean, ms = 60000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`timeout; output so far: ${buf.slice(-2000)}`)), ms);
+    const on = (c: Buffer) => {
+      buf += c.toString();
+      for (const line of buf.split('\n')) {
+        if (match(line)) {
+          clearTimeout(timer);
+          child.stdout?.off('data', on);
+          resolve(line);
+          return;
+        }
+      }
+    };
+    child.stdout?.on('data', on);
+    child.stderr?.on('data', (c) => (buf += c.toString()));
+  });
+}
+
+/** A ~1 KB page event. */
+function event(i: number, sentAt: number) {
+  return {
+    type: 'page',
+    name: 'Product',
+    anonymousId: randomUUID(),
+    userId: i % 3 === 0 ? `user-${i % 5000}` : undefined,
+    messageId: randomUUID(),
+    timestamp: new Date().toISOString(),
+    properties: {
+      sent_at: sentAt,
+      category: 'Shoes',
+      product_id: `P-${i % 1000}`,
+      price: 49.99,
+      description: 'Red running shoes with a breathable mesh upper and a cushioned sole for long distances.',
+    },
+    context: {
+      page: {
+        url: `https://shop.example.com/products/${i % 1000}?utm_source=newsletter`,
+        path: `/products/${i % 1000}`,
+        referrer: 'https://www.google.com/search?q=red+running+shoes',
+        title: 'Red Running Shoes | Example Shop',
+        search: '?utm_source=newsletter',
+      },
+      userAgent: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36',
+      ip: '203.0.113.9',
+      locale: 'en-GB',
+      campaign: { source: 'newsletter', medium: 'email', name: 'spring_sale' },
+    },
+  };
+}
+
+/** CPU seconds used so far by processes whose command line matches (utime + stime). */
+function cpuSeconds(match: (cmd: string, pid: number) => boolean): number {
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (!match(cmd, pid)) continue;
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks / 100;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function benchDelivery(opts: { events?: number; latencySeconds?: number; separateWorkers?: number } = {}): Promise<Record<string, unknown>> {
+  const N = opts.events ?? 200_000;
+  const separateWorkers = opts.separateWorkers ?? 0;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mpd-bench-'));
+  chmodSync(dir, 0o755);
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+
+  // Database: a fresh one on DATABASE_URL's server, or an embedded PostgreSQL.
+  let databaseUrl: string;
+  let stopPg: (() => Promise<void>) | undefined;
+  if (process.env.DATABASE_URL) {
+    const name = `mpd_bench_${randomBytes(4).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const u = new URL(process.env.DATABASE_URL);
+    u.pathname = `/${name}`;
+    databaseUrl = u.toString();
+  } else {
+    const embedded = await startEmbeddedPostgres(dir, await freePort(), createLogger('silent'));
+    databaseUrl = embedded.url;
+    stopPg = embedded.stop;
+  }
+
+  const children: ChildProcess[] = [];
+  const spawnTs = (script: string, args: string[], env: Record<string, string>) => {
+    const base = { ...process.env };
+    delete base.NODE_OPTIONS;
+    const profile = process.env.BENCH_PROFILE_DIR && script === 'src/main.ts' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+    const c = spawn(process.execPath, [...profile, '--import', 'tsx', script, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(c);
+    return c;
+  };
+  try {
+    const fakeProc = spawnTs('bench/fake-server.ts', [cert, key, TOKEN, SECRET], { NODE_EXTRA_CA_CERTS: cert });
+    const fakeInfo = JSON.parse(await waitLine(fakeProc, (l) => l.startsWith('{"url"'))) as { url: string; control: string };
+    const fakeStats = async () => (await (await fetch(`${fakeInfo.control}/stats`)).json()) as { events: number; duplicates: number; requests: number; latency: { p50: number; p99: number; max: number; count: number } };
+    const resetFake = () => fetch(`${fakeInfo.control}/reset`);
+
+    const port = await freePort();
+    const serviceEnv = {
+      DATABASE_URL: databaseUrl,
+      PORT: String(port),
+      JWT_SECRET,
+      ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      MIXPANEL_US_URL: fakeInfo.url,
+      NODE_EXTRA_CA_CERTS: cert,
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+      ...(separateWorkers > 0 ? { WORKERS_IN_PROCESS: 'false' } : {}),
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('DELIVERY_') || k.startsWith('QUEUE_'))),
+    } as Record<string, string>;
+    const service = spawnTs('src/main.ts', [], serviceEnv);
+    const workers = Array.from({ length: separateWorkers }, () => spawnTs('src/worker.ts', [], serviceEnv));
+    await waitLine(service, () => false, 4000).catch(() => {});
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 100; i++) {
+      if ((await fetch(`${base}/readyz`).catch(() => undefined))?.ok) break;
+      await sleep(200);
+    }
+    let peakRss = 0;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(service.pid!), ...workers.map((w) => rssMb(w.pid!)))), 250);
+
+    const admin = { Authorization: `Bearer ${signAccessToken(JWT_SECRET, { sub: 'bench', org_id: 'bench', role: 'admin' })}`, 'Content-Type': 'application/json' };
+    const installed = await fetch(`${base}/v1/admin/integration-catalog/mixpanel/install`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ name: 'Bench', config: { project_token: TOKEN, api_secret: SECRET } }),
+    });
+    if (installed.status !== 201) throw new Error(`install: ${installed.status} ${await installed.text()}`);
+    const ingestKey = ((await (await fetch(`${base}/v1/admin/ingest-keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'bench' }) })).json()) as { key: string }).key;
+    const ingest = { Authorization: `Bearer ${ingestKey}`, 'Content-Type': 'application/json' };
+    const post = async (count: number, offset: number) => {
+      const now = Date.now();
+      const body = JSON.stringify({ events: Array.from({ length: count }, (_, i) => event(offset + i, now)) });
+      const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: ingest, body });
+      if (res.status !== 202) throw new Error(`ingest: ${res.status} ${await res.text()}`);
+    };
+    const waitDelivered = async (n: number, timeoutMs: number) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const s = await fakeStats();
+        if (s.events >= n) return s;
+        if (Date.now() > deadline) throw new Error(`only ${s.events} of ${n} delivered`);
+        await sleep(50);
+      }
+    };
+    const eventBytes = Buffer.byteLength(JSON.stringify(event(1, Date.now())));
+
+    // Warm-up
+    await post(1000, 0);
+    await waitDelivered(1000, 30000);
+    await resetFake();
+
+    // 1. Throughput: N events, 1000 per POST, 4 POSTs in flight.
+    const cpu = () => ({
+      service: cpuSeconds((_c, pid) => pid === service.pid || workers.some((w) => w.pid === pid)),
+      mixpanel: cpuSeconds((_c, pid) => pid === fakeProc.pid),
+      postgres: cpuSeconds((c) => c.startsWith('postgres')),
+      load: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+    });
+    const cpu0 = cpu();
+    const t0 = performance.now();
+    let sent = 0;
+    const ingestDone = (async () => {
+      const lanes = Array.from({ length: 4 }, async () => {
+        while (sent < N) {
+          const offset = sent;
+          sent += 1000;
+          await post(1000, offset);
+        }
+      });
+      await Promise.all(lanes);
+      return performance.now() - t0;
+    })();
+    const ingestMs = await ingestDone;
+    const throughput = await waitDelivered(N, 300_000);
+    const e2eMs = performance.now() - t0;
+    const cpu1 = cpu();
+    const cpuShare = Object.fromEntries(
+      Object.entries(cpu1).map(([k, v]) => [`e2e_cpu_${k}_cores`, Math.round(((v - cpu0[k as keyof typeof cpu0]) / (e2eMs / 1000)) * 100) / 100]),
+    );
+    const throughputRss = peakRss;
+    await resetFake();
+
+    if (process.env.BENCH_THROUGHPUT_ONLY) {
+      clearInterval(sampler);
+      return { e2e_delivered_events_per_s: Math.round(N / (e2eMs / 1000)), e2e_peak_rss_mb: Math.round(peakRss), ...cpuShare };
+    }
+
+    // 2. Latency at 5,000 events/s: 100 events every 20 ms.
+    const seconds = opts.latencySeconds ?? 20;
+    const tLat = Date.now();
+    let posted = 0;
+    while (Date.now() - tLat < seconds * 1000) {
+      const due = tLat + (posted / 5000) * 1000;
+      if (Date.now() < due) await sleep(due - Date.now());
+      void post(100, posted);
+      posted += 100;
+    }
+    const lat = await waitDelivered(posted, 60_000);
+    clearInterval(sampler);
+    await resetFake();
+
+    // 3. The official library, same events (already mapped by hand the way the library expects).
+    // Our service verified the stand-in's certificate (NODE_EXTRA_CA_CERTS); the library makes its own
+    // agent, which only a process-wide switch reaches, so it skips verification (slightly in its favour).
+    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+    // The library's typings miss `port` and type import_batch's events as strings.
+    const libConfig = { secret: SECRET, host: '127.0.0.1', port: Number(new URL(fakeInfo.url).port), protocol: 'https', keepAlive: true };
+    const lib = Mixpanel.init(TOKEN, libConfig as Parameters<typeof Mixpanel.init>[1]);
+    const importBatch = lib.import_batch.bind(lib) as unknown as (events: unknown[], options: object, cb: () => void) => void;
+    const libEvents = Array.from({ length: N }, (_, i) => {
+      const e = event(i, Date.now());
+      return {
+        event: 'Page Viewed',
+        properties: { ...e.properties, distinct_id: e.userId ?? e.anonymousId, $insert_id: e.messageId, time: Date.now(), $current_url: e.context.page.url, $referrer: e.context.page.referrer, ip: e.context.ip },
+      };
+    });
+    const tLib = performance.now();
+    await new Promise<void>((resolve) => importBatch(libEvents, { max_concurrent_requests: 10 }, () => resolve()));
+    await waitDelivered(N, 300_000);
+    const libMs = performance.now() - tLib;
+
+    const ours = Math.round(N / (e2eMs / 1000));
+    const theirs = Math.round(N / (libMs / 1000));
+    return {
+      e2e_event_bytes: eventBytes,
+      e2e_events: N,
+      e2e_worker_processes: separateWorkers || 'in the API process',
+      e2e_ingest_events_per_s: Math.round(N / (ingestMs / 1000)),
+      e2e_delivered_events_per_s: ours,
+      e2e_duplicates_seen_by_mixpanel: throughput.duplicates,
+      e2e_requests_to_mixpanel: throughput.requests,
+      e2e_peak_rss_mb: Math.round(Math.max(throughputRss, peakRss)),
+      ...cpuShare,
+      latency_rate_events_per_s: 5000,
+      latency_events: posted,
+      latency_p50_ms: lat.latency.p50,
+      latency_p99_ms: lat.latency.p99,
+      latency_max_ms: lat.latency.max,
+      mixpanel_lib_import_batch_events_per_s: theirs,
+      ratio_ours_to_lib: Math.round((ours / theirs) * 10) / 10,
+    };
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await sleep(1500);
+    await stopPg?.();
+  }
+}

@@ -1,0 +1,41 @@
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { FakeMixpanel } from '../test/fake-mixpanel/server.js';
+
+/**
+ * The stand-in Mixpanel in its own process for the benchmark (so it does not share the load
+ * generator's event loop), over TLS like the real one. A small control server reports how many
+ * events arrived and, for events carrying `sent_at`, the latency from the POST to arrival.
+ */
+const [certPath, keyPath, token, secret] = process.argv.slice(2);
+const fake = new FakeMixpanel([{ token, apiSecret: secret }], { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') });
+let latencies: number[] = [];
+fake.onEvent = (e, at) => {
+  const sent = e.properties.sent_at;
+  if (typeof sent === 'number') latencies.push(at - sent);
+};
+await fake.start();
+
+const control = createServer((req, res) => {
+  if (req.url === '/reset') {
+    fake.reset();
+    latencies = [];
+    res.end('{}');
+    return;
+  }
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const pct = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : null);
+  res.setHeader('Content-Type', 'application/json');
+  res.end(
+    JSON.stringify({
+      events: fake.eventsOf(token).length,
+      duplicates: fake.state.duplicates,
+      requests: fake.state.requests.length,
+      latency: { count: sorted.length, p50: pct(50), p99: pct(99), max: sorted[sorted.length - 1] ?? null },
+    }),
+  );
+});
+control.listen(0, '127.0.0.1', () => {
+  const port = (control.address() as { port: number }).port;
+  process.stdout.write(JSON.stringify({ url: fake.url, control: `http://127.0.0.1:${port}` }) + '\n');
+});
