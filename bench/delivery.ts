@@ -131,7 +131,7 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
   const spawnTs = (script: string, args: string[], env: Record<string, string>) => {
     const base = { ...process.env };
     delete base.NODE_OPTIONS;
-    const profile = process.env.BENCH_PROFILE_DIR && script === 'src/main.ts' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+    const profile = process.env.BENCH_PROFILE_DIR && script.startsWith('src/') ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
     const c = spawn(process.execPath, [...profile, '--import', 'tsx', script, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(c);
     return c;

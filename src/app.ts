@@ -1,10 +1,15 @@
+import cors from 'cors';
 import express, { type Express } from 'express';
+import helmet from 'helmet';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Knex } from 'knex';
 import type { Config } from './config.js';
 import { catalogRoutes } from './catalog/catalog-routes.js';
 import { deliveryRoutes } from './delivery/delivery-routes.js';
+import { auditRoutes } from './audit/audit-routes.js';
 import { authenticate, requireDeclaredRole } from './http/auth.js';
+import { jsonOnly } from './http/json-only.js';
+import { rateLimitPerUser } from './http/rate-limit.js';
 import { docsRoutes } from './http/docs.js';
 import { errorHandler, sendError } from './http/error-handler.js';
 import { healthRoutes } from './http/health-routes.js';
@@ -17,13 +22,16 @@ import { SPEC_PATH } from './spec.js';
 export { SPEC_PATH };
 
 export interface AppDeps {
-  config: Pick<Config, 'jwtSecret' | 'jwtIssuer' | 'jwtAudience' | 'validateResponses' | 'ingestMaxBodyBytes'>;
+  config: Pick<
+    Config,
+    'jwtSecret' | 'jwtIssuer' | 'jwtAudience' | 'validateResponses' | 'ingestMaxBodyBytes' | 'rateLimitPerMinute' | 'corsOrigins'
+  >;
   knex: Knex;
   logger: Logger;
   services: Services;
 }
 
-/** parsers → auth → openapi validator → role guard → routes → errors. */
+/** security headers → parsers → auth → rate limit → openapi validator → role guard → routes → errors. */
 export function createApp({ config, knex, logger, services }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -39,14 +47,20 @@ export function createApp({ config, knex, logger, services }: AppDeps): Express 
     next();
   });
 
+  app.use(helmet());
+  if (config.corsOrigins.length > 0) {
+    app.use(cors({ origin: config.corsOrigins, exposedHeaders: ['ETag', 'Retry-After', 'Location'], maxAge: 600 }));
+  }
   app.use(healthRoutes(knex));
   app.use(docsRoutes(SPEC_PATH));
   app.get('/metrics', async (_req, res) => {
     res.type(services.metrics.registry.contentType).send(await services.metrics.registry.metrics());
   });
+  app.use(jsonOnly);
   app.use('/v1/events', ingestAuth(services.ingest), express.json({ limit: config.ingestMaxBodyBytes }));
   app.use(express.json({ limit: '1mb' }));
   app.use('/v1/admin', authenticate({ secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience }));
+  app.use('/v1/admin', rateLimitPerUser(knex, config.rateLimitPerMinute));
   app.use(
     OpenApiValidator.middleware({
       apiSpec: SPEC_PATH,
@@ -64,6 +78,7 @@ export function createApp({ config, knex, logger, services }: AppDeps): Express 
   app.use('/v1/admin', integrationRoutes(services.integrations));
   app.use('/v1/admin', deliveryRoutes(services.delivery));
   app.use('/v1/admin', ingestKeyRoutes(services.ingest));
+  app.use('/v1/admin', auditRoutes(services.audit));
   app.use((req, res) => sendError(res, 404, 'NOT_FOUND', `No route for ${req.method} ${req.path}`));
   app.use(errorHandler(logger));
   return app;

@@ -23,6 +23,10 @@ export interface Config {
   /** Run delivery workers inside the API server (set false when `npm run worker` processes do it). */
   workersInProcess: boolean;
   ingestMaxBodyBytes: number;
+  /** Management API requests per user per minute. */
+  rateLimitPerMinute: number;
+  /** Origins allowed to call the API from a browser (the Management UI); none when empty. */
+  corsOrigins: string[];
   /** Messages about generated development secrets, for the start-up log. */
   notices: string[];
 }
@@ -167,6 +171,8 @@ export function loadConfig(env: Env = process.env): Config {
     },
     workersInProcess: (env.WORKERS_IN_PROCESS ?? 'true') !== 'false',
     ingestMaxBodyBytes: int(env, 'INGEST_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024),
+    rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 100, 1),
+    corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     mixpanelBaseUrls: {
       us: env.MIXPANEL_US_URL || 'https://api.mixpanel.com',
       eu: env.MIXPANEL_EU_URL || 'https://api-eu.mixpanel.com',

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as init from '../migrations/20261128000000_init.js';
 import * as delivery from '../migrations/20261128010000_delivery.js';
+import * as rateLimits from '../migrations/20261128020000_rate_limits.js';
 
 /**
  * Migrations are listed here and imported statically, so the server, the knex CLI and jest all run
@@ -9,6 +10,7 @@ import * as delivery from '../migrations/20261128010000_delivery.js';
 const migrations: Record<string, Knex.Migration> = {
   '20261128000000_init': init,
   '20261128010000_delivery': delivery,
+  '20261128020000_rate_limits': rateLimits,
 };
 
 const source: Knex.MigrationSource<string> = {

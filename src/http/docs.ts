@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import express, { Router } from 'express';
-import swaggerUiDist from 'swagger-ui-dist';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 
 const page = `<!doctype html>
 <html lang="en">
@@ -19,6 +20,9 @@ const page = `<!doctype html>
 const init = `window.ui = SwaggerUIBundle({ url: '/openapi.yaml', dom_id: '#swagger-ui', deepLinking: true });`;
 
 /** The API reference in a browser, with Swagger UI served from node_modules (works offline). */
+/** The folder of swagger-ui-dist, without loading its 1 MB browser bundle into this process. */
+const swaggerUiDir = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+
 export function docsRoutes(specPath: string): Router {
   const r = Router();
   const spec = readFileSync(specPath, 'utf8');
@@ -31,6 +35,6 @@ export function docsRoutes(specPath: string): Router {
   r.get('/docs/init.js', (_req, res) => {
     res.type('application/javascript').send(init);
   });
-  r.use('/docs/assets', express.static(swaggerUiDist.getAbsoluteFSPath(), { index: false }));
+  r.use('/docs/assets', express.static(swaggerUiDir, { index: false }));
   return r;
 }

@@ -36,6 +36,24 @@ export function integrationRoutes(service: IntegrationService): Router {
     res.status(204).end();
   });
 
+  r.get('/integrations/:id/revisions', async (req, res) => {
+    res.json(
+      await service.revisions(principal(req).orgId, req.params.id, {
+        cursor: req.query.cursor as string | undefined,
+        limit: req.query.limit as number | undefined,
+      }),
+    );
+  });
+
+  r.get('/integrations/:id/revisions/:n', async (req, res) => {
+    res.json(await service.revision(principal(req).orgId, req.params.id, Number(req.params.n)));
+  });
+
+  r.post('/integrations/:id/revisions/:n/restore', async (req, res) => {
+    const rec = await service.restore(actor(req), req.params.id, Number(req.params.n), req.get('If-Match'));
+    res.set('ETag', etagOf(rec)).json(toApi(rec));
+  });
+
   r.get('/integrations/:id/blueprint', async (req, res) => {
     const rec = await service.get(principal(req).orgId, req.params.id);
     res.set('ETag', etagOf(rec)).json(rec.blueprint);

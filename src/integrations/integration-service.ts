@@ -266,6 +266,50 @@ export class IntegrationService {
     return this.get(actor.orgId, id);
   }
 
+  async revisions(orgId: string, id: string, page: PageRequest) {
+    await this.get(orgId, id);
+    return this.deps.integrations.listRevisions(orgId, id, page);
+  }
+
+  async revision(orgId: string, id: string, n: number) {
+    await this.get(orgId, id);
+    const rev = await this.deps.integrations.findRevision(orgId, id, n);
+    if (!rev) throw new NotFoundError(`No revision ${n} of integration ${id}`);
+    return rev;
+  }
+
+  /** Makes a new revision equal to revision n (config and blueprint; the current secret stays). */
+  async restore(actor: Actor, id: string, n: number, ifMatch?: string): Promise<IntegrationRecord> {
+    await this.deps.knex.transaction(async (trx) => {
+      const current = await this.deps.integrations.lock(trx, actor.orgId, id);
+      if (!current) throw new NotFoundError(`No integration ${id}`);
+      if (ifMatch !== undefined && ifMatch !== etagOf(current)) throw new PreconditionFailedError();
+      const old = await this.deps.integrations.findRevision(actor.orgId, id, n);
+      if (!old) throw new NotFoundError(`No revision ${n} of integration ${id}`);
+      await this.deps.integrations.insertRevision(trx, {
+        id: randomUUID(),
+        integrationId: id,
+        orgId: actor.orgId,
+        revisionNumber: current.revision + 1,
+        config: { ...old.config, api_secret: MASK },
+        blueprint: old.blueprint!,
+        deliveryMode: old.delivery_mode,
+        changeSummary: `Restored revision ${n}`,
+        createdBy: actor.userId,
+      });
+      await this.deps.audit.record(trx, {
+        orgId: actor.orgId,
+        userId: actor.userId,
+        action: 'integration.revision.restore',
+        resourceType: 'integration',
+        resourceId: id,
+        changes: { old: { revision: current.revision, config: { ...current.config, api_secret: MASK } }, new: { revision: current.revision + 1, restored_from: n, config: old.config } },
+        ipAddress: actor.ip,
+      });
+    });
+    return this.get(actor.orgId, id);
+  }
+
   /** Removes it from lists and stops delivery; its secret is destroyed and its queue dropped. */
   async remove(actor: Actor, id: string, ifMatch?: string): Promise<void> {
     await this.deps.knex.transaction(async (trx) => {

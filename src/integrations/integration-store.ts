@@ -54,6 +54,33 @@ export interface NewRevision {
 
 export class UniqueNameError extends Error {}
 
+/** An immutable revision as the API shows it (config secrets are stored masked). */
+export interface RevisionRecord {
+  id: string;
+  integration_id: string;
+  revision_number: number;
+  config: Record<string, unknown>;
+  delivery_mode: string;
+  change_summary: string;
+  created_by: string;
+  created_at: string;
+  blueprint?: Blueprint;
+}
+
+function toRevision(r: Record<string, unknown>, withBlueprint: boolean): RevisionRecord {
+  return {
+    id: r.id as string,
+    integration_id: r.integration_id as string,
+    revision_number: r.revision_number as number,
+    config: r.config as Record<string, unknown>,
+    delivery_mode: r.delivery_mode as string,
+    change_summary: r.change_summary as string,
+    created_by: r.created_by as string,
+    created_at: (r.created_at as Date).toISOString(),
+    ...(withBlueprint ? { blueprint: r.blueprint as Blueprint } : {}),
+  };
+}
+
 /** Integrations, their revisions and sealed secrets. Every read is scoped by org. */
 export class IntegrationStore {
   constructor(private readonly knex: Knex) {}
@@ -123,6 +150,20 @@ export class IntegrationStore {
     await trx('integrations')
       .where({ id: rev.integrationId, org_id: rev.orgId })
       .update({ current_revision: rev.revisionNumber, updated_at: trx.fn.now() });
+  }
+
+  listRevisions(orgId: string, integrationId: string, page: PageRequest): Promise<Page<RevisionRecord>> {
+    return paginate(
+      this.knex('integration_revisions').where({ org_id: orgId, integration_id: integrationId }),
+      page,
+      { time: 'created_at', id: 'id' },
+      (r: Record<string, unknown>) => toRevision(r, false),
+    );
+  }
+
+  async findRevision(orgId: string, integrationId: string, n: number): Promise<RevisionRecord | undefined> {
+    const row = await this.knex('integration_revisions').where({ org_id: orgId, integration_id: integrationId, revision_number: n }).first();
+    return row && toRevision(row, true);
   }
 
   async update(trx: Knex.Transaction, orgId: string, id: string, row: Record<string, unknown>): Promise<void> {
