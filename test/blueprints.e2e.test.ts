@@ -17,7 +17,7 @@ describe('GET/PUT /integrations/{id}/blueprint', () => {
   it('returns the current blueprint with its revision as ETag', async () => {
     const res = await t.request.get(`/v1/admin/integrations/${id}/blueprint`).set(t.auth('acme', 'viewer'));
     expect(res.status).toBe(200);
-    expect(res.headers.etag).toBe('"1"');
+    expect(res.headers.etag).toMatch(/^"1-\d+"$/);
     expect(res.body).toEqual(blueprint);
   });
 
@@ -26,7 +26,7 @@ describe('GET/PUT /integrations/{id}/blueprint', () => {
     const res = await t.request.put(`/v1/admin/integrations/${id}/blueprint`).set(t.auth('acme', 'editor')).send(changed);
     expect(res.status).toBe(200);
     expect(res.body.revision).toBe(2);
-    expect(res.headers.etag).toBe('"2"');
+    expect(res.headers.etag).toMatch(/^"2-\d+"$/);
     expect(res.body.blueprint.identity.merge_api).toBe('simplified');
     const revisions = await t.db.knex('integration_revisions').where({ integration_id: id }).orderBy('revision_number');
     expect(revisions.map((r) => [r.revision_number, r.blueprint.identity.merge_api])).toEqual([
@@ -37,8 +37,10 @@ describe('GET/PUT /integrations/{id}/blueprint', () => {
   });
 
   it('PUT with a stale If-Match → 412, with the current one → 200', async () => {
+    const first = await t.request.get(`/v1/admin/integrations/${id}/revisions/1`).set(t.auth('acme'));
     const current = await t.request.get(`/v1/admin/integrations/${id}/blueprint`).set(t.auth('acme'));
-    const stale = await t.request.put(`/v1/admin/integrations/${id}/blueprint`).set(t.auth('acme')).set('If-Match', '"1"').send(current.body);
+    const staleTag = `"1-${Date.parse(first.body.created_at)}"`;
+    const stale = await t.request.put(`/v1/admin/integrations/${id}/blueprint`).set(t.auth('acme')).set('If-Match', staleTag).send(current.body);
     expect(stale.status).toBe(412);
     expect(stale.body.error.code).toBe('PRECONDITION_FAILED');
     const fresh = await t.request

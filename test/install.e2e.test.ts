@@ -11,7 +11,7 @@ describe('install from the catalog (the guide\'s curl)', () => {
   it('creates the integration with revision 1, the variant blueprint and a masked secret', async () => {
     const res = await t.request.post('/v1/admin/integration-catalog/mixpanel/install').set(t.auth('acme')).send(guideInstallBody());
     expect(res.status).toBe(201);
-    expect(res.headers.etag).toBe('"1"');
+    expect(res.headers.etag).toMatch(/^"1-\d+"$/);
     expect(res.body).toMatchObject({
       name: 'Mixpanel',
       vendor: 'mixpanel',

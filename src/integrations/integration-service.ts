@@ -80,8 +80,9 @@ function invalid(problems: { path: string; message: string }[]): ValidationError
   return new ValidationError(problems.map((p) => `${p.path}: ${p.message}`).join('; '), problems);
 }
 
-export function etagOf(rec: { revision: number }): string {
-  return `"${rec.revision}"`;
+/** Changes with every change of the integration (a new revision, a rename, enable/disable, a status). */
+export function etagOf(rec: { revision: number; updatedAt: Date }): string {
+  return `"${rec.revision}-${rec.updatedAt.getTime()}"`;
 }
 
 export class IntegrationService {

@@ -29,6 +29,7 @@ export async function startTestApp(env: Record<string, string> = {}, existingDb?
     JWT_SECRET: TEST_JWT_SECRET,
     ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     DATABASE_URL: db.url,
+    RATE_LIMIT_PER_MINUTE: '100000', // the rate-limit test sets its own
     ...env,
   });
   const services = await createServices(db.knex, db.url, config);
