@@ -278,3 +278,16 @@ describe('encryption key rotation', () => {
     }
   });
 });
+
+describe('delivery log retention', () => {
+  it('prunes request logs older than the retention, keeps newer ones', async () => {
+    const { DeliveryStore } = await import('../src/delivery/delivery-store.js');
+    const row = { org_id: 'acme', integration_id: '00000000-0000-4000-8000-00000000abcd', endpoint: '/import', host: 'h', event_count: 1, status: 'delivered', attempt: 1, duration_ms: 1 };
+    await t.db.knex('delivery_logs').insert([
+      { ...row, created_at: new Date(Date.now() - 80 * 3600_000) },
+      { ...row, created_at: new Date(Date.now() - 3600_000) },
+    ]);
+    expect(await new DeliveryStore(t.db.knex).pruneLogs(72)).toBe(1);
+    expect(await t.db.knex('delivery_logs').where({ integration_id: row.integration_id })).toHaveLength(1);
+  });
+});

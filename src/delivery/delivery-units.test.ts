@@ -1,0 +1,112 @@
+import { retryDelayMs } from './backoff.js';
+import { Gate } from './gate.js';
+import { classify } from '../destinations/mixpanel/outcome.js';
+import { MAX_ITEMS, planBatches } from '../destinations/mixpanel/requests.js';
+import type { MixpanelItem } from '../blueprints/engine.js';
+
+describe('retryDelayMs (Mixpanel: 2 s doubling to 60 s, 1–5 s jitter)', () => {
+  it.each([
+    [1, 0, 3000],
+    [1, 1, 7000],
+    [2, 0, 5000],
+    [6, 0, 61000],
+    [10, 1, 65000],
+  ])('attempt %d, random %d → %d ms', (attempt, r, expected) => {
+    expect(retryDelayMs(attempt, 2000, 60000, undefined, () => r)).toBe(expected);
+  });
+
+  it('honours a longer Retry-After, ignores a shorter one', () => {
+    expect(retryDelayMs(1, 2000, 60000, 30000, () => 0)).toBe(30000);
+    expect(retryDelayMs(1, 2000, 60000, 10, () => 0)).toBe(3000);
+  });
+});
+
+describe('Gate', () => {
+  it('bounds requests in flight, halves on 429 and grows back by one per success', async () => {
+    const gate = new Gate(4);
+    let running = 0;
+    let peak = 0;
+    const task = () =>
+      gate.run(async () => {
+        peak = Math.max(peak, ++running);
+        await new Promise((r) => setTimeout(r, 5));
+        running--;
+      });
+    await Promise.all(Array.from({ length: 20 }, task));
+    expect(peak).toBe(4);
+    gate.rateLimited(0);
+    expect(gate.limit).toBe(2);
+    gate.rateLimited(0);
+    gate.rateLimited(0);
+    expect(gate.limit).toBe(1);
+    gate.succeeded();
+    gate.succeeded();
+    expect(gate.limit).toBe(3);
+  });
+
+  it('holds new requests back while paused', async () => {
+    const gate = new Gate(2);
+    gate.rateLimited(100);
+    const started = Date.now();
+    await gate.run(async () => {});
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+  });
+});
+
+describe('classify (what a Mixpanel answer means)', () => {
+  const res = (status: number, body: unknown, extra: object = {}) => ({ status, body: JSON.stringify(body), durationMs: 1, ...extra });
+  it('200 → delivered; /engage status 0 → rejected', () => {
+    expect(classify('/import', res(200, { code: 200, num_records_imported: 2, status: 'OK' }), 2)).toEqual({ kind: 'delivered' });
+    expect(classify('/engage', res(200, { status: 0, error: '$token, missing or invalid' }), 2)).toEqual({
+      kind: 'rejected',
+      message: '$token, missing or invalid',
+    });
+  });
+  it('400 with failed_records → partial with per-index messages', () => {
+    const out = classify(
+      '/import',
+      res(400, { code: 400, error: 'some data points in the request failed validation', failed_records: [{ index: 1, field: 'properties.time', message: 'bad' }] }),
+      3,
+    );
+    expect(out).toEqual({ kind: 'partial', failed: new Map([[1, 'properties.time: bad']]) });
+  });
+  it('401/403 → auth; 413 → split (or rejected for one item); 429/5xx/no answer → retry', () => {
+    expect(classify('/import', res(401, { error: 'Invalid credentials' }), 1)).toEqual({ kind: 'auth', message: 'Invalid credentials' });
+    expect(classify('/import', res(413, { error: 'too big' }), 10)).toEqual({ kind: 'split' });
+    expect(classify('/import', res(413, { error: 'too big' }), 1).kind).toBe('rejected');
+    expect(classify('/import', res(429, { error: 'slow down' }, { retryAfterMs: 2000 }), 1)).toEqual({
+      kind: 'retry',
+      message: 'slow down',
+      retryAfterMs: 2000,
+      rateLimited: true,
+    });
+    expect(classify('/import', res(503, {}), 1)).toMatchObject({ kind: 'retry', rateLimited: false });
+    expect(classify('/import', { status: 0, body: '', error: 'ETIMEDOUT: timeout', durationMs: 1 }, 1)).toMatchObject({
+      kind: 'retry',
+      message: 'ETIMEDOUT: timeout',
+    });
+  });
+});
+
+describe('planBatches', () => {
+  const ev = (i: number, size = 10): MixpanelItem => ({ endpoint: '/import', body: { event: 'E', properties: { i, pad: 'x'.repeat(size) } } });
+  it('groups by endpoint and keeps order', () => {
+    const items: MixpanelItem[] = [ev(1), { endpoint: '/engage', body: { $set: { a: 1 } } }, ev(2)];
+    const batches = planBatches(items, (x) => x);
+    expect(batches.map((b) => [b.endpoint, b.entries.length])).toEqual([
+      ['/import', 2],
+      ['/engage', 1],
+    ]);
+    expect(JSON.parse(batches[0].body).map((e: { properties: { i: number } }) => e.properties.i)).toEqual([1, 2]);
+  });
+  it('cuts at 2000 events, 200 group updates, and the byte limit', () => {
+    const many = Array.from({ length: 4500 }, (_, i) => ev(i));
+    expect(planBatches(many, (x) => x).map((b) => b.entries.length)).toEqual([2000, 2000, 500]);
+    const groups = Array.from({ length: 450 }, (): MixpanelItem => ({ endpoint: '/groups', body: { $set: {} } }));
+    expect(planBatches(groups, (x) => x).map((b) => b.entries.length)).toEqual([MAX_ITEMS['/groups'], 200, 50]);
+    const big = Array.from({ length: 10 }, (_, i) => ev(i, 1000));
+    const cut = planBatches(big, (x) => x, 3500);
+    expect(cut.every((b) => Buffer.byteLength(b.body) <= 3500)).toBe(true);
+    expect(cut.reduce((n, b) => n + b.entries.length, 0)).toBe(10);
+  });
+});

@@ -1,0 +1,35 @@
+import { migrationConfig } from '../src/migrations.js';
+import { createEmptyDatabase, type TestDatabase } from './support/database.js';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createEmptyDatabase();
+});
+afterAll(() => db.drop());
+
+describe('migrations', () => {
+  it('go up, keep rows across a later migration going down and up, and come back', async () => {
+    await db.knex.migrate.up(migrationConfig); // init only
+    await db.knex('integrations').insert({
+      id: '00000000-0000-4000-8000-000000000001',
+      org_id: 'acme',
+      name: 'Kept',
+      vendor: 'mixpanel',
+      variant: 'default',
+      delivery_mode: 'server_side',
+      current_revision: 1,
+      created_by: 'u',
+    });
+    await db.knex.migrate.latest(migrationConfig);
+    const [done, pending] = (await db.knex.migrate.list(migrationConfig)) as [{ name: string }[], unknown[]];
+    expect(pending).toHaveLength(0);
+    expect(done.map((m) => m.name)).toEqual(['20261128000000_init', '20261128010000_delivery', '20261128020000_rate_limits']);
+    await db.knex.migrate.down(migrationConfig);
+    await db.knex.migrate.down(migrationConfig);
+    expect(await db.knex.schema.hasTable('dead_letters')).toBe(false);
+    expect(await db.knex('integrations').pluck('name')).toEqual(['Kept']);
+    await db.knex.migrate.latest(migrationConfig);
+    expect(await db.knex.schema.hasTable('rate_limits')).toBe(true);
+    expect(await db.knex('integrations').pluck('name')).toEqual(['Kept']);
+  });
+});
