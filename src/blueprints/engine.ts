@@ -32,6 +32,13 @@ interface CompiledEvent {
   fanOut?: { items: Getter; name: string; mappings: CompiledMappings };
 }
 
+/** Who an event is about, resolved once per event for the project's ID Merge mode. */
+interface Ids {
+  distinctId: string;
+  userId?: string;
+  deviceId: string;
+}
+
 const EVENT_TYPES = new Set(['track', 'page', 'identify', 'group', 'alias']);
 
 /** A blueprint compiled once into closures; `map` then never re-reads the document. */
@@ -137,7 +144,7 @@ export class CompiledBlueprint {
     return undefined;
   }
 
-  private identity(e: CanonicalEvent): { distinctId: string; userId?: string; deviceId: string } {
+  private identity(e: CanonicalEvent): Ids {
     const userId = typeof e.userId === 'string' && e.userId !== '' ? e.userId : undefined;
     const distinctId = userId ?? (this.simplified ? `$device:${e.anonymousId}` : e.anonymousId);
     return { distinctId, userId, deviceId: e.anonymousId };
@@ -149,7 +156,7 @@ export class CompiledBlueprint {
     mappings: CompiledMappings,
     ctx: MapContext,
     time: number,
-    ids: { distinctId: string; userId?: string; deviceId: string },
+    ids: Ids,
     id: string,
   ): Record<string, unknown> {
     const props: Record<string, unknown> = {};
@@ -176,7 +183,7 @@ export class CompiledBlueprint {
     e: CanonicalEvent,
     ctx: MapContext,
     time: number,
-    ids: { distinctId: string; userId?: string; deviceId: string },
+    ids: Ids,
     result: MappedEvent,
   ): void {
     const rule = e.type === 'page' ? this.pageEvent : this.events.has(e.event!) ? this.events.get(e.event!)! : this.fallback;
@@ -207,7 +214,7 @@ export class CompiledBlueprint {
     e: CanonicalEvent,
     ctx: MapContext,
     time: number,
-    ids: { distinctId: string; userId?: string },
+    ids: Ids,
     props: Record<string, unknown>,
     result: MappedEvent,
   ): void {
@@ -236,7 +243,7 @@ export class CompiledBlueprint {
     e: CanonicalEvent,
     ctx: MapContext,
     time: number,
-    ids: { distinctId: string; userId?: string; deviceId: string },
+    ids: Ids,
     result: MappedEvent,
   ): void {
     if (!this.simplified && ids.userId && ids.userId !== e.anonymousId) {

@@ -151,6 +151,14 @@ export class IntegrationService {
     return this.get(actor.orgId, id);
   }
 
+  /** Locks the integration for this transaction; 404 when absent, 412 when If-Match is stale. */
+  private async lockForChange(trx: Knex.Transaction, orgId: string, id: string, ifMatch?: string): Promise<IntegrationRecord> {
+    const current = await this.deps.integrations.lock(trx, orgId, id);
+    if (!current) throw new NotFoundError(`No integration ${id}`);
+    if (ifMatch !== undefined && ifMatch !== etagOf(current)) throw new PreconditionFailedError();
+    return current;
+  }
+
   async get(orgId: string, id: string): Promise<IntegrationRecord> {
     const rec = await this.deps.integrations.find(orgId, id);
     if (!rec) throw new NotFoundError(`No integration ${id}`);
@@ -170,9 +178,7 @@ export class IntegrationService {
     const problems = blueprintProblems(blueprint);
     if (problems.length > 0) throw invalid(problems);
     await this.deps.knex.transaction(async (trx) => {
-      const current = await this.deps.integrations.lock(trx, actor.orgId, id);
-      if (!current) throw new NotFoundError(`No integration ${id}`);
-      if (ifMatch !== undefined && ifMatch !== etagOf(current)) throw new PreconditionFailedError();
+      const current = await this.lockForChange(trx, actor.orgId, id, ifMatch);
       await this.deps.integrations.insertRevision(trx, {
         id: randomUUID(),
         integrationId: id,
@@ -204,9 +210,7 @@ export class IntegrationService {
   async patch(actor: Actor, id: string, input: PatchInput, ifMatch?: string): Promise<IntegrationRecord> {
     try {
       await this.deps.knex.transaction(async (trx) => {
-        const current = await this.deps.integrations.lock(trx, actor.orgId, id);
-        if (!current) throw new NotFoundError(`No integration ${id}`);
-        if (ifMatch !== undefined && ifMatch !== etagOf(current)) throw new PreconditionFailedError();
+        const current = await this.lockForChange(trx, actor.orgId, id, ifMatch);
         const entry = findCatalogEntry(current.vendor)!;
         const changes = input.config ?? {};
         const problems = configProblems(entry, changes, true);
@@ -282,9 +286,7 @@ export class IntegrationService {
   /** Makes a new revision equal to revision n (config and blueprint; the current secret stays). */
   async restore(actor: Actor, id: string, n: number, ifMatch?: string): Promise<IntegrationRecord> {
     await this.deps.knex.transaction(async (trx) => {
-      const current = await this.deps.integrations.lock(trx, actor.orgId, id);
-      if (!current) throw new NotFoundError(`No integration ${id}`);
-      if (ifMatch !== undefined && ifMatch !== etagOf(current)) throw new PreconditionFailedError();
+      const current = await this.lockForChange(trx, actor.orgId, id, ifMatch);
       const old = await this.deps.integrations.findRevision(actor.orgId, id, n);
       if (!old) throw new NotFoundError(`No revision ${n} of integration ${id}`);
       await this.deps.integrations.insertRevision(trx, {
@@ -314,9 +316,7 @@ export class IntegrationService {
   /** Removes it from lists and stops delivery; its secret is destroyed and its queue dropped. */
   async remove(actor: Actor, id: string, ifMatch?: string): Promise<void> {
     await this.deps.knex.transaction(async (trx) => {
-      const current = await this.deps.integrations.lock(trx, actor.orgId, id);
-      if (!current) throw new NotFoundError(`No integration ${id}`);
-      if (ifMatch !== undefined && ifMatch !== etagOf(current)) throw new PreconditionFailedError();
+      const current = await this.lockForChange(trx, actor.orgId, id, ifMatch);
       await this.deps.integrations.softDelete(trx, actor.orgId, id);
       await this.deps.audit.record(trx, {
         orgId: actor.orgId,

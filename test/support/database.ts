@@ -19,10 +19,10 @@ async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** A fresh database cloned from the migrated, seeded template: one per test file. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+/** A fresh database, cloned from the migrated, seeded template (or empty): one per test file. */
+export async function createTestDatabase(fromTemplate = true): Promise<TestDatabase> {
   const name = `mpd_t_${randomBytes(6).toString('hex')}`;
-  await admin((c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${process.env.TEST_PG_TEMPLATE}`));
+  await admin((c) => c.query(`CREATE DATABASE ${name}${fromTemplate ? ` TEMPLATE ${process.env.TEST_PG_TEMPLATE}` : ''}`));
   const u = new URL(process.env.TEST_PG_ADMIN_URL as string);
   u.pathname = `/${name}`;
   const knex = createKnex(u.toString(), 5);
@@ -37,18 +37,6 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 }
 
 /** An empty database (no migrations), for migration tests. */
-export async function createEmptyDatabase(): Promise<TestDatabase> {
-  const name = `mpd_t_${randomBytes(6).toString('hex')}`;
-  await admin((c) => c.query(`CREATE DATABASE ${name}`));
-  const u = new URL(process.env.TEST_PG_ADMIN_URL as string);
-  u.pathname = `/${name}`;
-  const knex = createKnex(u.toString(), 2);
-  return {
-    url: u.toString(),
-    knex,
-    async drop() {
-      await knex.destroy();
-      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-    },
-  };
+export function createEmptyDatabase(): Promise<TestDatabase> {
+  return createTestDatabase(false);
 }

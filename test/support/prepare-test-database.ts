@@ -1,23 +1,13 @@
 import { chmodSync, mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { createKnex, startEmbeddedPostgres } from '../../src/db.js';
 import { createLogger } from '../../src/logger.js';
 import { prepareDatabase } from '../../src/services.js';
+import { freePort } from './server-process.js';
 import { DeliveryQueue } from '../../src/delivery/delivery-queue.js';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Uses DATABASE_URL's server when set (CI), otherwise starts an embedded PostgreSQL for this run.

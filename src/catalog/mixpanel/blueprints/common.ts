@@ -69,3 +69,15 @@ export const orderTransaction: Mapping[] = [
   { source: 'properties.currency', target: '$currency' },
   { source: 'properties.order_id', target: 'Order ID' },
 ];
+
+/** What both variants share: identity, context on every event, pass-through defaults, profiles, groups. */
+export const blueprintBase = {
+  version: 2,
+  delivery_mode: 'server_side',
+  parameters: {},
+  identity: { merge_api: 'original' },
+  global: { mappings: contextMappings },
+  defaults: { action: 'pass', mappings: [allProperties] },
+  profile: profileRule,
+  group: { group_key: 'company', pass_through: true },
+} satisfies Omit<Blueprint, 'events'>;

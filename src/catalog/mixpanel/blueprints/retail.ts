@@ -1,5 +1,5 @@
 import type { Blueprint, Mapping } from '../../../blueprints/blueprint.js';
-import { allProperties, contextMappings, orderMappings, orderTransaction, pageViewed, profileRule, revenueAmount } from './common.js';
+import { allProperties, blueprintBase, orderMappings, orderTransaction, pageViewed, revenueAmount } from './common.js';
 
 /** Product fields under readable Mixpanel names; `from` is `properties` or a fanned-out `item`. */
 function productFields(from: string): Mapping[] {
@@ -23,12 +23,7 @@ const productEvent = (name: string) => ({
 
 /** Ecommerce: purchase event mapping, revenue properties and product catalog fields. */
 export const retailBlueprint: Blueprint = {
-  version: 2,
-  delivery_mode: 'server_side',
-  parameters: {},
-  identity: { merge_api: 'original' },
-  global: { mappings: contextMappings },
-  defaults: { action: 'pass', mappings: [allProperties] },
+  ...blueprintBase,
   events: {
     page: pageViewed,
     'Product Viewed': productEvent('Product Viewed'),
@@ -65,12 +60,10 @@ export const retailBlueprint: Blueprint = {
       mappings: [allProperties, { source: 'properties.query', target: 'Search Query' }],
     },
   },
-  profile: profileRule,
   revenue: {
     events: ['Order Completed'],
     amount: revenueAmount,
     transaction_mappings: orderTransaction,
     lifetime: { count_property: 'Lifetime Orders', amount_property: 'Lifetime Revenue' },
   },
-  group: { group_key: 'company', pass_through: true },
 };
