@@ -146,6 +146,9 @@ export class IntegrationStore {
       delivery_mode: rev.deliveryMode,
       change_summary: rev.changeSummary,
       created_by: rev.createdBy,
+      // The time of the insert, not of the transaction's start: one that waited for the row lock
+      // must not look older than the revision it follows.
+      created_at: trx.raw('clock_timestamp()'),
     });
     await trx('integrations')
       .where({ id: rev.integrationId, org_id: rev.orgId })
