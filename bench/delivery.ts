@@ -63,6 +63,8 @@ function event(i: number, sentAt: number) {
       product_id: `P-${i % 1000}`,
       price: 49.99,
       description: 'Red running shoes with a breathable mesh upper and a cushioned sole for long distances.',
+      details: 'Lightweight, reflective details for running at dusk; recycled laces; sizes 36 to 47; free returns within 30 days.',
+      collection: 'Spring / Summer 2026',
     },
     context: {
       page: {
