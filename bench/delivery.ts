@@ -134,7 +134,8 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
     const base = { ...process.env };
     delete base.NODE_OPTIONS;
     const profile = process.env.BENCH_PROFILE_DIR && script.startsWith('src/') ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
-    const c = spawn(process.execPath, [...profile, '--import', 'tsx', script, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const nodeArgs = script.startsWith('src/') && process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
+    const c = spawn(process.execPath, [...nodeArgs, ...profile, '--import', 'tsx', script, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(c);
     return c;
   };
