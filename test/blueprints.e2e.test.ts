@@ -55,6 +55,7 @@ describe('GET/PUT /integrations/{id}/blueprint', () => {
     ['unknown transform', (bp: Record<string, unknown>) => ({ ...bp, global: { mappings: [{ source: 'x', target: 'y', transform: 'rot13' }] } }), 'global.mappings.0.transform'],
     ['bad merge_api', (bp: Record<string, unknown>) => ({ ...bp, identity: { merge_api: 'magic' } }), 'identity.merge_api'],
     ['bad source path', (bp: Record<string, unknown>) => ({ ...bp, global: { mappings: [{ source: 'a..b', target: 'y' }] } }), 'global.mappings.0.source'],
+    ['two [] in a path', (bp: Record<string, unknown>) => ({ ...bp, global: { mappings: [{ source: 'a[][]', target: 'y' }] } }), 'global.mappings.0.source'],
     ['missing target', (bp: Record<string, unknown>) => ({ ...bp, global: { mappings: [{ source: 'a.b' }] } }), 'global.mappings[0].target'],
     ['wrong version', (bp: Record<string, unknown>) => ({ ...bp, version: 1 }), 'version'],
     ['unknown section', (bp: Record<string, unknown>) => ({ ...bp, extras: {} }), 'extras'],

@@ -42,8 +42,3 @@ export function compilePath(path: string): Getter {
 export function isPresent(v: unknown): boolean {
   return v !== undefined && v !== null && v !== '';
 }
-
-/** Paths are valid when every segment is non-empty and `[]` appears at most once. */
-export function isValidPath(path: string): boolean {
-  return /^[^.[\]]+(\.[^.[\]]+)*(\[\](\.[^.[\]]+)*)?$/.test(path);
-}

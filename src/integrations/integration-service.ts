@@ -13,7 +13,7 @@ import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError 
 import type { Principal } from '../http/auth.js';
 import { secretContext, type SecretBox } from '../secrets/secret-box.js';
 import type { PageRequest } from '../shared/pagination.js';
-import { MASK, regionOf, type IntegrationRecord, type PublicConfig } from './integration.js';
+import { MASK, regionOf, type IntegrationRecord } from './integration.js';
 import { UniqueNameError, type IntegrationStore } from './integration-store.js';
 
 export interface InstallInput {
@@ -368,4 +368,3 @@ export class IntegrationService {
   }
 }
 
-export type { PublicConfig };

@@ -2,12 +2,6 @@ import type { MixpanelEndpoint, MixpanelItem } from '../../blueprints/engine.js'
 
 export type MixpanelRegion = 'us' | 'eu' | 'in';
 
-export const DEFAULT_BASE_URLS: Record<MixpanelRegion, string> = {
-  us: 'https://api.mixpanel.com',
-  eu: 'https://api-eu.mixpanel.com',
-  in: 'https://api-in.mixpanel.com',
-};
-
 /** Per-request item limits (MIXPANEL.md): 2000 events or profile updates, 200 group updates. */
 export const MAX_ITEMS: Record<MixpanelEndpoint, number> = { '/import': 2000, '/engage': 2000, '/groups': 200 };
 
