@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { principal } from '../http/async-handler.js';
+import { principal } from '../http/request-context.js';
 import type { AuditStore } from './audit-store.js';
 
 export function auditRoutes(store: AuditStore): Router {

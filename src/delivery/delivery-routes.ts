@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { actor, principal } from '../http/async-handler.js';
+import { actor, principal } from '../http/request-context.js';
 import type { DeliveryAdminService } from './delivery-admin-service.js';
 
 export function deliveryRoutes(service: DeliveryAdminService): Router {

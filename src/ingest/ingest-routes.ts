@@ -1,6 +1,6 @@
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { InvalidTokenError } from '../errors.js';
-import { actor, principal } from '../http/async-handler.js';
+import { actor, principal } from '../http/request-context.js';
 import type { IngestService } from './ingest-service.js';
 
 declare module 'express-serve-static-core' {

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { Blueprint } from '../blueprints/blueprint.js';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
-import { actor, principal } from '../http/async-handler.js';
+import { actor, principal } from '../http/request-context.js';
 import { toApi } from './integration.js';
 import { etagOf, type InstallInput, type IntegrationService, type PatchInput } from './integration-service.js';
 

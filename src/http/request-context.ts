@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import type { Principal } from './auth.js';
 import type { Actor } from '../integrations/integration-service.js';
 
-/** Express 5 forwards rejected promises to the error handler, so routes are plain async functions. */
+/** Who is calling, for routes (Express 5 forwards rejected promises to the error handler). */
 export function principal(req: Request): Principal {
   if (!req.principal) throw new Error('route mounted without authentication');
   return req.principal;
