@@ -53,6 +53,8 @@ export interface DeliveryConfig {
   jobExpireSeconds: number;
   /** How often pg-boss looks for expired jobs. */
   queueMaintenanceSeconds: number;
+  /** pg-boss connection pool size. */
+  queuePoolMax: number;
 }
 
 export interface EncryptionKeySetting {
@@ -168,6 +170,7 @@ export function loadConfig(env: Env = process.env): Config {
       registryRefreshMs: int(env, 'DELIVERY_REGISTRY_REFRESH_MS', 2000, 10),
       jobExpireSeconds: int(env, 'DELIVERY_JOB_EXPIRE_SECONDS', 120, 1),
       queueMaintenanceSeconds: int(env, 'QUEUE_MAINTENANCE_SECONDS', 30, 1),
+      queuePoolMax: int(env, 'QUEUE_POOL_MAX', 10, 2, 200),
     },
     workersInProcess: (env.WORKERS_IN_PROCESS ?? 'true') !== 'false',
     ingestMaxBodyBytes: int(env, 'INGEST_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024),

@@ -32,7 +32,7 @@ export async function boot(): Promise<Runtime> {
   const db = await openDatabase(config, logger);
   try {
     await prepareDatabase(db.knex);
-    const services = await createServices(db.knex, db.url, config);
+    const services = await createServices(db.knex, db.url, config, logger);
     return { config, logger, db, services };
   } catch (err) {
     await db.close();

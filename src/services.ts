@@ -39,8 +39,13 @@ export interface Services {
 
 type ServiceConfig = Pick<Config, 'encryptionKeys' | 'mixpanelBaseUrls' | 'delivery'>;
 
-export async function createServices(knex: Knex, databaseUrl: string, config: ServiceConfig): Promise<Services> {
-  const queue = await DeliveryQueue.start(databaseUrl, knex, config.delivery.jobExpireSeconds, config.delivery.queueMaintenanceSeconds);
+export async function createServices(knex: Knex, databaseUrl: string, config: ServiceConfig, logger: Logger): Promise<Services> {
+  const queue = await DeliveryQueue.start(databaseUrl, knex, {
+    expireInSeconds: config.delivery.jobExpireSeconds,
+    maintenanceSeconds: config.delivery.queueMaintenanceSeconds,
+    poolMax: config.delivery.queuePoolMax,
+    onError: (err) => logger.error({ err }, 'job queue error'),
+  });
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 6 });
   pool.on('error', () => {}); // an idle client lost its connection; the pool replaces it
   const catalogBlueprints = new CatalogBlueprintStore(knex);
@@ -72,7 +77,8 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
     secrets,
     metrics,
     queue,
-    createWorker: (logger) => new DeliveryWorker({ knex, queue, processor, integrations, store, config: config.delivery, logger }),
+    createWorker: (workerLogger) =>
+      new DeliveryWorker({ knex, queue, processor, integrations, store, config: config.delivery, logger: workerLogger }),
     async close() {
       await queue.stop();
       await pool.end();

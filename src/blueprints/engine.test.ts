@@ -249,20 +249,24 @@ describe.each(variants)('%s blueprint', (_name, blueprint) => {
 
 describe('retail specifics', () => {
   const engine = new CompiledBlueprint(retailBlueprint);
+  /** order.products[0] under the retail blueprint's readable names. */
+  const firstProductProps = {
+    'Product ID': 'P-1',
+    SKU: 'SKU-1',
+    'Product Name': 'Red Shoes',
+    Category: 'Shoes',
+    Brand: 'Acme',
+    Variant: 'Red',
+    Price: 19.99,
+    Quantity: 2,
+  };
 
   it('product events use readable names', () => {
     const e = track('Product Added', { ...order.products[0], currency: 'EUR', coupon: 'X' });
     expect(engine.map(e, ctx).items[0].body.properties).toEqual({
       ...contextProps,
       coupon: 'X',
-      'Product ID': 'P-1',
-      SKU: 'SKU-1',
-      'Product Name': 'Red Shoes',
-      Category: 'Shoes',
-      Brand: 'Acme',
-      Variant: 'Red',
-      Price: 19.99,
-      Quantity: 2,
+      ...firstProductProps,
       Currency: 'EUR',
       ...system(e.messageId, ANON),
     });
@@ -291,14 +295,7 @@ describe('retail specifics', () => {
     expect(out.items[2].body.$add).toEqual({ 'Lifetime Orders': 1, 'Lifetime Revenue': 59.98 });
     expect(out.items[3].body.properties).toEqual({
       ...contextProps,
-      'Product ID': 'P-1',
-      SKU: 'SKU-1',
-      'Product Name': 'Red Shoes',
-      Category: 'Shoes',
-      Brand: 'Acme',
-      Variant: 'Red',
-      Price: 19.99,
-      Quantity: 2,
+      ...firstProductProps,
       'Order ID': 'ORD-1001',
       Currency: 'EUR',
       ...system(e.messageId, 'user-123', 'user-123', 'item:0'),

@@ -23,10 +23,25 @@ interface StoredJob {
   payload: string;
 }
 
-async function encode(job: DeliveryJob): Promise<StoredJob> {
-  const { events, pending, ...meta } = job;
-  const zipped = await gzipAsync(JSON.stringify({ events, pending }), { level: 1 });
-  return { ...meta, count: pending ? pending.length : events.length, payload: zipped.toString('base64') };
+async function zip(job: DeliveryJob): Promise<string> {
+  return (await gzipAsync(JSON.stringify({ events: job.events, pending: job.pending }), { level: 1 })).toString('base64');
+}
+
+/** Jobs carrying the same events (one ingest request, one job per integration) share one payload. */
+async function encodeAll(jobs: DeliveryJob[]): Promise<StoredJob[]> {
+  const payloads = new Map<unknown, Promise<string>>();
+  return Promise.all(
+    jobs.map(async (job) => {
+      const key = job.pending ?? job.events;
+      let payload = payloads.get(key);
+      if (!payload) {
+        payload = zip(job);
+        payloads.set(key, payload);
+      }
+      const { events, pending, ...meta } = job;
+      return { ...meta, count: pending ? pending.length : events.length, payload: await payload };
+    }),
+  );
 }
 
 async function decode(stored: StoredJob): Promise<DeliveryJob> {
@@ -61,10 +76,15 @@ export class DeliveryQueue {
     private readonly expireInSeconds: number,
   ) {}
 
-  static async start(connectionString: string, knex: Knex, expireInSeconds: number, maintenanceSeconds = 30): Promise<DeliveryQueue> {
+  static async start(
+    connectionString: string,
+    knex: Knex,
+    opts: { expireInSeconds: number; maintenanceSeconds: number; poolMax: number; onError: (err: Error) => void },
+  ): Promise<DeliveryQueue> {
+    const { expireInSeconds, maintenanceSeconds } = opts;
     const boss = new PgBoss({
       connectionString,
-      max: Number(process.env.QUEUE_POOL_MAX ?? 10),
+      max: opts.poolMax,
       schedule: false,
       supervise: true,
       maintenanceIntervalSeconds: maintenanceSeconds,
@@ -72,7 +92,7 @@ export class DeliveryQueue {
       archiveCompletedAfterSeconds: 3600,
       deleteAfterDays: 1,
     });
-    boss.on('error', () => {});
+    boss.on('error', opts.onError);
     await boss.start();
     return new DeliveryQueue(boss, knex, expireInSeconds);
   }
@@ -91,7 +111,7 @@ export class DeliveryQueue {
   /** Inserts all jobs in one statement (atomic), optionally inside the caller's transaction. */
   async enqueue(jobs: { data: DeliveryJob; startAfter?: Date }[], db?: QueueDb): Promise<void> {
     if (jobs.length === 0) return;
-    const encoded = await Promise.all(jobs.map((j) => encode(j.data)));
+    const encoded = await encodeAll(jobs.map((j) => j.data));
     const rows = jobs.map((j, i) => ({
       name: DeliveryQueue.queueName(j.data.integrationId),
       data: encoded[i],

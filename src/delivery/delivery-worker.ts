@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { DeliveryConfig } from '../config.js';
+import type { IntegrationRecord } from '../integrations/integration.js';
 import type { IntegrationService } from '../integrations/integration-service.js';
 import type { Logger } from '../logger.js';
 import type { BatchProcessor } from './batch-processor.js';
@@ -19,7 +20,6 @@ export interface WorkerDeps {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-
 /**
  * Runs delivery for every enabled integration whose credentials work. It looks at the integrations
  * table every few seconds, so an integration installed, disabled, re-enabled, deleted or given a new
@@ -29,6 +29,8 @@ export class DeliveryWorker {
   private running = false;
   private readonly loops = new Map<string, { stop: boolean; done: Promise<void>[] }>();
   private readonly gates = new Map<string, Gate>();
+  /** Decrypted secrets, valid while the integration row is unchanged (a new secret updates it). */
+  private readonly secrets = new Map<string, { updatedAt: number; secret: string }>();
   private refresher?: Promise<void>;
   private lastPrune = 0;
 
@@ -67,6 +69,8 @@ export class DeliveryWorker {
       if (!wanted.has(id)) {
         loop.stop = true;
         this.loops.delete(id);
+        this.gates.delete(id);
+        this.secrets.delete(id);
       }
     }
     for (const [id, orgId] of wanted) {
@@ -84,6 +88,15 @@ export class DeliveryWorker {
       this.gates.set(id, g);
     }
     return g;
+  }
+
+  private async secretFor(integration: IntegrationRecord): Promise<string> {
+    const updatedAt = integration.updatedAt.getTime();
+    const hit = this.secrets.get(integration.id);
+    if (hit && hit.updatedAt === updatedAt) return hit.secret;
+    const secret = await this.deps.integrations.apiSecret(integration.orgId, integration.id);
+    this.secrets.set(integration.id, { updatedAt, secret });
+    return secret;
   }
 
   private async run(id: string, orgId: string, loop: { stop: boolean }): Promise<void> {
@@ -104,8 +117,7 @@ export class DeliveryWorker {
           await processor.hold(id, jobs);
           continue;
         }
-        const secret = await integrations.apiSecret(orgId, id);
-        const summary = await processor.process(integration, secret, this.gate(id), jobs);
+        const summary = await processor.process(integration, await this.secretFor(integration), this.gate(id), jobs);
         if (summary.authFailed) {
           logger.warn({ integration_id: id }, `delivery held: ${summary.authFailed}`);
           loop.stop = true;

@@ -151,6 +151,26 @@ export class IntegrationService {
     return this.get(actor.orgId, id);
   }
 
+  /** Stores revision current + 1; what is not given is carried over from the current revision. */
+  private async nextRevision(
+    trx: Knex.Transaction,
+    actor: Actor,
+    current: IntegrationRecord,
+    change: { config?: Record<string, unknown>; blueprint?: Blueprint; changeSummary: string },
+  ): Promise<void> {
+    await this.deps.integrations.insertRevision(trx, {
+      id: randomUUID(),
+      integrationId: current.id,
+      orgId: actor.orgId,
+      revisionNumber: current.revision + 1,
+      config: { ...(change.config ?? current.config), api_secret: MASK },
+      blueprint: change.blueprint ?? current.blueprint,
+      deliveryMode: current.deliveryMode,
+      changeSummary: change.changeSummary,
+      createdBy: actor.userId,
+    });
+  }
+
   /** Locks the integration for this transaction; 404 when absent, 412 when If-Match is stale. */
   private async lockForChange(trx: Knex.Transaction, orgId: string, id: string, ifMatch?: string): Promise<IntegrationRecord> {
     const current = await this.deps.integrations.lock(trx, orgId, id);
@@ -179,17 +199,7 @@ export class IntegrationService {
     if (problems.length > 0) throw invalid(problems);
     await this.deps.knex.transaction(async (trx) => {
       const current = await this.lockForChange(trx, actor.orgId, id, ifMatch);
-      await this.deps.integrations.insertRevision(trx, {
-        id: randomUUID(),
-        integrationId: id,
-        orgId: actor.orgId,
-        revisionNumber: current.revision + 1,
-        config: { ...current.config, api_secret: MASK },
-        blueprint,
-        deliveryMode: current.deliveryMode,
-        changeSummary: 'Blueprint replaced',
-        createdBy: actor.userId,
-      });
+      await this.nextRevision(trx, actor, current, { blueprint, changeSummary: 'Blueprint replaced' });
       await this.deps.audit.record(trx, {
         orgId: actor.orgId,
         userId: actor.userId,
@@ -229,17 +239,7 @@ export class IntegrationService {
         const configChanged = secretChanged || JSON.stringify(newConfig) !== JSON.stringify(oldConfig);
         if (configChanged) {
           const changed = Object.keys(changes).sort().join(', ');
-          await this.deps.integrations.insertRevision(trx, {
-            id: randomUUID(),
-            integrationId: id,
-            orgId: actor.orgId,
-            revisionNumber: current.revision + 1,
-            config: newConfig,
-            blueprint: current.blueprint,
-            deliveryMode: current.deliveryMode,
-            changeSummary: input.change_summary ?? `Changed ${changed}`,
-            createdBy: actor.userId,
-          });
+          await this.nextRevision(trx, actor, current, { config: newConfig, changeSummary: input.change_summary ?? `Changed ${changed}` });
         }
         const row: Record<string, unknown> = {};
         if (input.name !== undefined) row.name = input.name.trim();
@@ -289,16 +289,10 @@ export class IntegrationService {
       const current = await this.lockForChange(trx, actor.orgId, id, ifMatch);
       const old = await this.deps.integrations.findRevision(actor.orgId, id, n);
       if (!old) throw new NotFoundError(`No revision ${n} of integration ${id}`);
-      await this.deps.integrations.insertRevision(trx, {
-        id: randomUUID(),
-        integrationId: id,
-        orgId: actor.orgId,
-        revisionNumber: current.revision + 1,
-        config: { ...old.config, api_secret: MASK },
+      await this.nextRevision(trx, actor, current, {
+        config: old.config,
         blueprint: old.blueprint!,
-        deliveryMode: old.delivery_mode,
         changeSummary: `Restored revision ${n}`,
-        createdBy: actor.userId,
       });
       await this.deps.audit.record(trx, {
         orgId: actor.orgId,

@@ -97,7 +97,7 @@ export class FakeMixpanel {
     res.end(JSON.stringify(body));
   }
 
-  private injected(res: ServerResponse): number | undefined {
+  private injected(): number | undefined {
     const f = this.faults;
     const forced = f.nextStatuses?.shift();
     if (forced === 0) return 0; // a timeout
@@ -106,7 +106,6 @@ export class FakeMixpanel {
     if (f.rateTimeout && r < f.rateTimeout) return 0;
     if (f.rate429 && r < (f.rateTimeout ?? 0) + f.rate429) return 429;
     if (f.rate5xx && r < (f.rateTimeout ?? 0) + (f.rate429 ?? 0) + f.rate5xx) return 503;
-    void res;
     return undefined;
   }
 
@@ -120,7 +119,7 @@ export class FakeMixpanel {
     const record = (status: number, count = 0) =>
       this.state.requests.push({ path, status, count, gzip: req.headers['content-encoding'] === 'gzip', host: req.headers.host });
 
-    const fault = this.injected(res);
+    const fault = this.injected();
     if (fault === 0) {
       record(0);
       return; // never answer: the client times out

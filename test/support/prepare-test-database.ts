@@ -32,7 +32,8 @@ export default async function prepareTestDatabase(): Promise<void> {
   templateUrl.pathname = `/${template}`;
   const knex = createKnex(templateUrl.toString(), 1);
   await prepareDatabase(knex);
-  const queue = await DeliveryQueue.start(templateUrl.toString(), knex, 60); // pg-boss's schema, once
+  // pg-boss's schema, once, in the template
+  const queue = await DeliveryQueue.start(templateUrl.toString(), knex, { expireInSeconds: 60, maintenanceSeconds: 30, poolMax: 2, onError: () => {} });
   await queue.stop();
   await knex.destroy();
   process.env.TEST_PG_ADMIN_URL = adminUrl;
