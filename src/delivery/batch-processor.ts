@@ -8,7 +8,7 @@ import { planBatches, requestUrl, type MixpanelRegion } from '../destinations/mi
 import { regionOf, type IntegrationRecord } from '../integrations/integration.js';
 import { retryDelayMs } from './backoff.js';
 import type { DeliveryJob, PendingItem } from './delivery-job.js';
-import type { DeliveryQueue } from './delivery-queue.js';
+import type { DeliveryQueue, QueueDb } from './delivery-queue.js';
 import type { BatchRecord, DeliveryStore } from './delivery-store.js';
 import type { Gate } from './gate.js';
 import { pgTransaction } from './pg-transaction.js';
@@ -250,10 +250,18 @@ export class BatchProcessor {
   /** Puts fetched jobs back untouched (the integration is disabled or its credentials are refused). */
   async hold(integrationId: string, jobs: PgBoss.Job<DeliveryJob>[]): Promise<void> {
     const startAfter = new Date(Date.now() + this.deps.config.holdMs);
-    await pgTransaction(this.deps.pool, async (_client, db) => {
-      await this.deps.queue.enqueue(jobs.map((j) => ({ data: j.data, startAfter })), db);
+    await pgTransaction(this.deps.pool, async (client, db) => {
+      if (await this.stillLive(integrationId, client, db)) {
+        await this.deps.queue.enqueue(jobs.map((j) => ({ data: j.data, startAfter })), db);
+      }
       await this.deps.queue.complete(integrationId, jobs.map((j) => j.id), db);
     });
+  }
+
+  /** Holds the queue's commit lock for the transaction, then says whether follow-ups may be queued. */
+  private async stillLive(integrationId: string, client: pg.PoolClient, db: QueueDb): Promise<boolean> {
+    await this.deps.queue.lockForCommit(integrationId, db);
+    return this.deps.store.isLive(client, integrationId);
   }
 
   private async commit(
@@ -271,7 +279,7 @@ export class BatchProcessor {
           integration.id,
         ]);
       }
-      await this.deps.queue.enqueue(followUps.jobs, db);
+      if (await this.stillLive(integration.id, client, db)) await this.deps.queue.enqueue(followUps.jobs, db);
       await this.deps.queue.complete(integration.id, jobs.map((j) => j.id), db);
     });
   }

@@ -30,8 +30,9 @@ export class DeliveryAdminService {
 
   /** Queues dead letters again (all, or the given ids), mapped afresh with the current blueprint. */
   async replay(actor: Actor, id: string, ids?: string[]): Promise<{ replayed: number }> {
-    await this.deps.integrations.get(actor.orgId, id);
     return pgTransaction(this.deps.pool, async (client, db) => {
+      await this.deps.queue.lockForCommit(id, db); // a delete committing now cannot leave these jobs behind
+      await this.deps.integrations.get(actor.orgId, id);
       const events = await this.deps.store.takeForReplay(client, actor.orgId, id, ids);
       if (events.length > 0) {
         const acceptedAt = Date.now();

@@ -152,12 +152,23 @@ export class DeliveryQueue {
   }
 
   /**
-   * Drops the queue's jobs, active ones too (their worker's commit then completes nothing). The empty
-   * pg-boss partition is left in place: dropping it would need an exclusive lock on the whole job
-   * table and stall every other integration's delivery while it waits.
+   * Drops the queue's jobs, active ones too, in the caller's transaction. It first takes the queue's
+   * lock exclusively, so it waits for batch commits in flight (see lockForCommit) and every later
+   * commit sees the integration deleted. The empty pg-boss partition is left in place: dropping it
+   * would need an exclusive lock on the whole job table and stall every other integration's delivery.
    */
-  async drop(integrationId: string): Promise<void> {
-    await this.knex.raw('DELETE FROM pgboss.job WHERE name = ?', [DeliveryQueue.queueName(integrationId)]);
+  async drop(integrationId: string, trx: Knex.Transaction): Promise<void> {
+    const name = DeliveryQueue.queueName(integrationId);
+    await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [name]);
+    await trx.raw('DELETE FROM pgboss.job WHERE name = ?', [name]);
+  }
+
+  /**
+   * Taken (shared) by a batch's commit before it queues follow-ups, so a drop cannot slip between a
+   * worker's check that the integration still exists and its insert of retries.
+   */
+  async lockForCommit(integrationId: string, db: QueueDb): Promise<void> {
+    await db.executeSql('SELECT pg_advisory_xact_lock_shared(hashtext($1))', [DeliveryQueue.queueName(integrationId)]);
   }
 
   async counts(integrationId: string): Promise<QueueCounts> {

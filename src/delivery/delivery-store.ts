@@ -46,6 +46,12 @@ export const RESPONSE_BODY_LIMIT = 4096;
 export class DeliveryStore {
   constructor(private readonly knex: Knex) {}
 
+  /** Whether the integration still exists (not deleted), read in the caller's transaction. */
+  async isLive(client: pg.PoolClient, integrationId: string): Promise<boolean> {
+    const res = await client.query('SELECT 1 FROM integrations WHERE id = $1 AND deleted_at IS NULL', [integrationId]);
+    return res.rowCount === 1;
+  }
+
   /** Writes what one batch did, in the caller's transaction. */
   async record(client: pg.PoolClient, integrationId: string, orgId: string, r: BatchRecord): Promise<void> {
     if (r.logs.length > 0) {

@@ -38,7 +38,7 @@ export interface PatchInput {
 /** What the service needs of the delivery queue: a queue per integration, dropped on delete. */
 export interface IntegrationQueues {
   ensure(integrationId: string): Promise<void>;
-  drop(integrationId: string): Promise<void>;
+  drop(integrationId: string, trx: Knex.Transaction): Promise<void>;
 }
 
 export interface IntegrationServiceDeps {
@@ -321,8 +321,8 @@ export class IntegrationService {
         changes: { old: { name: current.name, enabled: current.enabled, revision: current.revision }, new: null },
         ipAddress: actor.ip,
       });
+      await this.deps.queues.drop(id, trx);
     });
-    await this.deps.queues.drop(id);
   }
 
   /** What delivery would send for these events with the current blueprint. Nothing is sent. */
