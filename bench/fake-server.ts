@@ -10,6 +10,7 @@ import { FakeMixpanel } from '../test/fake-mixpanel/server.js';
 const [certPath, keyPath, token, secret] = process.argv.slice(2);
 const fake = new FakeMixpanel([{ token, apiSecret: secret }], { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') });
 let latencies: number[] = [];
+fake.keepEvents = false;
 fake.onEvent = (e, at) => {
   const sent = e.properties.sent_at;
   if (typeof sent === 'number') latencies.push(at - sent);
@@ -28,7 +29,7 @@ const control = createServer((req, res) => {
   res.setHeader('Content-Type', 'application/json');
   res.end(
     JSON.stringify({
-      events: fake.eventsOf(token).length,
+      events: fake.state.counts.get(token) ?? 0,
       duplicates: fake.state.duplicates,
       requests: fake.state.requests.length,
       latency: { count: sorted.length, p50: pct(50), p99: pct(99), max: sorted[sorted.length - 1] ?? null },

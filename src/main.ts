@@ -31,7 +31,7 @@ export async function boot(): Promise<Runtime> {
   for (const notice of config.notices) logger.warn(notice);
   const db = await openDatabase(config, logger);
   try {
-    await prepareDatabase(db.knex);
+    await prepareDatabase(db.knex, db.url);
     const services = await createServices(db.knex, db.url, config, logger);
     return { config, logger, db, services };
   } catch (err) {

@@ -88,7 +88,19 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
 }
 
 /** Migrations, then the catalog's variant blueprints (idempotent). */
-export async function prepareDatabase(knex: Knex): Promise<void> {
-  await migrateLatest(knex);
-  await new CatalogBlueprintStore(knex).seed(CATALOG);
+/**
+ * Migrates and seeds the catalog. Processes starting together (an API and its workers) take turns
+ * under a PostgreSQL advisory lock held on a connection of its own: knex's migration lock is a table,
+ * which two processes on a fresh database would both try to create.
+ */
+export async function prepareDatabase(knex: Knex, url: string): Promise<void> {
+  const lock = new pg.Client({ connectionString: url });
+  await lock.connect();
+  try {
+    await lock.query('SELECT pg_advisory_lock(hashtext($1))', ['mixpanel-delivery:prepare-database']);
+    await migrateLatest(knex);
+    await new CatalogBlueprintStore(knex).seed(CATALOG);
+  } finally {
+    await lock.end(); // ends the session, so releases the lock
+  }
 }

@@ -85,6 +85,29 @@ describe('POST /v1/events', () => {
     expect(Date.parse(e.timestamp)).toBeGreaterThan(Date.now() - 60_000);
   });
 
+  it('queues the events exactly as sent, whatever the body\'s layout or characters, or its charset', async () => {
+    const sent = [page({ properties: { title: 'Ünïcødé — 東京 😀', q: 'a"b\\c' } }), track('Spaced Out', { n: 1.5e3 })];
+    const pretty = JSON.stringify({ events: sent }, null, 2);
+    const queued = async () => (await t.services.queue.peek(integrationId)).flatMap((j) => j.events);
+    const sendRaw = (body: Buffer, type: string) =>
+      t.request
+        .post('/v1/events')
+        .set('Authorization', `Bearer ${key}`)
+        .set('Content-Type', type)
+        .serialize((b: Buffer) => b as unknown as string) // the bytes as they are
+        .send(body);
+    for (const [body, type] of [
+      [Buffer.from(pretty), 'application/json'],
+      [Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(pretty)]), 'application/json; charset=utf-8'],
+      [Buffer.from(pretty, 'utf16le'), 'application/json; charset=utf-16le'],
+    ] as const) {
+      const before = (await queued()).length;
+      const res = await sendRaw(body, type);
+      expect({ type, status: res.status, body: res.body }).toEqual({ type, status: 202, body: { accepted: 2, rejected: [] } });
+      expect((await queued()).slice(before)).toEqual(sent);
+    }
+  });
+
   it('unknown or missing key → 401; JWTs are not ingestion keys', async () => {
     expect((await post({ events: [page()] }, 'dk_live_nope')).status).toBe(401);
     expect((await t.request.post('/v1/events').send({ events: [page()] })).status).toBe(401);

@@ -1,4 +1,6 @@
+import { createKnex } from '../src/db.js';
 import { migrationConfig } from '../src/migrations.js';
+import { prepareDatabase } from '../src/services.js';
 import { createEmptyDatabase, type TestDatabase } from './support/database.js';
 
 let db: TestDatabase;
@@ -31,5 +33,19 @@ describe('migrations', () => {
     await db.knex.migrate.latest(migrationConfig);
     expect(await db.knex.schema.hasTable('rate_limits')).toBe(true);
     expect(await db.knex('integrations').pluck('name')).toEqual(['Kept']);
+  });
+
+  it('let processes starting together on a fresh database take turns (an API and its workers)', async () => {
+    const fresh = await createEmptyDatabase();
+    const others = Array.from({ length: 3 }, () => createKnex(fresh.url, 3));
+    try {
+      await Promise.all([fresh.knex, ...others].map((k) => prepareDatabase(k, fresh.url)));
+      const [done, pending] = (await fresh.knex.migrate.list(migrationConfig)) as [unknown[], unknown[]];
+      expect([done.length, pending.length]).toEqual([3, 0]);
+      expect(Number((await fresh.knex('catalog_blueprints').count({ n: '*' }))[0].n)).toBeGreaterThan(0);
+    } finally {
+      await Promise.all(others.map((k) => k.destroy()));
+      await fresh.drop();
+    }
   });
 });

@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const db = await openDatabase(config, logger);
   try {
-    await prepareDatabase(db.knex);
+    await prepareDatabase(db.knex, db.url);
     const report = await rotateSecrets(db.knex, new SecretBox(config.encryptionKeys));
     process.stdout.write(JSON.stringify({ current_key: config.encryptionKeys[0].id, ...report }) + '\n');
     if (report.unknownKey > 0 || report.failed > 0) process.exitCode = 3;

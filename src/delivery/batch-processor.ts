@@ -87,7 +87,7 @@ export class BatchProcessor {
     let authFailed: string | undefined;
     let retryAfterMs: number | undefined;
 
-    const send = async (endpoint: MixpanelEndpoint, batch: Entry[], body: string): Promise<void> => {
+    const send = async (endpoint: MixpanelEndpoint, batch: Entry[], body: Buffer | string): Promise<void> => {
       const res = await gate.run(() => this.deps.client.post(requestUrl(baseUrl, endpoint), body, endpoint === '/import' ? apiSecret : undefined));
       const outcome = classify(endpoint, res, batch.length);
       const log = {

@@ -23,22 +23,30 @@ interface StoredJob {
   payload: string;
 }
 
-async function zip(job: DeliveryJob): Promise<string> {
-  return (await gzipAsync(JSON.stringify({ events: job.events, pending: job.pending }), { level: 1 })).toString('base64');
+/** A job to queue. `json` may carry `{"events":[…]}` exactly as received, saving a re-serialisation. */
+export interface JobToQueue {
+  data: DeliveryJob;
+  startAfter?: Date;
+  json?: Buffer;
+}
+
+async function zip(job: JobToQueue): Promise<string> {
+  const json = job.json ?? JSON.stringify({ events: job.data.events, pending: job.data.pending });
+  return (await gzipAsync(json, { level: 1 })).toString('base64');
 }
 
 /** Jobs carrying the same events (one ingest request, one job per integration) share one payload. */
-async function encodeAll(jobs: DeliveryJob[]): Promise<StoredJob[]> {
+async function encodeAll(jobs: JobToQueue[]): Promise<StoredJob[]> {
   const payloads = new Map<unknown, Promise<string>>();
   return Promise.all(
     jobs.map(async (job) => {
-      const key = job.pending ?? job.events;
+      const key = job.data.pending ?? job.data.events;
       let payload = payloads.get(key);
       if (!payload) {
         payload = zip(job);
         payloads.set(key, payload);
       }
-      const { events, pending, ...meta } = job;
+      const { events, pending, ...meta } = job.data;
       return { ...meta, count: pending ? pending.length : events.length, payload: await payload };
     }),
   );
@@ -109,9 +117,9 @@ export class DeliveryQueue {
   }
 
   /** Inserts all jobs in one statement (atomic), optionally inside the caller's transaction. */
-  async enqueue(jobs: { data: DeliveryJob; startAfter?: Date }[], db?: QueueDb): Promise<void> {
+  async enqueue(jobs: JobToQueue[], db?: QueueDb): Promise<void> {
     if (jobs.length === 0) return;
-    const encoded = await encodeAll(jobs.map((j) => j.data));
+    const encoded = await encodeAll(jobs);
     const rows = jobs.map((j, i) => ({
       name: DeliveryQueue.queueName(j.data.integrationId),
       data: encoded[i],

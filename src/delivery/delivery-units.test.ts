@@ -97,7 +97,7 @@ describe('planBatches', () => {
       ['/import', 2],
       ['/engage', 1],
     ]);
-    expect(JSON.parse(batches[0].body).map((e: { properties: { i: number } }) => e.properties.i)).toEqual([1, 2]);
+    expect(JSON.parse(batches[0].body.toString('utf8')).map((e: { properties: { i: number } }) => e.properties.i)).toEqual([1, 2]);
   });
   it('cuts at 2000 events, 200 group updates, and the byte limit', () => {
     const many = Array.from({ length: 4500 }, (_, i) => ev(i));
@@ -108,5 +108,24 @@ describe('planBatches', () => {
     const cut = planBatches(big, (x) => x, 3500);
     expect(cut.every((b) => Buffer.byteLength(b.body) <= 3500)).toBe(true);
     expect(cut.reduce((n, b) => n + b.entries.length, 0)).toBe(10);
+  });
+  it('counts UTF-8 bytes, not characters, and fills bodies up to the limit exactly', () => {
+    const wide = Array.from({ length: 40 }, (_, i): MixpanelItem => ({ endpoint: '/import', body: { event: 'É', properties: { i, pad: 'ü€😀'.repeat(20 + i) } } }));
+    for (const limit of [1000, 4096, 65536 + 7]) {
+      const cut = planBatches(wide, (x) => x, limit);
+      expect(cut.every((b) => b.body.length <= limit)).toBe(true);
+      expect(cut.flatMap((b) => JSON.parse(b.body.toString('utf8')) as unknown[])).toEqual(wide.map((w) => w.body));
+      // each body but the last was full: the next item would not have fitted
+      cut.slice(0, -1).forEach((b, k) => {
+        const next = cut[k + 1].entries[0].body;
+        expect(b.body.length + 1 + Buffer.byteLength(JSON.stringify(next))).toBeGreaterThan(limit);
+      });
+    }
+  });
+  it('sends an item larger than the limit alone (Mixpanel then answers 413)', () => {
+    const items = [ev(1), ev(2, 5000), ev(3)];
+    const cut = planBatches(items, (x) => x, 3500);
+    expect(cut.map((b) => b.entries.length)).toEqual([1, 1, 1]);
+    expect(JSON.parse(cut[1].body.toString('utf8'))).toEqual([items[1].body]);
   });
 });

@@ -349,7 +349,7 @@ export class IntegrationService {
         'Content-Encoding': 'gzip',
         ...(b.endpoint === '/import' ? { Authorization: `Basic ${MASK}` } : {}),
       },
-      body: JSON.parse(b.body) as Record<string, unknown>[],
+      body: JSON.parse(b.body.toString('utf8')) as Record<string, unknown>[],
     }));
     return { results, requests };
   }

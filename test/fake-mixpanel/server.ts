@@ -34,6 +34,8 @@ export interface StoredEvent {
 
 export interface FakeState {
   events: Map<string, StoredEvent[]>;
+  /** Events stored per project token (kept even when the events themselves are not). */
+  counts: Map<string, number>;
   duplicates: number;
   engage: Record<string, unknown>[];
   groups: Record<string, unknown>[];
@@ -47,12 +49,14 @@ const INVALID_IDS = new Set(['00000000-0000-0000-0000-000000000000', 'anon', 'an
 export class FakeMixpanel {
   private server?: Server;
   faults: Faults = {};
-  state: FakeState = { events: new Map(), duplicates: 0, engage: [], groups: [], requests: [] };
+  state: FakeState = { events: new Map(), counts: new Map(), duplicates: 0, engage: [], groups: [], requests: [] };
   private readonly seen = new Set<string>();
   /** Requests whose body has arrived (answered or not). */
   received = 0;
   /** Request body cap in bytes (uncompressed); Mixpanel's is 2 MB, lower it to provoke 413s. */
   maxBytes = MAX_BYTES;
+  /** Keep every stored event for inspection; the benchmark turns this off and keeps counts only. */
+  keepEvents = true;
   /** Called for every event stored (not duplicates), with its arrival time. */
   onEvent?: (e: StoredEvent, at: number) => void;
 
@@ -83,7 +87,7 @@ export class FakeMixpanel {
 
   reset(): void {
     this.faults = {};
-    this.state = { events: new Map(), duplicates: 0, engage: [], groups: [], requests: [] };
+    this.state = { events: new Map(), counts: new Map(), duplicates: 0, engage: [], groups: [], requests: [] };
     this.seen.clear();
   }
 
@@ -205,9 +209,12 @@ export class FakeMixpanel {
         this.state.duplicates++;
       } else {
         this.seen.add(key);
-        const list = this.state.events.get(project.token) ?? [];
-        list.push(e as unknown as StoredEvent);
-        this.state.events.set(project.token, list);
+        this.state.counts.set(project.token, (this.state.counts.get(project.token) ?? 0) + 1);
+        if (this.keepEvents) {
+          const list = this.state.events.get(project.token) ?? [];
+          list.push(e as unknown as StoredEvent);
+          this.state.events.set(project.token, list);
+        }
         this.onEvent?.(e as unknown as StoredEvent, Date.now());
       }
       imported++;

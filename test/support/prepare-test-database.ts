@@ -31,7 +31,7 @@ export default async function prepareTestDatabase(): Promise<void> {
   const templateUrl = new URL(adminUrl);
   templateUrl.pathname = `/${template}`;
   const knex = createKnex(templateUrl.toString(), 1);
-  await prepareDatabase(knex);
+  await prepareDatabase(knex, templateUrl.toString());
   // pg-boss's schema, once, in the template
   const queue = await DeliveryQueue.start(templateUrl.toString(), knex, { expireInSeconds: 60, maintenanceSeconds: 30, poolMax: 2, onError: () => {} });
   await queue.stop();

@@ -35,10 +35,10 @@ export class MixpanelClient {
 
   constructor(private readonly opts: ClientOptions) {}
 
-  async post(url: string, json: string, apiSecret?: string): Promise<MixpanelResponse> {
+  async post(url: string, json: Buffer | string, apiSecret?: string): Promise<MixpanelResponse> {
     const started = performance.now();
     const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'application/json' };
-    let body: Buffer | string = json;
+    let body = json;
     if (this.opts.gzipLevel > 0) {
       body = await gzipAsync(json, { level: this.opts.gzipLevel });
       headers['Content-Encoding'] = 'gzip';

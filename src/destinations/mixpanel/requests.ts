@@ -22,8 +22,44 @@ export function requestUrl(baseUrl: string, endpoint: MixpanelEndpoint): string 
 export interface PlannedBatch<T> {
   endpoint: MixpanelEndpoint;
   entries: T[];
-  /** The JSON array body, already serialised. */
-  body: string;
+  /** The JSON array body, already serialised as UTF-8. */
+  body: Buffer;
+}
+
+/** A request body being filled: items are written straight into a growing buffer as UTF-8. */
+class OpenBody<T> {
+  readonly entries: T[] = [];
+  private buf = Buffer.allocUnsafe(64 * 1024);
+  private length = 1;
+
+  constructor(private readonly maxBytes: number) {
+    this.buf[0] = 0x5b; // [
+  }
+
+  /** Appends the item unless the body would then exceed its byte limit (a lone item always fits). */
+  tryAdd(entry: T, json: string): boolean {
+    const separator = this.entries.length > 0 ? 1 : 0;
+    // A UTF-16 unit is at most 3 bytes of UTF-8; the exact size is needed only near a boundary.
+    let need = separator + json.length * 3 + 1; // + "]"
+    if (this.length + need > Math.min(this.buf.length, this.maxBytes)) need = separator + Buffer.byteLength(json) + 1;
+    if (separator && this.length + need > this.maxBytes) return false;
+    if (this.length + need > this.buf.length) this.grow(this.length + need);
+    if (separator) this.buf[this.length++] = 0x2c; // ,
+    this.length += this.buf.write(json, this.length);
+    this.entries.push(entry);
+    return true;
+  }
+
+  close(): Buffer {
+    this.buf[this.length++] = 0x5d; // ]
+    return this.buf.subarray(0, this.length);
+  }
+
+  private grow(atLeast: number): void {
+    const next = Buffer.allocUnsafe(Math.max(atLeast, Math.min(this.buf.length * 2, this.maxBytes)));
+    this.buf.copy(next, 0, 0, this.length);
+    this.buf = next;
+  }
 }
 
 /**
@@ -31,29 +67,22 @@ export interface PlannedBatch<T> {
  * their order. `itemOf` picks the Mixpanel item of each entry (an entry can carry delivery bookkeeping).
  */
 export function planBatches<T>(entries: T[], itemOf: (entry: T) => MixpanelItem, maxBytes = MAX_REQUEST_BYTES): PlannedBatch<T>[] {
-  const open = new Map<MixpanelEndpoint, { entries: T[]; parts: string[]; bytes: number }>();
+  const open = new Map<MixpanelEndpoint, OpenBody<T>>();
   const done: PlannedBatch<T>[] = [];
   const close = (endpoint: MixpanelEndpoint) => {
     const b = open.get(endpoint);
-    if (b && b.entries.length > 0) done.push({ endpoint, entries: b.entries, body: `[${b.parts.join(',')}]` });
+    if (b && b.entries.length > 0) done.push({ endpoint, entries: b.entries, body: b.close() });
     open.delete(endpoint);
   };
   for (const entry of entries) {
     const item = itemOf(entry);
     const json = JSON.stringify(item.body);
-    const size = Buffer.byteLength(json) + 1;
     let b = open.get(item.endpoint);
-    if (b && (b.entries.length >= MAX_ITEMS[item.endpoint] || b.bytes + size > maxBytes)) {
-      close(item.endpoint);
-      b = undefined;
-    }
-    if (!b) {
-      b = { entries: [], parts: [], bytes: 2 };
-      open.set(item.endpoint, b);
-    }
-    b.entries.push(entry);
-    b.parts.push(json);
-    b.bytes += size;
+    if (b && b.entries.length < MAX_ITEMS[item.endpoint] && b.tryAdd(entry, json)) continue;
+    close(item.endpoint);
+    b = new OpenBody<T>(maxBytes);
+    open.set(item.endpoint, b);
+    b.tryAdd(entry, json);
   }
   for (const endpoint of [...open.keys()]) close(endpoint);
   return done;
