@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { hashKey } from '../src/ingest/ingest-key-store.js';
 import { page, track } from './fixtures/events.js';
 import { guideInstallBody, startTestApp, type TestApp } from './support/test-app.js';
@@ -106,6 +107,17 @@ describe('POST /v1/events', () => {
       expect({ type, status: res.status, body: res.body }).toEqual({ type, status: 202, body: { accepted: 2, rejected: [] } });
       expect((await queued()).slice(before)).toEqual(sent);
     }
+  });
+
+  it('still reads jobs queued in the earlier one-JSON-object format', async () => {
+    const legacyId = (await t.request.post('/v1/admin/integration-catalog/mixpanel/install').set(t.auth('legacy')).send(guideInstallBody())).body.id;
+    const events = [page(), track('Old Format', { n: 1 })];
+    const payload = gzipSync(JSON.stringify({ events })).toString('base64');
+    const data = { orgId: 'legacy', integrationId: legacyId, attempt: 0, acceptedAt: 1, count: 2, payload };
+    await t.services.queue.ensure(legacyId);
+    await t.services.queue.boss.insert([{ name: `delivery-${legacyId}`, data }]);
+    const [job] = await t.services.queue.fetch(legacyId, 10);
+    expect(job.data).toEqual({ orgId: 'legacy', integrationId: legacyId, attempt: 0, acceptedAt: 1, events });
   });
 
   it('unknown or missing key → 401; JWTs are not ingestion keys', async () => {

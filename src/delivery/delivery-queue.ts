@@ -3,14 +3,15 @@ import { gunzip, gzip } from 'node:zlib';
 import PgBoss from 'pg-boss';
 import type { Knex } from 'knex';
 import type { DeliveryJob } from './delivery-job.js';
+import { decodeJobBody, encodeJobBody, type JobBody } from './job-payload.js';
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
 
 /**
- * How a job is stored: the events (and pending items) as gzip'd JSON in one base64 string, the rest
- * readable. PostgreSQL then stores a small opaque string instead of parsing and TOAST-compressing a
- * megabyte of JSON per job, and (de)compression runs on libuv's thread pool, off the event loop.
+ * How a job is stored: the events (and pending items) gzip'd in one base64 string (see job-payload),
+ * the rest readable. PostgreSQL then stores a small opaque string instead of parsing and
+ * TOAST-compressing a megabyte of JSON per job, and (de)compression runs on libuv's thread pool.
  */
 interface StoredJob {
   orgId: string;
@@ -20,19 +21,15 @@ interface StoredJob {
   lastError?: string;
   /** Events (or pending items on a retry) in the job, for stats. */
   count: number;
+  /** 'ndjson' (job-payload); absent: one JSON object `{events, pending}` (jobs queued by 0.1). */
+  format?: 'ndjson';
   payload: string;
 }
 
-/** A job to queue. `json` may carry `{"events":[…]}` exactly as received, saving a re-serialisation. */
+/** A job to queue. */
 export interface JobToQueue {
   data: DeliveryJob;
   startAfter?: Date;
-  json?: Buffer;
-}
-
-async function zip(job: JobToQueue): Promise<string> {
-  const json = job.json ?? JSON.stringify({ events: job.data.events, pending: job.data.pending });
-  return (await gzipAsync(json, { level: 1 })).toString('base64');
 }
 
 /** Jobs carrying the same events (one ingest request, one job per integration) share one payload. */
@@ -40,22 +37,22 @@ async function encodeAll(jobs: JobToQueue[]): Promise<StoredJob[]> {
   const payloads = new Map<unknown, Promise<string>>();
   return Promise.all(
     jobs.map(async (job) => {
-      const key = job.data.pending ?? job.data.events;
+      const { events, pending, ...meta } = job.data;
+      const key = pending ?? events;
       let payload = payloads.get(key);
       if (!payload) {
-        payload = zip(job);
+        payload = gzipAsync(encodeJobBody({ events, pending }), { level: 1 }).then((b) => b.toString('base64'));
         payloads.set(key, payload);
       }
-      const { events, pending, ...meta } = job.data;
-      return { ...meta, count: pending ? pending.length : events.length, payload: await payload };
+      return { ...meta, count: pending ? pending.length : events.length, format: 'ndjson' as const, payload: await payload };
     }),
   );
 }
 
 async function decode(stored: StoredJob): Promise<DeliveryJob> {
-  const { payload, ...rest } = stored;
-  const { count: _ignored, ...meta } = rest; // eslint-disable-line @typescript-eslint/no-unused-vars
-  const body = JSON.parse((await gunzipAsync(Buffer.from(payload, 'base64'))).toString('utf8')) as Pick<DeliveryJob, 'events' | 'pending'>;
+  const { payload, count: _count, format, ...meta } = stored; // eslint-disable-line @typescript-eslint/no-unused-vars
+  const bytes = await gunzipAsync(Buffer.from(payload, 'base64'));
+  const body = format === 'ndjson' ? decodeJobBody(bytes) : (JSON.parse(bytes.toString('utf8')) as JobBody);
   return { ...meta, events: body.events, ...(body.pending ? { pending: body.pending } : {}) };
 }
 

@@ -6,8 +6,6 @@ import type { IngestService } from './ingest-service.js';
 declare module 'express-serve-static-core' {
   interface Request {
     ingestOrg?: string;
-    /** The JSON body as received, when it is UTF-8 without a byte-order mark (see keepRawJson). */
-    rawJson?: Buffer;
   }
 }
 
@@ -25,17 +23,10 @@ export function ingestAuth(service: IngestService) {
   };
 }
 
-/** express.json's `verify` hook: keeps the body's bytes, so accepted events need not be serialised again. */
-export function keepRawJson(req: Request, _res: Response, buf: Buffer, encoding: string): void {
-  const utf8 = /^utf-?8$/i.test(encoding);
-  const bom = buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
-  if (utf8 && !bom) req.rawJson = buf;
-}
-
 export function ingestRoutes(service: IngestService): Router {
   const r = Router();
   r.post('/v1/events', async (req, res) => {
-    const result = await service.ingest(req.ingestOrg as string, req.body.events as unknown[], req.rawJson);
+    const result = await service.ingest(req.ingestOrg as string, req.body.events as unknown[]);
     res.status(202).json(result);
   });
   return r;

@@ -48,15 +48,10 @@ export class IngestService {
     return hit.orgId;
   }
 
-  /**
-   * `body` is the request body as received (`{"events":[…]}`), if it is UTF-8 JSON: when every event
-   * is accepted unchanged it is queued as it is, instead of serialising the events again.
-   */
-  async ingest(orgId: string, events: unknown[], body?: Buffer): Promise<IngestResult> {
+  async ingest(orgId: string, events: unknown[]): Promise<IngestResult> {
     const accepted: CanonicalEvent[] = [];
     const rejected: IngestResult['rejected'] = [];
     const receivedAt = new Date().toISOString();
-    let filledIn = false;
     events.forEach((raw, index) => {
       const reason = this.deps.validator.reason(raw);
       if (reason) {
@@ -65,14 +60,10 @@ export class IngestService {
       }
       const e = raw as CanonicalEvent;
       // Fixed once here, so every retry and every integration sees the same id and time.
-      if (!e.messageId || !e.timestamp) {
-        filledIn = true;
-        e.messageId ||= randomUUID();
-        e.timestamp ||= receivedAt;
-      }
+      e.messageId ||= randomUUID();
+      e.timestamp ||= receivedAt;
       accepted.push(e);
     });
-    const json = rejected.length === 0 && !filledIn ? body : undefined;
     if (accepted.length > 0) {
       const integrations = (await this.deps
         .knex('integrations')
@@ -81,7 +72,7 @@ export class IngestService {
         .select('id')) as { id: string }[];
       const acceptedAt = Date.now();
       await this.deps.queue.enqueue(
-        integrations.map((i) => ({ data: { orgId, integrationId: i.id, events: accepted, attempt: 0, acceptedAt }, json })),
+        integrations.map((i) => ({ data: { orgId, integrationId: i.id, events: accepted, attempt: 0, acceptedAt } })),
       );
     }
     return { accepted: accepted.length, rejected };

@@ -1,4 +1,5 @@
 import type { MixpanelEndpoint, MixpanelItem } from '../../blueprints/engine.js';
+import { ByteWriter } from '../../shared/byte-writer.js';
 
 export type MixpanelRegion = 'us' | 'eu' | 'in';
 
@@ -26,39 +27,31 @@ export interface PlannedBatch<T> {
   body: Buffer;
 }
 
-/** A request body being filled: items are written straight into a growing buffer as UTF-8. */
+/** A request body being filled: items are written straight into bytes as they come. */
 class OpenBody<T> {
   readonly entries: T[] = [];
-  private buf = Buffer.allocUnsafe(64 * 1024);
-  private length = 1;
+  private readonly out = new ByteWriter();
 
   constructor(private readonly maxBytes: number) {
-    this.buf[0] = 0x5b; // [
+    this.out.byte(0x5b); // [
   }
 
   /** Appends the item unless the body would then exceed its byte limit (a lone item always fits). */
   tryAdd(entry: T, json: string): boolean {
-    const separator = this.entries.length > 0 ? 1 : 0;
-    // A UTF-16 unit is at most 3 bytes of UTF-8; the exact size is needed only near a boundary.
-    let need = separator + json.length * 3 + 1; // + "]"
-    if (this.length + need > Math.min(this.buf.length, this.maxBytes)) need = separator + Buffer.byteLength(json) + 1;
-    if (separator && this.length + need > this.maxBytes) return false;
-    if (this.length + need > this.buf.length) this.grow(this.length + need);
-    if (separator) this.buf[this.length++] = 0x2c; // ,
-    this.length += this.buf.write(json, this.length);
+    if (this.entries.length > 0) {
+      const room = this.maxBytes - this.out.length - 2; // its "," and the closing "]"
+      // A UTF-16 unit is at most 3 bytes of UTF-8: the exact size is needed only near the limit.
+      if (json.length * 3 > room && Buffer.byteLength(json) > room) return false;
+      this.out.byte(0x2c); // ,
+    }
+    this.out.text(json);
     this.entries.push(entry);
     return true;
   }
 
   close(): Buffer {
-    this.buf[this.length++] = 0x5d; // ]
-    return this.buf.subarray(0, this.length);
-  }
-
-  private grow(atLeast: number): void {
-    const next = Buffer.allocUnsafe(Math.max(atLeast, Math.min(this.buf.length * 2, this.maxBytes)));
-    this.buf.copy(next, 0, 0, this.length);
-    this.buf = next;
+    this.out.byte(0x5d); // ]
+    return this.out.bytes();
   }
 }
 

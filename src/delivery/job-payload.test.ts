@@ -1,0 +1,19 @@
+import { page, track } from '../../test/fixtures/events.js';
+import { decodeJobBody, encodeJobBody } from './job-payload.js';
+
+describe('job payload (newline-delimited JSON)', () => {
+  it('round-trips events and pending items, whatever their characters', () => {
+    const events = [page({ properties: { title: 'line\nbreak — 東京 😀', q: 'a"b\\c' } }), track('Plain', { n: 1 })];
+    const pending = [{ e: 1, item: { endpoint: '/import' as const, body: { event: 'x\ny', properties: { time: 1 } } } }];
+    expect(decodeJobBody(encodeJobBody({ events }))).toEqual({ events });
+    expect(decodeJobBody(encodeJobBody({ events, pending }))).toEqual({ events, pending });
+    expect(decodeJobBody(encodeJobBody({ events: [] }))).toEqual({ events: [] });
+  });
+  it('writes one JSON value per line, so no line needs the whole payload', () => {
+    const events = Array.from({ length: 3 }, () => page());
+    const lines = encodeJobBody({ events }).toString('utf8').split('\n');
+    expect(lines).toHaveLength(4);
+    expect(JSON.parse(lines[0])).toEqual({ events: 3, pending: 0 });
+    expect(lines.slice(1).map((l) => JSON.parse(l))).toEqual(events);
+  });
+});

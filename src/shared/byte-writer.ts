@@ -1,0 +1,37 @@
+/**
+ * Builds a UTF-8 byte sequence piece by piece in one growing buffer, so large bodies never exist as
+ * one large JavaScript string (those are slow to allocate and to convert to bytes).
+ */
+export class ByteWriter {
+  private buf: Buffer;
+  length = 0;
+
+  constructor(initialBytes = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(initialBytes);
+  }
+
+  byte(b: number): void {
+    if (this.length === this.buf.length) this.grow(this.length + 1);
+    this.buf[this.length++] = b;
+  }
+
+  /** Appends the text as UTF-8; returns the bytes written. */
+  text(s: string): number {
+    // A UTF-16 unit is at most 3 bytes of UTF-8.
+    if (this.length + s.length * 3 > this.buf.length) this.grow(this.length + Buffer.byteLength(s));
+    const n = this.buf.write(s, this.length);
+    this.length += n;
+    return n;
+  }
+
+  /** The bytes written so far (a view, not a copy). */
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+
+  private grow(atLeast: number): void {
+    const next = Buffer.allocUnsafe(Math.max(atLeast, this.buf.length * 2));
+    this.buf.copy(next, 0, 0, this.length);
+    this.buf = next;
+  }
+}
