@@ -159,6 +159,7 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
   }
 
   const children: ChildProcess[] = [];
+  let stopping = false;
   const spawnTs = (script: string, args: string[], env: Record<string, string>) => {
     const base = { ...process.env };
     delete base.NODE_OPTIONS;
@@ -171,7 +172,7 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
   try {
     const fakeProc = spawnTs('bench/fake-server.ts', [cert, key, TOKEN, SECRET], { NODE_EXTRA_CA_CERTS: cert });
     const fakeInfo = JSON.parse(await waitLine(fakeProc, (l) => l.startsWith('{"url"'))) as { url: string; control: string };
-    const fakeStats = async () => (await (await fetch(`${fakeInfo.control}/stats`)).json()) as { events: number; duplicates: number; requests: number; latency: { p50: number; p99: number; max: number; count: number } };
+    const fakeStats = async (latency = false) => (await (await fetch(`${fakeInfo.control}/stats${latency ? '?latency=1' : ''}`)).json()) as { events: number; duplicates: number; requests: number; latency: { p50: number; p99: number; max: number; count: number } };
     const resetFake = () => fetch(`${fakeInfo.control}/reset`);
 
     const port = await freePort();
@@ -189,6 +190,9 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
     } as Record<string, string>;
     const service = spawnTs('src/main.ts', [], serviceEnv);
     let serviceOutput = '';
+    service.on('exit', (code, signal) => {
+      if (!stopping) process.stderr.write(`the service exited (${code ?? signal}); its last words: ${serviceOutput}\n`);
+    });
     service.stderr?.on('data', (c: Buffer) => (serviceOutput = (serviceOutput + c.toString()).slice(-4000)));
     service.stdout?.on('data', (c: Buffer) => (serviceOutput = (serviceOutput + c.toString()).slice(-4000)));
     const workers = Array.from({ length: separateWorkers }, () => spawnTs('src/worker.ts', [], serviceEnv));
@@ -212,20 +216,26 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
     const ingestKey = ((await (await fetch(`${base}/v1/admin/ingest-keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'bench' }) })).json()) as { key: string }).key;
     const ingest = { Authorization: `Bearer ${ingestKey}`, 'Content-Type': 'application/json' };
     const bodyOf = (count: number, offset: number) => `{"events":[${Array.from({ length: count }, (_, i) => eventJson(offset + i, Date.now())).join(',')}]}`;
-    const post = async (count: number, offset: number, body = bodyOf(count, offset)) => {
-      const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: ingest, body });
+    const post = async (count: number, offset: number, body: string | Uint8Array<ArrayBuffer> = bodyOf(count, offset)) => {
+      const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: ingest, body }).catch((err: Error) => {
+        throw new Error(`ingest: ${err.message}; the service said: ${serviceOutput.slice(-1500)}`, { cause: err });
+      });
       if (res.status !== 202) throw new Error(`ingest: ${res.status} ${await res.text()}`);
     };
     const waitDelivered = async (n: number, timeoutMs: number) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const s = await fakeStats();
-        if (s.events >= n) return s;
+        if (s.events >= n) return fakeStats(true);
         if (Date.now() > deadline) throw new Error(`only ${s.events} of ${n} delivered`);
         await sleep(50);
       }
     };
     const eventBytes = Buffer.byteLength(JSON.stringify(event(1, Date.now())));
+
+    // Bodies are built before the clock starts (and before the warm-up, so no kept-alive connection
+    // sits idle long enough to be closed), so the load generator's CPU goes to sending.
+    const bodies = Array.from({ length: Math.ceil(N / 1000) }, (_, k) => new Uint8Array(Buffer.from(bodyOf(1000, 1000 + k * 1000))));
 
     // Warm-up
     await post(1000, 0);
@@ -239,8 +249,6 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
       postgres: cpuSeconds((c) => c.startsWith('postgres')),
       load: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
     });
-    // Bodies are built before the clock starts, so the load generator's CPU goes to sending.
-    const bodies = Array.from({ length: Math.ceil(N / 1000) }, (_, k) => bodyOf(1000, k * 1000));
     const cpu0 = cpu();
     const t0 = performance.now();
     const ingestDone = (async () => {
@@ -320,6 +328,7 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
       ratio_ours_to_lib: Math.round((ours / theirs) * 10) / 10,
     };
   } finally {
+    stopping = true;
     for (const c of children) c.kill('SIGTERM');
     await sleep(1500);
     await stopPg?.();
