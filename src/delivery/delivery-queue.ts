@@ -1,12 +1,8 @@
-import { promisify } from 'node:util';
-import { gunzip, gzip } from 'node:zlib';
 import PgBoss from 'pg-boss';
 import type { Knex } from 'knex';
+import { gunzip, gzip } from '../shared/zlib.js';
 import type { DeliveryJob } from './delivery-job.js';
 import { decodeJobBody, encodeJobBody, type JobBody } from './job-payload.js';
-
-const gzipAsync = promisify(gzip);
-const gunzipAsync = promisify(gunzip);
 
 /**
  * How a job is stored: the events (and pending items) gzip'd in one base64 string (see job-payload),
@@ -41,7 +37,7 @@ async function encodeAll(jobs: JobToQueue[]): Promise<StoredJob[]> {
       const key = pending ?? events;
       let payload = payloads.get(key);
       if (!payload) {
-        payload = gzipAsync(encodeJobBody({ events, pending }), { level: 1 }).then((b) => b.toString('base64'));
+        payload = gzip(encodeJobBody({ events, pending }), 1).then((b) => b.toString('base64'));
         payloads.set(key, payload);
       }
       return { ...meta, count: pending ? pending.length : events.length, format: 'ndjson' as const, payload: await payload };
@@ -51,7 +47,7 @@ async function encodeAll(jobs: JobToQueue[]): Promise<StoredJob[]> {
 
 async function decode(stored: StoredJob): Promise<DeliveryJob> {
   const { payload, count: _count, format, ...meta } = stored; // eslint-disable-line @typescript-eslint/no-unused-vars
-  const bytes = await gunzipAsync(Buffer.from(payload, 'base64'));
+  const bytes = await gunzip(Buffer.from(payload, 'base64'));
   const body = format === 'ndjson' ? decodeJobBody(bytes) : (JSON.parse(bytes.toString('utf8')) as JobBody);
   return { ...meta, events: body.events, ...(body.pending ? { pending: body.pending } : {}) };
 }

@@ -1,10 +1,8 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
 import got from 'got';
+import { gzip } from '../../shared/zlib.js';
 
-const gzipAsync = promisify(gzip);
 
 export interface MixpanelResponse {
   /** 0 when no HTTP answer came (timeout, connection error). */
@@ -40,7 +38,7 @@ export class MixpanelClient {
     const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'application/json' };
     let body = json;
     if (this.opts.gzipLevel > 0) {
-      body = await gzipAsync(json, { level: this.opts.gzipLevel });
+      body = await gzip(json, this.opts.gzipLevel);
       headers['Content-Encoding'] = 'gzip';
     }
     if (apiSecret !== undefined) headers.Authorization = `Basic ${Buffer.from(`${apiSecret}:`).toString('base64')}`;
