@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -332,5 +332,6 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
     for (const c of children) c.kill('SIGTERM');
     await sleep(1500);
     await stopPg?.();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
