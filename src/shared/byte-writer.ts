@@ -18,7 +18,10 @@ export class ByteWriter {
   /** Appends the text as UTF-8; returns the bytes written. */
   text(s: string): number {
     // A UTF-16 unit is at most 3 bytes of UTF-8.
-    if (this.length + s.length * 3 > this.buf.length) this.grow(this.length + Buffer.byteLength(s));
+    if (this.length + s.length * 3 > this.buf.length) {
+      const need = this.length + Buffer.byteLength(s);
+      if (need > this.buf.length) this.grow(need);
+    }
     const n = this.buf.write(s, this.length);
     this.length += n;
     return n;
