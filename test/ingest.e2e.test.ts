@@ -1,4 +1,5 @@
 import { gzipSync } from 'node:zlib';
+import { toDeliveryJob } from '../src/delivery/delivery-job.js';
 import { hashKey } from '../src/ingest/ingest-key-store.js';
 import { page, track } from './fixtures/events.js';
 import { guideInstallBody, startTestApp, type TestApp } from './support/test-app.js';
@@ -117,7 +118,7 @@ describe('POST /v1/events', () => {
     await t.services.queue.ensure(legacyId);
     await t.services.queue.boss.insert([{ name: `delivery-${legacyId}`, data }]);
     const [job] = await t.services.queue.fetch(legacyId, 10);
-    expect(job.data).toEqual({ orgId: 'legacy', integrationId: legacyId, attempt: 0, acceptedAt: 1, events });
+    expect(toDeliveryJob(job.data)).toEqual({ orgId: 'legacy', integrationId: legacyId, attempt: 0, acceptedAt: 1, events });
   });
 
   it('unknown or missing key → 401; JWTs are not ingestion keys', async () => {

@@ -4,10 +4,10 @@ import type { BlueprintCache, MixpanelEndpoint, MixpanelItem } from '../blueprin
 import type { DeliveryConfig } from '../config.js';
 import type { MixpanelClient } from '../destinations/mixpanel/client.js';
 import { classify } from '../destinations/mixpanel/outcome.js';
-import { planBatches, requestUrl, type MixpanelRegion } from '../destinations/mixpanel/requests.js';
+import { BatchPlanner, requestUrl, subBody, type MixpanelRegion, type PlannedBatch } from '../destinations/mixpanel/requests.js';
 import { regionOf, type IntegrationRecord } from '../integrations/integration.js';
 import { retryDelayMs } from './backoff.js';
-import type { DeliveryJob, PendingItem } from './delivery-job.js';
+import { toDeliveryJob, type DeliveryJob, type FetchedJob, type PendingItem } from './delivery-job.js';
 import type { DeliveryQueue, QueueDb } from './delivery-queue.js';
 import type { BatchRecord, DeliveryStore } from './delivery-store.js';
 import type { Gate } from './gate.js';
@@ -16,12 +16,22 @@ import type { DeliveryMetrics } from './metrics.js';
 
 type EntryState = 'pending' | 'done' | 'dead' | 'retry' | 'hold';
 
+/** One Mixpanel item being delivered; its bytes live in its planned batch's body. */
 interface Entry {
   job: number;
   e: number;
-  item: MixpanelItem;
+  endpoint: MixpanelEndpoint;
+  batch?: PlannedBatch<Entry>;
+  /** Its position in the batch. */
+  k?: number;
   state: EntryState;
   reason?: string;
+}
+
+/** The Mixpanel item of an entry, read back from its batch's body (for retries only). */
+function itemOf(en: Entry): MixpanelItem {
+  const { batch, k } = en as Required<Entry>;
+  return { endpoint: en.endpoint, body: JSON.parse(batch.body.toString('utf8', batch.spans[2 * k], batch.spans[2 * k + 1])) as MixpanelItem['body'] };
 }
 
 export interface ProcessorDeps {
@@ -53,7 +63,7 @@ export interface BatchSummary {
 export class BatchProcessor {
   constructor(private readonly deps: ProcessorDeps) {}
 
-  async process(integration: IntegrationRecord, apiSecret: string, gate: Gate, jobs: PgBoss.Job<DeliveryJob>[]): Promise<BatchSummary> {
+  async process(integration: IntegrationRecord, apiSecret: string, gate: Gate, jobs: PgBoss.Job<FetchedJob>[]): Promise<BatchSummary> {
     const record: BatchRecord = { logs: [], deadLetters: [], delivered: 0, failed: 0, skipped: 0 };
     const entries: Entry[] = [];
     const dead = new Map<string, { job: number; e: number; reasons: string[] }>();
@@ -66,19 +76,33 @@ export class BatchProcessor {
 
     const compiled = this.deps.blueprints.get(`${integration.id}:${integration.revision}`, integration.blueprint);
     const ctx = { projectToken: integration.config.project_token };
+    // Each event is parsed, mapped and serialised into its request body in turn, and then let go.
+    const planner = new BatchPlanner<Entry>();
+    const add = (job: number, e: number, item: MixpanelItem) => {
+      const en: Entry = { job, e, endpoint: item.endpoint, state: 'pending' };
+      entries.push(en);
+      planner.add(en, item);
+    };
     jobs.forEach((job, j) => {
       const data = job.data;
       if (data.pending) {
-        for (const p of data.pending) entries.push({ job: j, e: p.e, item: p.item, state: 'pending' });
+        for (const p of data.pending) add(j, p.e, p.item);
         return;
       }
-      data.events.forEach((event, e) => {
-        const mapped = compiled.map(event, ctx);
+      for (let e = 0; e < data.events.length; e++) {
+        const mapped = compiled.map(data.events.at(e), ctx);
         if (mapped.rejected) markDead(j, e, `rejected by the blueprint: ${mapped.rejected}`);
         else if (mapped.skipped) record.skipped++;
-        for (const item of mapped.items) entries.push({ job: j, e, item, state: 'pending' });
-      });
+        for (const item of mapped.items) add(j, e, item);
+      }
     });
+    const batches = planner.finish();
+    for (const b of batches) {
+      b.entries.forEach((en, k) => {
+        en.batch = b;
+        en.k = k;
+      });
+    }
 
     const region = regionOf(integration.config);
     const baseUrl = this.deps.baseUrls[region];
@@ -139,7 +163,7 @@ export class BatchProcessor {
           record.logs.push({ ...log, status: 'split' });
           const half = Math.ceil(batch.length / 2);
           const parts = [batch.slice(0, half), batch.slice(half)];
-          await Promise.all(parts.map((p) => send(endpoint, p, `[${p.map((en) => JSON.stringify(en.item.body)).join(',')}]`)));
+          await Promise.all(parts.map((p) => send(endpoint, p, subBody(p[0].batch!, p.map((en) => en.k!)))));
           return;
         }
         case 'retry':
@@ -156,7 +180,7 @@ export class BatchProcessor {
       }
     };
 
-    await Promise.all(planBatches(entries, (en) => en.item).map((b) => send(b.endpoint, b.entries, b.body)));
+    await Promise.all(batches.map((b) => send(b.endpoint, b.entries, b.body)));
 
     const followUps = this.followUps(jobs, entries, retryAfterMs);
     for (const en of entries) {
@@ -171,7 +195,7 @@ export class BatchProcessor {
       record.deadLetters.push({
         orgId: integration.orgId,
         integrationId: integration.id,
-        event: job.events[d.e],
+        event: job.events.at(d.e),
         reason: [...new Set(d.reasons)].join('; '),
         attempts: job.attempt + 1,
       });
@@ -193,7 +217,7 @@ export class BatchProcessor {
 
   /** Jobs to queue for items that must be sent again (retry with back-off) or wait (held). */
   private followUps(
-    jobs: PgBoss.Job<DeliveryJob>[],
+    jobs: PgBoss.Job<FetchedJob>[],
     entries: Entry[],
     retryAfterMs: number | undefined,
   ) {
@@ -231,7 +255,7 @@ export class BatchProcessor {
   }
 
   /** A new job holding just these items and the events they came from (re-indexed). */
-  private carry(job: DeliveryJob, items: Entry[], attempt: number, lastError: string): DeliveryJob {
+  private carry(job: FetchedJob, items: Entry[], attempt: number, lastError: string): DeliveryJob {
     const index = new Map<number, number>();
     const events = [];
     const pending: PendingItem[] = [];
@@ -240,19 +264,19 @@ export class BatchProcessor {
       if (e === undefined) {
         e = events.length;
         index.set(en.e, e);
-        events.push(job.events[en.e]);
+        events.push(job.events.at(en.e));
       }
-      pending.push({ e, item: en.item });
+      pending.push({ e, item: itemOf(en) });
     }
     return { orgId: job.orgId, integrationId: job.integrationId, events, pending, attempt, acceptedAt: job.acceptedAt, lastError };
   }
 
   /** Puts fetched jobs back untouched (the integration is disabled or its credentials are refused). */
-  async hold(integrationId: string, jobs: PgBoss.Job<DeliveryJob>[]): Promise<void> {
+  async hold(integrationId: string, jobs: PgBoss.Job<FetchedJob>[]): Promise<void> {
     const startAfter = new Date(Date.now() + this.deps.config.holdMs);
     await pgTransaction(this.deps.pool, async (client, db) => {
       if (await this.stillLive(integrationId, client, db)) {
-        await this.deps.queue.enqueue(jobs.map((j) => ({ data: j.data, startAfter })), db);
+        await this.deps.queue.enqueue(jobs.map((j) => ({ data: toDeliveryJob(j.data), startAfter })), db);
       }
       await this.deps.queue.complete(integrationId, jobs.map((j) => j.id), db);
     });
@@ -266,7 +290,7 @@ export class BatchProcessor {
 
   private async commit(
     integration: IntegrationRecord,
-    jobs: PgBoss.Job<DeliveryJob>[],
+    jobs: PgBoss.Job<FetchedJob>[],
     record: BatchRecord,
     followUps: { jobs: { data: DeliveryJob; startAfter?: Date }[] },
     authFailed: string | undefined,

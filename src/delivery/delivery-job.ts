@@ -21,3 +21,21 @@ export interface PendingItem {
   e: number;
   item: MixpanelItem;
 }
+
+/** Events read back from the queue: each one parsed only when asked for. */
+export interface EventList {
+  readonly length: number;
+  at(index: number): CanonicalEvent;
+}
+
+/** A job as the worker fetches it. */
+export type FetchedJob = Omit<DeliveryJob, 'events'> & { events: EventList };
+
+export function eventList(events: CanonicalEvent[]): EventList {
+  return { length: events.length, at: (i) => events[i] };
+}
+
+/** The job again as one to queue (all its events parsed). */
+export function toDeliveryJob(job: FetchedJob): DeliveryJob {
+  return { ...job, events: Array.from({ length: job.events.length }, (_, i) => job.events.at(i)) };
+}

@@ -1,8 +1,8 @@
 import PgBoss from 'pg-boss';
 import type { Knex } from 'knex';
 import { gunzip, gzip } from '../shared/zlib.js';
-import type { DeliveryJob } from './delivery-job.js';
-import { decodeJobBody, encodeJobBody, type JobBody } from './job-payload.js';
+import { eventList, toDeliveryJob, type DeliveryJob, type FetchedJob } from './delivery-job.js';
+import { decodeJobBody, encodeJobBody, type FetchedJobBody, type JobBody } from './job-payload.js';
 
 /**
  * How a job is stored: the events (and pending items) gzip'd in one base64 string (see job-payload),
@@ -45,11 +45,16 @@ async function encodeAll(jobs: JobToQueue[]): Promise<StoredJob[]> {
   );
 }
 
-async function decode(stored: StoredJob): Promise<DeliveryJob> {
+async function decode(stored: StoredJob): Promise<FetchedJob> {
   const { payload, count: _count, format, ...meta } = stored; // eslint-disable-line @typescript-eslint/no-unused-vars
   const bytes = await gunzip(Buffer.from(payload, 'base64'));
-  const body = format === 'ndjson' ? decodeJobBody(bytes) : (JSON.parse(bytes.toString('utf8')) as JobBody);
+  const body = format === 'ndjson' ? decodeJobBody(bytes) : legacyBody(bytes);
   return { ...meta, events: body.events, ...(body.pending ? { pending: body.pending } : {}) };
+}
+
+function legacyBody(bytes: Buffer): FetchedJobBody {
+  const body = JSON.parse(bytes.toString('utf8')) as JobBody;
+  return { ...body, events: eventList(body.events) };
 }
 
 export interface QueueDb {
@@ -134,7 +139,7 @@ export class DeliveryQueue {
     }
   }
 
-  async fetch(integrationId: string, batchSize: number): Promise<PgBoss.Job<DeliveryJob>[]> {
+  async fetch(integrationId: string, batchSize: number): Promise<PgBoss.Job<FetchedJob>[]> {
     await this.ensure(integrationId);
     const jobs = (await this.boss.fetch<StoredJob>(DeliveryQueue.queueName(integrationId), { batchSize })) ?? [];
     return Promise.all(jobs.map(async (j) => ({ ...j, data: await decode(j.data) })));
@@ -145,7 +150,7 @@ export class DeliveryQueue {
     const rows = await this.knex.raw(`SELECT data FROM pgboss.job WHERE name = ? AND state IN ('created', 'retry') ORDER BY created_on`, [
       DeliveryQueue.queueName(integrationId),
     ]);
-    return Promise.all((rows.rows as { data: StoredJob }[]).map((r) => decode(r.data)));
+    return Promise.all((rows.rows as { data: StoredJob }[]).map(async (r) => toDeliveryJob(await decode(r.data))));
   }
 
   async complete(integrationId: string, ids: string[], db?: QueueDb): Promise<void> {

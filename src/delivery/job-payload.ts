@@ -1,6 +1,6 @@
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import { ByteWriter } from '../shared/byte-writer.js';
-import type { PendingItem } from './delivery-job.js';
+import type { EventList, PendingItem } from './delivery-job.js';
 
 /** What a job carries besides its bookkeeping: the events and, on a retry, the items still to send. */
 export interface JobBody {
@@ -29,17 +29,40 @@ export function encodeJobBody(body: JobBody): Buffer {
   return out.bytes();
 }
 
-export function decodeJobBody(bytes: Buffer): JobBody {
-  let start = 0;
-  const next = (): unknown => {
+/** A job body as read back: the events stay bytes until each is asked for. */
+export interface FetchedJobBody {
+  events: EventList;
+  pending?: PendingItem[];
+}
+
+/** Events as lines of one buffer (start and end offsets, two per event). */
+class LineEvents implements EventList {
+  constructor(
+    private readonly bytes: Buffer,
+    private readonly spans: number[],
+  ) {}
+
+  get length(): number {
+    return this.spans.length / 2;
+  }
+
+  at(index: number): CanonicalEvent {
+    return JSON.parse(this.bytes.toString('utf8', this.spans[2 * index], this.spans[2 * index + 1])) as CanonicalEvent;
+  }
+}
+
+export function decodeJobBody(bytes: Buffer): FetchedJobBody {
+  const spans: number[] = [];
+  for (let start = 0; start <= bytes.length; ) {
     let end = bytes.indexOf(NEWLINE, start);
     if (end === -1) end = bytes.length;
-    const value = JSON.parse(bytes.toString('utf8', start, end)) as unknown;
+    spans.push(start, end);
     start = end + 1;
-    return value;
-  };
-  const head = next() as { events: number; pending: number };
-  const events = Array.from({ length: head.events }, () => next() as CanonicalEvent);
+  }
+  const lines = new LineEvents(bytes, spans);
+  const head = lines.at(0) as unknown as { events: number; pending: number };
+  const events = new LineEvents(bytes, spans.slice(2, 2 + 2 * head.events));
   if (head.pending === 0) return { events };
-  return { events, pending: Array.from({ length: head.pending }, () => next() as PendingItem) };
+  const pendingLines = new LineEvents(bytes, spans.slice(2 + 2 * head.events, 2 + 2 * (head.events + head.pending)));
+  return { events, pending: Array.from({ length: head.pending }, (_, i) => pendingLines.at(i) as unknown as PendingItem) };
 }

@@ -27,6 +27,11 @@ export class ByteWriter {
     return n;
   }
 
+  append(bytes: Buffer): void {
+    if (this.length + bytes.length > this.buf.length) this.grow(this.length + bytes.length);
+    this.length += bytes.copy(this.buf, this.length);
+  }
+
   /** The bytes written so far (a view, not a copy). */
   bytes(): Buffer {
     return this.buf.subarray(0, this.length);

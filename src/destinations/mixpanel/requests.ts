@@ -25,11 +25,14 @@ export interface PlannedBatch<T> {
   entries: T[];
   /** The JSON array body, already serialised as UTF-8. */
   body: Buffer;
+  /** Where each entry's item lies in `body`: start and end byte offsets, two per entry. */
+  spans: number[];
 }
 
 /** A request body being filled: items are written straight into bytes as they come. */
 class OpenBody<T> {
   readonly entries: T[] = [];
+  readonly spans: number[] = [];
   private readonly out = new ByteWriter();
 
   constructor(private readonly maxBytes: number) {
@@ -44,7 +47,9 @@ class OpenBody<T> {
       if (json.length * 3 > room && Buffer.byteLength(json) > room) return false;
       this.out.byte(0x2c); // ,
     }
+    const start = this.out.length;
     this.out.text(json);
+    this.spans.push(start, this.out.length);
     this.entries.push(entry);
     return true;
   }
@@ -57,26 +62,51 @@ class OpenBody<T> {
 
 /**
  * Groups items by endpoint and cuts them into request bodies within the item and byte limits, keeping
- * their order. `itemOf` picks the Mixpanel item of each entry (an entry can carry delivery bookkeeping).
+ * their order. Each item is serialised as it is added, so the caller need not keep it (or the event
+ * it came from) alive: a thousand mapped events never pile up waiting to be planned.
  */
-export function planBatches<T>(entries: T[], itemOf: (entry: T) => MixpanelItem, maxBytes = MAX_REQUEST_BYTES): PlannedBatch<T>[] {
-  const open = new Map<MixpanelEndpoint, OpenBody<T>>();
-  const done: PlannedBatch<T>[] = [];
-  const close = (endpoint: MixpanelEndpoint) => {
-    const b = open.get(endpoint);
-    if (b && b.entries.length > 0) done.push({ endpoint, entries: b.entries, body: b.close() });
-    open.delete(endpoint);
-  };
-  for (const entry of entries) {
-    const item = itemOf(entry);
+export class BatchPlanner<T> {
+  private readonly open = new Map<MixpanelEndpoint, OpenBody<T>>();
+  private readonly done: PlannedBatch<T>[] = [];
+
+  constructor(private readonly maxBytes = MAX_REQUEST_BYTES) {}
+
+  add(entry: T, item: MixpanelItem): void {
     const json = JSON.stringify(item.body);
-    let b = open.get(item.endpoint);
-    if (b && b.entries.length < MAX_ITEMS[item.endpoint] && b.tryAdd(entry, json)) continue;
-    close(item.endpoint);
-    b = new OpenBody<T>(maxBytes);
-    open.set(item.endpoint, b);
-    b.tryAdd(entry, json);
+    const b = this.open.get(item.endpoint);
+    if (b && b.entries.length < MAX_ITEMS[item.endpoint] && b.tryAdd(entry, json)) return;
+    this.close(item.endpoint);
+    const fresh = new OpenBody<T>(this.maxBytes);
+    this.open.set(item.endpoint, fresh);
+    fresh.tryAdd(entry, json);
   }
-  for (const endpoint of [...open.keys()]) close(endpoint);
-  return done;
+
+  finish(): PlannedBatch<T>[] {
+    for (const endpoint of [...this.open.keys()]) this.close(endpoint);
+    return this.done;
+  }
+
+  private close(endpoint: MixpanelEndpoint): void {
+    const b = this.open.get(endpoint);
+    if (b && b.entries.length > 0) this.done.push({ endpoint, entries: b.entries, body: b.close(), spans: b.spans });
+    this.open.delete(endpoint);
+  }
+}
+
+export function planBatches<T>(entries: T[], itemOf: (entry: T) => MixpanelItem, maxBytes = MAX_REQUEST_BYTES): PlannedBatch<T>[] {
+  const planner = new BatchPlanner<T>(maxBytes);
+  for (const entry of entries) planner.add(entry, itemOf(entry));
+  return planner.finish();
+}
+
+/** The bytes of some of a batch's items (by position) as a JSON array body of their own. */
+export function subBody(batch: PlannedBatch<unknown>, positions: number[]): Buffer {
+  const out = new ByteWriter();
+  out.byte(0x5b);
+  positions.forEach((k, i) => {
+    if (i > 0) out.byte(0x2c);
+    out.append(batch.body.subarray(batch.spans[2 * k], batch.spans[2 * k + 1]));
+  });
+  out.byte(0x5d);
+  return out.bytes();
 }
