@@ -19,6 +19,8 @@ interface StoredJob {
   count: number;
   /** 'ndjson' (job-payload); absent: one JSON object `{events, pending}` (jobs queued by 0.1). */
   format?: 'ndjson';
+  /** The payload's size before gzip. */
+  bytes?: number;
   payload: string;
 }
 
@@ -30,24 +32,25 @@ export interface JobToQueue {
 
 /** Jobs carrying the same events (one ingest request, one job per integration) share one payload. */
 async function encodeAll(jobs: JobToQueue[]): Promise<StoredJob[]> {
-  const payloads = new Map<unknown, Promise<string>>();
+  const payloads = new Map<unknown, Promise<{ payload: string; bytes: number }>>();
   return Promise.all(
     jobs.map(async (job) => {
       const { events, pending, ...meta } = job.data;
       const key = pending ?? events;
       let payload = payloads.get(key);
       if (!payload) {
-        payload = gzip(encodeJobBody({ events, pending }), 1).then((b) => b.toString('base64'));
+        const body = encodeJobBody({ events, pending });
+        payload = gzip(body, 1).then((b) => ({ payload: b.toString('base64'), bytes: body.length }));
         payloads.set(key, payload);
       }
-      return { ...meta, count: pending ? pending.length : events.length, format: 'ndjson' as const, payload: await payload };
+      return { ...meta, count: pending ? pending.length : events.length, format: 'ndjson' as const, ...(await payload) };
     }),
   );
 }
 
 async function decode(stored: StoredJob): Promise<FetchedJob> {
-  const { payload, count: _count, format, ...meta } = stored; // eslint-disable-line @typescript-eslint/no-unused-vars
-  const bytes = await gunzip(Buffer.from(payload, 'base64'));
+  const { payload, count: _count, format, bytes: size, ...meta } = stored; // eslint-disable-line @typescript-eslint/no-unused-vars
+  const bytes = await gunzip(Buffer.from(payload, 'base64'), size);
   const body = format === 'ndjson' ? decodeJobBody(bytes) : legacyBody(bytes);
   return { ...meta, events: body.events, ...(body.pending ? { pending: body.pending } : {}) };
 }

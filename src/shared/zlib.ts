@@ -15,6 +15,8 @@ export function gzip(data: Buffer | string, level: number): Promise<Buffer> {
   return gzipAsync(data, { level, chunkSize: CHUNK_BYTES });
 }
 
-export function gunzip(data: Buffer): Promise<Buffer> {
-  return gunzipAsync(data, { chunkSize: CHUNK_BYTES });
+/** `expectedBytes`, when known, makes the output one chunk: no copying the pieces together. */
+export function gunzip(data: Buffer, expectedBytes?: number): Promise<Buffer> {
+  const chunkSize = expectedBytes ? Math.min(Math.max(expectedBytes, 64 * 1024), 64 * 1024 * 1024) : CHUNK_BYTES;
+  return gunzipAsync(data, { chunkSize });
 }

@@ -33,9 +33,11 @@ export interface PlannedBatch<T> {
 class OpenBody<T> {
   readonly entries: T[] = [];
   readonly spans: number[] = [];
-  private readonly out = new ByteWriter();
+  // Room for the largest body at once: growing would copy it, and untouched pages cost nothing.
+  private readonly out: ByteWriter;
 
   constructor(private readonly maxBytes: number) {
+    this.out = new ByteWriter(maxBytes);
     this.out.byte(0x5b); // [
   }
 
