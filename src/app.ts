@@ -13,6 +13,7 @@ import { rateLimitPerUser } from './http/rate-limit.js';
 import { docsRoutes } from './http/docs.js';
 import { errorHandler, sendError } from './http/error-handler.js';
 import { healthRoutes } from './http/health-routes.js';
+import { eventsBody } from './ingest/events-body.js';
 import { ingestAuth, ingestKeyRoutes, ingestRoutes } from './ingest/ingest-routes.js';
 import { integrationRoutes } from './integrations/integration-routes.js';
 import type { Logger } from './logger.js';
@@ -57,7 +58,7 @@ export function createApp({ config, knex, logger, services }: AppDeps): Express 
     res.type(services.metrics.registry.contentType).send(await services.metrics.registry.metrics());
   });
   app.use(jsonOnly);
-  app.use('/v1/events', ingestAuth(services.ingest), express.json({ limit: config.ingestMaxBodyBytes }));
+  app.use('/v1/events', ingestAuth(services.ingest), express.raw({ type: () => true, limit: config.ingestMaxBodyBytes }), eventsBody);
   app.use(express.json({ limit: '1mb' }));
   app.use('/v1/admin', authenticate({ secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience }));
   app.use('/v1/admin', rateLimitPerUser(knex, config.rateLimitPerMinute));

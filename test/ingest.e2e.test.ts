@@ -99,7 +99,8 @@ describe('POST /v1/events', () => {
         .serialize((b: Buffer) => b as unknown as string) // the bytes as they are
         .send(body);
     for (const [body, type] of [
-      [Buffer.from(pretty), 'application/json'],
+      [Buffer.from(JSON.stringify({ events: sent })), 'application/json'], // queued from the bytes as sent
+      [Buffer.from(pretty), 'application/json'], // events spanning lines: serialised again
       [Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(pretty)]), 'application/json; charset=utf-8'],
       [Buffer.from(pretty, 'utf16le'), 'application/json; charset=utf-16le'],
     ] as const) {
@@ -108,6 +109,21 @@ describe('POST /v1/events', () => {
       expect({ type, status: res.status, body: res.body }).toEqual({ type, status: 202, body: { accepted: 2, rejected: [] } });
       expect((await queued()).slice(before)).toEqual(sent);
     }
+  });
+
+  it('bad JSON → 400 and nothing queued; charsets other than UTF → 415', async () => {
+    const before = await queuedEvents();
+    const raw = (body: string, type = 'application/json') =>
+      t.request.post('/v1/events').set('Authorization', `Bearer ${key}`).set('Content-Type', type).send(body);
+    for (const body of ['{"events":[{"type":"page","anonymousId":"a"} {"x":1}]}', '{"events":[{"type":"page",}]}', '{"events":[tru]}', '{"events":[{"a":"1}]}']) {
+      const res = await raw(body);
+      expect({ body, status: res.status, code: res.body.error?.code }).toEqual({ body, status: 400, code: 'VALIDATION_ERROR' });
+    }
+    const latin1 = await raw(JSON.stringify({ events: [page()] }), 'application/json; charset=iso-8859-1');
+    expect([latin1.status, latin1.body.error.code]).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE']);
+    const empty = await raw('');
+    expect([empty.status, empty.body.error.code]).toEqual([400, 'VALIDATION_ERROR']);
+    expect(await queuedEvents()).toBe(before);
   });
 
   it('still reads jobs queued in the earlier one-JSON-object format', async () => {

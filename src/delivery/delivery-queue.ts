@@ -28,6 +28,8 @@ interface StoredJob {
 export interface JobToQueue {
   data: DeliveryJob;
   startAfter?: Date;
+  /** Each event's JSON as received, where known (one line each: no newline bytes). */
+  eventBytes?: (Buffer | undefined)[];
 }
 
 /** Jobs carrying the same events (one ingest request, one job per integration) share one payload. */
@@ -39,7 +41,7 @@ async function encodeAll(jobs: JobToQueue[]): Promise<StoredJob[]> {
       const key = pending ?? events;
       let payload = payloads.get(key);
       if (!payload) {
-        const body = encodeJobBody({ events, pending });
+        const body = encodeJobBody({ events, pending }, job.eventBytes);
         payload = gzip(body, 1).then((b) => ({ payload: b.toString('base64'), bytes: body.length }));
         payloads.set(key, payload);
       }

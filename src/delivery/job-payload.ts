@@ -13,15 +13,18 @@ const NEWLINE = 0x0a;
 /**
  * A job's events as newline-delimited JSON: a first line `{"events":N,"pending":M}`, then N events,
  * then M pending items. Each line is (de)serialised on its own, so a job of a thousand events is never
- * one megabyte-long string on either side of the queue.
+ * one megabyte-long string on either side of the queue. An event's bytes as received (JSON without a
+ * newline) may stand in for serialising it again.
  */
-export function encodeJobBody(body: JobBody): Buffer {
+export function encodeJobBody(body: JobBody, eventBytes?: (Buffer | undefined)[]): Buffer {
   const out = new ByteWriter(256 * 1024);
   out.text(JSON.stringify({ events: body.events.length, pending: body.pending?.length ?? 0 }));
-  for (const e of body.events) {
+  body.events.forEach((e, i) => {
     out.byte(NEWLINE);
-    out.text(JSON.stringify(e));
-  }
+    const bytes = eventBytes?.[i];
+    if (bytes) out.append(bytes);
+    else out.text(JSON.stringify(e));
+  });
   for (const p of body.pending ?? []) {
     out.byte(NEWLINE);
     out.text(JSON.stringify(p));

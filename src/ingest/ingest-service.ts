@@ -48,8 +48,10 @@ export class IngestService {
     return hit.orgId;
   }
 
-  async ingest(orgId: string, events: unknown[]): Promise<IngestResult> {
+  /** `eventBytes`: each event as sent, when known; an event accepted unchanged is queued from them. */
+  async ingest(orgId: string, events: unknown[], eventBytes?: (Buffer | undefined)[]): Promise<IngestResult> {
     const accepted: CanonicalEvent[] = [];
+    const acceptedBytes: (Buffer | undefined)[] = [];
     const rejected: IngestResult['rejected'] = [];
     const receivedAt = new Date().toISOString();
     events.forEach((raw, index) => {
@@ -60,9 +62,14 @@ export class IngestService {
       }
       const e = raw as CanonicalEvent;
       // Fixed once here, so every retry and every integration sees the same id and time.
-      e.messageId ||= randomUUID();
-      e.timestamp ||= receivedAt;
+      let bytes = eventBytes?.[index];
+      if (!e.messageId || !e.timestamp) {
+        e.messageId ||= randomUUID();
+        e.timestamp ||= receivedAt;
+        bytes = undefined;
+      }
       accepted.push(e);
+      acceptedBytes.push(bytes);
     });
     if (accepted.length > 0) {
       const integrations = (await this.deps
@@ -72,7 +79,7 @@ export class IngestService {
         .select('id')) as { id: string }[];
       const acceptedAt = Date.now();
       await this.deps.queue.enqueue(
-        integrations.map((i) => ({ data: { orgId, integrationId: i.id, events: accepted, attempt: 0, acceptedAt } })),
+        integrations.map((i) => ({ data: { orgId, integrationId: i.id, events: accepted, attempt: 0, acceptedAt }, eventBytes: acceptedBytes })),
       );
     }
     return { accepted: accepted.length, rejected };
