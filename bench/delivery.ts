@@ -163,7 +163,7 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
   const spawnTs = (script: string, args: string[], env: Record<string, string>) => {
     const base = { ...process.env };
     delete base.NODE_OPTIONS;
-    const profile = process.env.BENCH_PROFILE_DIR && script.startsWith('src/') ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+    const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
     const nodeArgs = script.startsWith('src/') && process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
     const c = spawn(process.execPath, [...nodeArgs, ...profile, '--import', 'tsx', script, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(c);

@@ -41,3 +41,6 @@ control.listen(0, '127.0.0.1', () => {
   const port = (control.address() as { port: number }).port;
   process.stdout.write(JSON.stringify({ url: fake.url, control: `http://127.0.0.1:${port}` }) + '\n');
 });
+
+// Exit normally on SIGTERM, so a CPU profile (BENCH_PROFILE_DIR) gets written.
+process.on('SIGTERM', () => process.exit(0));

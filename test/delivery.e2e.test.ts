@@ -175,6 +175,8 @@ describe('delivery to the stand-in Mixpanel', () => {
     await h.post([page()]);
     await h.until(async () => (await logs(id, 'retry')).length >= 1, 'a failed attempt');
     await h.t.request.patch(`/v1/admin/integrations/${id}`).set(h.t.auth('acme')).send({ enabled: false });
+    // A batch fetched just before may still be in flight (and fail); once it is back, nothing is sent.
+    await h.until(async () => (await stats(id)).in_flight === 0, 'no batch in flight');
     h.us.faults = {};
     await new Promise((r) => setTimeout(r, 500));
     expect(h.us.eventsOf(US.token)).toHaveLength(0);

@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
+import { arraySpans, skipSpace } from '../shared/json-spans.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -7,57 +8,11 @@ declare module 'express-serve-static-core' {
   }
 }
 
-const SPACE = 0x20;
-const TAB = 0x09;
 const LF = 0x0a;
-const CR = 0x0d;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
 const COLON = 0x3a;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
 const OPEN_OBJECT = 0x7b;
 const CLOSE_OBJECT = 0x7d;
 const EVENTS_KEY = Buffer.from('"events"');
-
-const isSpace = (c: number) => c === SPACE || c === LF || c === CR || c === TAB;
-
-function skipSpace(b: Buffer, i: number): number {
-  while (i < b.length && isSpace(b[i])) i++;
-  return i;
-}
-
-/** Index just past the string starting at i (a quote), or -1. */
-function endOfString(b: Buffer, i: number): number {
-  for (i++; i < b.length; ) {
-    const c = b[i];
-    if (c === BACKSLASH) i += 2;
-    else if (c === QUOTE) return i + 1;
-    else i++;
-  }
-  return -1;
-}
-
-/** Index just past the JSON value starting at i (not validated: JSON.parse does that), or -1. */
-function endOfValue(b: Buffer, i: number): number {
-  let depth = 0;
-  while (i < b.length) {
-    const c = b[i];
-    if (c === QUOTE) {
-      i = endOfString(b, i);
-      if (i < 0 || depth === 0) return i;
-      continue;
-    }
-    if (c === OPEN_OBJECT || c === OPEN_ARRAY) depth++;
-    else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
-      if (depth === 0) return i; // a number, true, false or null just ended
-      if (--depth === 0) return i + 1;
-    } else if (depth === 0 && (c === COMMA || isSpace(c))) return i;
-    i++;
-  }
-  return depth === 0 ? i : -1;
-}
 
 /**
  * Where each element of `{"events":[…]}` lies in the bytes (start and end, two per event), or
@@ -70,27 +25,11 @@ export function eventSpans(b: Buffer): number[] | undefined {
   if (!b.subarray(i, i + EVENTS_KEY.length).equals(EVENTS_KEY)) return undefined;
   i = skipSpace(b, i + EVENTS_KEY.length);
   if (b[i] !== COLON) return undefined;
-  i = skipSpace(b, i + 1);
-  if (b[i] !== OPEN_ARRAY) return undefined;
-  i = skipSpace(b, i + 1);
-  const spans: number[] = [];
-  if (b[i] === CLOSE_ARRAY) i++;
-  else {
-    for (;;) {
-      const end = endOfValue(b, i);
-      if (end < 0) return undefined;
-      spans.push(i, end);
-      i = skipSpace(b, end);
-      if (b[i] === COMMA) i = skipSpace(b, i + 1);
-      else if (b[i] === CLOSE_ARRAY) {
-        i++;
-        break;
-      } else return undefined;
-    }
-  }
-  i = skipSpace(b, i);
+  const array = arraySpans(b, skipSpace(b, i + 1));
+  if (!array) return undefined;
+  i = skipSpace(b, array.end);
   if (b[i] !== CLOSE_OBJECT) return undefined;
-  return skipSpace(b, i + 1) === b.length ? spans : undefined;
+  return skipSpace(b, i + 1) === b.length ? array.spans : undefined;
 }
 
 function parseFailed(err: unknown): Error {

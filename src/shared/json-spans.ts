@@ -1,0 +1,83 @@
+/**
+ * Finds where the elements of a JSON array lie in its bytes without parsing them, so each can be
+ * parsed on its own (small strings instead of one large one). Values are not validated: JSON.parse
+ * of each element does that. Anything unexpected between elements gives up (undefined).
+ */
+const SPACE = 0x20;
+const TAB = 0x09;
+const LF = 0x0a;
+const CR = 0x0d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+
+const isSpace = (c: number) => c === SPACE || c === LF || c === CR || c === TAB;
+
+export function skipSpace(b: Buffer, i: number): number {
+  while (i < b.length && isSpace(b[i])) i++;
+  return i;
+}
+
+/** Index just past the string starting at i (a quote), or -1. */
+function endOfString(b: Buffer, i: number): number {
+  for (i++; i < b.length; ) {
+    const c = b[i];
+    if (c === BACKSLASH) i += 2;
+    else if (c === QUOTE) return i + 1;
+    else i++;
+  }
+  return -1;
+}
+
+/** Index just past the JSON value starting at i, or -1. */
+function endOfValue(b: Buffer, i: number): number {
+  let depth = 0;
+  while (i < b.length) {
+    const c = b[i];
+    if (c === QUOTE) {
+      i = endOfString(b, i);
+      if (i < 0 || depth === 0) return i;
+      continue;
+    }
+    if (c === OPEN_OBJECT || c === OPEN_ARRAY) depth++;
+    else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
+      if (depth === 0) return i; // a number, true, false or null just ended
+      if (--depth === 0) return i + 1;
+    } else if (depth === 0 && (c === COMMA || isSpace(c))) return i;
+    i++;
+  }
+  return depth === 0 ? i : -1;
+}
+
+/**
+ * The elements of the array starting at `start` (a "["): start and end offsets, two per element, and
+ * the index just past the array; undefined if the bytes there are not laid out as an array.
+ */
+export function arraySpans(b: Buffer, start: number): { spans: number[]; end: number } | undefined {
+  if (b[start] !== OPEN_ARRAY) return undefined;
+  let i = skipSpace(b, start + 1);
+  const spans: number[] = [];
+  if (b[i] === CLOSE_ARRAY) return { spans, end: i + 1 };
+  for (;;) {
+    const end = endOfValue(b, i);
+    if (end < 0) return undefined;
+    spans.push(i, end);
+    i = skipSpace(b, end);
+    if (b[i] === COMMA) i = skipSpace(b, i + 1);
+    else if (b[i] === CLOSE_ARRAY) return { spans, end: i + 1 };
+    else return undefined;
+  }
+}
+
+/** Each element of a JSON array parsed on its own; undefined when the bytes are not one array. */
+export function parseArrayBytes(b: Buffer): unknown[] | undefined {
+  const array = arraySpans(b, skipSpace(b, 0));
+  if (!array || skipSpace(b, array.end) !== b.length) return undefined;
+  const out: unknown[] = [];
+  for (let k = 0; k < array.spans.length; k += 2) out.push(JSON.parse(b.toString('utf8', array.spans[k], array.spans[k + 1])));
+  return out;
+}
