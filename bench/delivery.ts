@@ -144,12 +144,16 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
   let databaseUrl: string;
   let stopPg: (() => Promise<void>) | undefined;
   if (process.env.DATABASE_URL) {
+    const adminUrl = process.env.DATABASE_URL;
     const name = `mpd_bench_${randomBytes(4).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const u = new URL(process.env.DATABASE_URL);
+    const admin = async (sql: string) => {
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.query(sql).finally(() => c.end());
+    };
+    await admin(`CREATE DATABASE ${name}`);
+    stopPg = () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    const u = new URL(adminUrl);
     u.pathname = `/${name}`;
     databaseUrl = u.toString();
   } else {
