@@ -64,6 +64,21 @@ export class BatchProcessor {
   constructor(private readonly deps: ProcessorDeps) {}
 
   async process(integration: IntegrationRecord, apiSecret: string, gate: Gate, jobs: PgBoss.Job<FetchedJob>[]): Promise<BatchSummary> {
+    const planner = new BatchPlanner<Entry>();
+    try {
+      return await this.deliver(planner, integration, apiSecret, gate, jobs);
+    } finally {
+      planner.release(); // nothing reads the request bodies any more
+    }
+  }
+
+  private async deliver(
+    planner: BatchPlanner<Entry>,
+    integration: IntegrationRecord,
+    apiSecret: string,
+    gate: Gate,
+    jobs: PgBoss.Job<FetchedJob>[],
+  ): Promise<BatchSummary> {
     const record: BatchRecord = { logs: [], deadLetters: [], delivered: 0, failed: 0, skipped: 0 };
     const entries: Entry[] = [];
     const dead = new Map<string, { job: number; e: number; reasons: string[] }>();
@@ -77,7 +92,6 @@ export class BatchProcessor {
     const compiled = this.deps.blueprints.get(`${integration.id}:${integration.revision}`, integration.blueprint);
     const ctx = { projectToken: integration.config.project_token };
     // Each event is parsed, mapped and serialised into its request body in turn, and then let go.
-    const planner = new BatchPlanner<Entry>();
     const add = (job: number, e: number, item: MixpanelItem) => {
       const en: Entry = { job, e, endpoint: item.endpoint, state: 'pending' };
       entries.push(en);
@@ -97,6 +111,7 @@ export class BatchProcessor {
       }
     });
     const batches = planner.finish();
+
     for (const b of batches) {
       b.entries.forEach((en, k) => {
         en.batch = b;

@@ -42,7 +42,9 @@ async function encodeAll(jobs: JobToQueue[]): Promise<StoredJob[]> {
       let payload = payloads.get(key);
       if (!payload) {
         const body = encodeJobBody({ events, pending }, job.eventBytes);
-        payload = gzip(body, 1).then((b) => ({ payload: b.toString('base64'), bytes: body.length }));
+        payload = gzip(body.bytes, 1)
+          .then((b) => ({ payload: b.toString('base64'), bytes: body.bytes.length }))
+          .finally(body.release);
         payloads.set(key, payload);
       }
       return { ...meta, count: pending ? pending.length : events.length, format: 'ndjson' as const, ...(await payload) };

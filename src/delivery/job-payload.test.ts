@@ -4,7 +4,7 @@ import { decodeJobBody, encodeJobBody, type JobBody } from './job-payload.js';
 
 /** Encoded, decoded, and every event parsed back. */
 const roundTrip = (body: JobBody) => {
-  const back = decodeJobBody(encodeJobBody(body));
+  const back = decodeJobBody(encodeJobBody(body).bytes);
   const { events, ...rest } = toDeliveryJob({ orgId: 'o', integrationId: 'i', attempt: 0, acceptedAt: 0, ...back });
   return { events, ...(rest.pending ? { pending: rest.pending } : {}) };
 };
@@ -16,11 +16,11 @@ describe('job payload (newline-delimited JSON)', () => {
     expect(roundTrip({ events })).toEqual({ events });
     expect(roundTrip({ events, pending })).toEqual({ events, pending });
     expect(roundTrip({ events: [] })).toEqual({ events: [] });
-    expect(decodeJobBody(encodeJobBody({ events: [page()] })).events.length).toBe(1);
+    expect(decodeJobBody(encodeJobBody({ events: [page()] }).bytes).events.length).toBe(1);
   });
   it('writes one JSON value per line, so no line needs the whole payload', () => {
     const events = Array.from({ length: 3 }, () => page());
-    const lines = encodeJobBody({ events }).toString('utf8').split('\n');
+    const lines = encodeJobBody({ events }).bytes.toString('utf8').split('\n');
     expect(lines).toHaveLength(4);
     expect(JSON.parse(lines[0])).toEqual({ events: 3, pending: 0 });
     expect(lines.slice(1).map((l) => JSON.parse(l))).toEqual(events);

@@ -1,4 +1,5 @@
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
+import { bodyBuffers } from '../shared/buffer-pool.js';
 import { ByteWriter } from '../shared/byte-writer.js';
 import type { EventList, PendingItem } from './delivery-job.js';
 
@@ -16,8 +17,13 @@ const NEWLINE = 0x0a;
  * one megabyte-long string on either side of the queue. An event's bytes as received (JSON without a
  * newline) may stand in for serialising it again.
  */
-export function encodeJobBody(body: JobBody, eventBytes?: (Buffer | undefined)[]): Buffer {
-  const out = new ByteWriter(256 * 1024);
+export function encodeJobBody(body: JobBody, eventBytes?: (Buffer | undefined)[]): { bytes: Buffer; release: () => void } {
+  // Written in a pooled buffer: `release` hands it back once nothing reads `bytes` any more.
+  const room = bodyBuffers.take();
+  return { bytes: writeJobBody(new ByteWriter(room), body, eventBytes), release: () => bodyBuffers.give(room) };
+}
+
+function writeJobBody(out: ByteWriter, body: JobBody, eventBytes?: (Buffer | undefined)[]): Buffer {
   out.text(JSON.stringify({ events: body.events.length, pending: body.pending?.length ?? 0 }));
   body.events.forEach((e, i) => {
     out.byte(NEWLINE);

@@ -6,8 +6,9 @@ export class ByteWriter {
   private buf: Buffer;
   length = 0;
 
-  constructor(initialBytes = 64 * 1024) {
-    this.buf = Buffer.allocUnsafe(initialBytes);
+  /** Starts in the given buffer (reused memory), or in a new one of this size. */
+  constructor(initial: number | Buffer = 64 * 1024) {
+    this.buf = typeof initial === 'number' ? Buffer.allocUnsafe(initial) : initial;
   }
 
   byte(b: number): void {

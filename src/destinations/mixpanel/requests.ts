@@ -1,4 +1,5 @@
 import type { MixpanelEndpoint, MixpanelItem } from '../../blueprints/engine.js';
+import { bodyBuffers } from '../../shared/buffer-pool.js';
 import { ByteWriter } from '../../shared/byte-writer.js';
 
 export type MixpanelRegion = 'us' | 'eu' | 'in';
@@ -33,11 +34,14 @@ export interface PlannedBatch<T> {
 class OpenBody<T> {
   readonly entries: T[] = [];
   readonly spans: number[] = [];
-  // Room for the largest body at once: growing would copy it, and untouched pages cost nothing.
+  // Room for the largest body at once (growing would copy it); only a lone oversized item grows it.
   private readonly out: ByteWriter;
 
-  constructor(private readonly maxBytes: number) {
-    this.out = new ByteWriter(maxBytes);
+  constructor(
+    private readonly maxBytes: number,
+    room: Buffer,
+  ) {
+    this.out = new ByteWriter(room);
     this.out.byte(0x5b); // [
   }
 
@@ -70,6 +74,7 @@ class OpenBody<T> {
 export class BatchPlanner<T> {
   private readonly open = new Map<MixpanelEndpoint, OpenBody<T>>();
   private readonly done: PlannedBatch<T>[] = [];
+  private readonly rooms: Buffer[] = [];
 
   constructor(private readonly maxBytes = MAX_REQUEST_BYTES) {}
 
@@ -78,7 +83,9 @@ export class BatchPlanner<T> {
     const b = this.open.get(item.endpoint);
     if (b && b.entries.length < MAX_ITEMS[item.endpoint] && b.tryAdd(entry, json)) return;
     this.close(item.endpoint);
-    const fresh = new OpenBody<T>(this.maxBytes);
+    const room = this.maxBytes === bodyBuffers.bytes ? bodyBuffers.take() : Buffer.allocUnsafe(this.maxBytes);
+    this.rooms.push(room);
+    const fresh = new OpenBody<T>(this.maxBytes, room);
     this.open.set(item.endpoint, fresh);
     fresh.tryAdd(entry, json);
   }
@@ -86,6 +93,11 @@ export class BatchPlanner<T> {
   finish(): PlannedBatch<T>[] {
     for (const endpoint of [...this.open.keys()]) this.close(endpoint);
     return this.done;
+  }
+
+  /** Hands the bodies' memory back for later batches; only once nothing reads them any more. */
+  release(): void {
+    for (const room of this.rooms.splice(0)) bodyBuffers.give(room);
   }
 
   private close(endpoint: MixpanelEndpoint): void {
