@@ -46,7 +46,7 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
     poolMax: config.delivery.queuePoolMax,
     onError: (err) => logger.error({ err }, 'job queue error'),
   });
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 6 });
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
   pool.on('error', () => {}); // an idle client lost its connection; the pool replaces it
   const catalogBlueprints = new CatalogBlueprintStore(knex);
   const secrets = new SecretBox(config.encryptionKeys);
@@ -65,7 +65,7 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
     mixpanelBaseUrls: config.mixpanelBaseUrls,
     queues: queue,
   });
-  const ingest = new IngestService({ knex, keys: new IngestKeyStore(knex), queue, validator: new EventValidator(SPEC_PATH), audit });
+  const ingest = new IngestService({ knex, pool, keys: new IngestKeyStore(knex), queue, validator: new EventValidator(SPEC_PATH), audit });
   const delivery = new DeliveryAdminService({ pool, integrations, store, queue, audit });
   const processor = new BatchProcessor({ pool, queue, store, client, blueprints, config: config.delivery, baseUrls: config.mixpanelBaseUrls, metrics });
   return {

@@ -1,4 +1,5 @@
 import { gzipSync } from 'node:zlib';
+import pg from 'pg';
 import { toDeliveryJob } from '../src/delivery/delivery-job.js';
 import { hashKey } from '../src/ingest/ingest-key-store.js';
 import { page, track } from './fixtures/events.js';
@@ -124,6 +125,29 @@ describe('POST /v1/events', () => {
     const empty = await raw('');
     expect([empty.status, empty.body.error.code]).toEqual([400, 'VALIDATION_ERROR']);
     expect(await queuedEvents()).toBe(before);
+  });
+
+  it('queues nothing for an integration whose deletion commits while the events are being accepted', async () => {
+    const id = (await t.request.post('/v1/admin/integration-catalog/mixpanel/install').set(t.auth('race')).send(guideInstallBody())).body.id;
+    const raceKey = (await t.request.post('/v1/admin/ingest-keys').set(t.auth('race')).send({ name: 'race' })).body.key;
+    const jobsOf = async () => (await t.db.knex.raw('SELECT count(*)::int AS n FROM pgboss.job WHERE name = ?', [`delivery-${id}`])).rows[0].n;
+    // A deletion in progress, as DELETE runs it: queue lock held, integration marked, jobs dropped.
+    const deleting = new pg.Client({ connectionString: t.db.url });
+    await deleting.connect();
+    try {
+      await deleting.query('BEGIN');
+      await deleting.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`delivery-${id}`]);
+      await deleting.query('UPDATE integrations SET deleted_at = now(), enabled = false WHERE id = $1', [id]);
+      await deleting.query('DELETE FROM pgboss.job WHERE name = $1', [`delivery-${id}`]);
+      // The ingest still sees the integration (the deletion is not committed) and must wait for it.
+      const accepting = post({ events: [page()] }, raceKey).then((r) => r);
+      await new Promise((r) => setTimeout(r, 300));
+      await deleting.query('COMMIT');
+      expect((await accepting).status).toBe(202);
+    } finally {
+      await deleting.end();
+    }
+    expect(await jobsOf()).toBe(0);
   });
 
   it('still reads jobs queued in the earlier one-JSON-object format', async () => {

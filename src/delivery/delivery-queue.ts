@@ -177,11 +177,13 @@ export class DeliveryQueue {
   }
 
   /**
-   * Taken (shared) by a batch's commit before it queues follow-ups, so a drop cannot slip between a
-   * worker's check that the integration still exists and its insert of retries.
+   * Taken (shared) for the rest of a transaction that queues jobs (ingest, a batch's follow-ups, a
+   * replay), so a drop cannot slip between its check that the integrations still exist and its insert.
+   * Take it after any row locks on integrations (a drop holds one while it waits for this lock).
    */
-  async lockForCommit(integrationId: string, db: QueueDb): Promise<void> {
-    await db.executeSql('SELECT pg_advisory_xact_lock_shared(hashtext($1))', [DeliveryQueue.queueName(integrationId)]);
+  async lockForCommit(integrationIds: string | string[], db: QueueDb): Promise<void> {
+    const names = (Array.isArray(integrationIds) ? integrationIds : [integrationIds]).map(DeliveryQueue.queueName);
+    await db.executeSql('SELECT pg_advisory_xact_lock_shared(hashtext(name)) FROM unnest($1::text[]) AS name', [names]);
   }
 
   async counts(integrationId: string): Promise<QueueCounts> {

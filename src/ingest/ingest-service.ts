@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import type pg from 'pg';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import type { DeliveryQueue } from '../delivery/delivery-queue.js';
+import { pgTransaction } from '../delivery/pg-transaction.js';
 import { InvalidTokenError, NotFoundError } from '../errors.js';
 import type { Actor } from '../integrations/integration-service.js';
 import type { PageRequest } from '../shared/pagination.js';
@@ -16,6 +18,11 @@ export interface IngestResult {
 
 const KEY_CACHE_MS = 5000;
 
+async function liveIntegrations(client: pg.PoolClient, orgId: string): Promise<string[]> {
+  const res = await client.query<{ id: string }>('SELECT id FROM integrations WHERE org_id = $1 AND enabled AND deleted_at IS NULL', [orgId]);
+  return res.rows.map((r) => r.id);
+}
+
 /**
  * Accepts canonical events for an org and queues them, in one statement, for each of the org's
  * enabled integrations. The answer is given only after that statement committed.
@@ -25,7 +32,7 @@ export class IngestService {
   private readonly touched = new Map<string, number>();
 
   constructor(
-    private readonly deps: { knex: Knex; keys: IngestKeyStore; queue: DeliveryQueue; validator: EventValidator; audit: AuditStore },
+    private readonly deps: { knex: Knex; pool: pg.Pool; keys: IngestKeyStore; queue: DeliveryQueue; validator: EventValidator; audit: AuditStore },
   ) {}
 
   /** The org of an ingestion key (cached for a few seconds; a revoked key stops within that time). */
@@ -72,15 +79,17 @@ export class IngestService {
       acceptedBytes.push(bytes);
     });
     if (accepted.length > 0) {
-      const integrations = (await this.deps
-        .knex('integrations')
-        .where({ org_id: orgId, enabled: true })
-        .whereNull('deleted_at')
-        .select('id')) as { id: string }[];
       const acceptedAt = Date.now();
-      await this.deps.queue.enqueue(
-        integrations.map((i) => ({ data: { orgId, integrationId: i.id, events: accepted, attempt: 0, acceptedAt }, eventBytes: acceptedBytes })),
-      );
+      await pgTransaction(this.deps.pool, async (client, db) => {
+        // Under the queues' commit lock, so an integration deleted meanwhile gets no job.
+        const ids = await liveIntegrations(client, orgId);
+        await this.deps.queue.lockForCommit(ids, db);
+        const live = new Set(await liveIntegrations(client, orgId));
+        const jobs = ids
+          .filter((id) => live.has(id))
+          .map((integrationId) => ({ data: { orgId, integrationId, events: accepted, attempt: 0, acceptedAt }, eventBytes: acceptedBytes }));
+        await this.deps.queue.enqueue(jobs, db);
+      });
     }
     return { accepted: accepted.length, rejected };
   }
