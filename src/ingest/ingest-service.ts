@@ -24,8 +24,8 @@ async function liveIntegrations(client: pg.PoolClient, orgId: string): Promise<s
 }
 
 /**
- * Accepts canonical events for an org and queues them, in one statement, for each of the org's
- * enabled integrations. The answer is given only after that statement committed.
+ * Accepts canonical events for an org and queues them, in one transaction, for each of the org's
+ * enabled integrations (one INSERT of all their jobs). The answer is given only after that commits.
  */
 export class IngestService {
   private readonly keyCache = new Map<string, { id: string; orgId: string; until: number }>();
