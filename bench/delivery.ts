@@ -220,7 +220,7 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
     const ingestKey = ((await (await fetch(`${base}/v1/admin/ingest-keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'bench' }) })).json()) as { key: string }).key;
     const ingest = { Authorization: `Bearer ${ingestKey}`, 'Content-Type': 'application/json' };
     const bodyOf = (count: number, offset: number) => `{"events":[${Array.from({ length: count }, (_, i) => eventJson(offset + i, Date.now())).join(',')}]}`;
-    const post = async (count: number, offset: number, body: string | Uint8Array<ArrayBuffer> = bodyOf(count, offset)) => {
+    const post = async (body: string | Uint8Array<ArrayBuffer>) => {
       const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: ingest, body }).catch((err: Error) => {
         throw new Error(`ingest: ${err.message}; the service said: ${serviceOutput.slice(-1500)}`, { cause: err });
       });
@@ -242,7 +242,7 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
     const bodies = Array.from({ length: Math.ceil(N / 1000) }, (_, k) => new Uint8Array(Buffer.from(bodyOf(1000, 1000 + k * 1000))));
 
     // Warm-up
-    await post(1000, 0);
+    await post(bodyOf(1000, 0));
     await waitDelivered(1000, 30000);
     await resetFake();
 
@@ -257,7 +257,7 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
     const t0 = performance.now();
     const ingestDone = (async () => {
       const lanes = Array.from({ length: 4 }, async () => {
-        for (let body = bodies.pop(); body; body = bodies.pop()) await post(1000, 0, body);
+        for (let body = bodies.pop(); body; body = bodies.pop()) await post(body);
       });
       await Promise.all(lanes);
       return performance.now() - t0;
@@ -284,7 +284,7 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
     while (Date.now() - tLat < seconds * 1000) {
       const due = tLat + (posted / 5000) * 1000;
       if (Date.now() < due) await sleep(due - Date.now());
-      void post(100, posted);
+      void post(bodyOf(100, posted));
       posted += 100;
     }
     const lat = await waitDelivered(posted, 60_000);

@@ -87,9 +87,8 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
   };
 }
 
-/** Migrations, then the catalog's variant blueprints (idempotent). */
 /**
- * Migrates and seeds the catalog. Processes starting together (an API and its workers) take turns
+ * Migrates, then seeds the catalog's variant blueprints (idempotent). Processes starting together (an API and its workers) take turns
  * under a PostgreSQL advisory lock held on a connection of its own: knex's migration lock is a table,
  * which two processes on a fresh database would both try to create.
  */

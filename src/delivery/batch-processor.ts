@@ -11,6 +11,7 @@ import { toDeliveryJob, type DeliveryJob, type FetchedJob, type PendingItem } fr
 import type { DeliveryQueue, QueueDb } from './delivery-queue.js';
 import type { BatchRecord, DeliveryStore } from './delivery-store.js';
 import type { Gate } from './gate.js';
+import { parseSpan } from '../shared/json-spans.js';
 import { pgTransaction } from './pg-transaction.js';
 import type { DeliveryMetrics } from './metrics.js';
 
@@ -31,7 +32,7 @@ interface Entry {
 /** The Mixpanel item of an entry, read back from its batch's body (for retries only). */
 function itemOf(en: Entry): MixpanelItem {
   const { batch, k } = en as Required<Entry>;
-  return { endpoint: en.endpoint, body: JSON.parse(batch.body.toString('utf8', batch.spans[2 * k], batch.spans[2 * k + 1])) as MixpanelItem['body'] };
+  return { endpoint: en.endpoint, body: parseSpan(batch.body, batch.spans, k) as MixpanelItem['body'] };
 }
 
 export interface ProcessorDeps {
@@ -126,7 +127,7 @@ export class BatchProcessor {
     let authFailed: string | undefined;
     let retryAfterMs: number | undefined;
 
-    const send = async (endpoint: MixpanelEndpoint, batch: Entry[], body: Buffer | string): Promise<void> => {
+    const send = async (endpoint: MixpanelEndpoint, batch: Entry[], body: Buffer): Promise<void> => {
       const res = await gate.run(() => this.deps.client.post(requestUrl(baseUrl, endpoint), body, endpoint === '/import' ? apiSecret : undefined));
       const outcome = classify(endpoint, res, batch.length);
       const log = {
@@ -289,8 +290,8 @@ export class BatchProcessor {
   /** Puts fetched jobs back untouched (the integration is disabled or its credentials are refused). */
   async hold(integrationId: string, jobs: PgBoss.Job<FetchedJob>[]): Promise<void> {
     const startAfter = new Date(Date.now() + this.deps.config.holdMs);
-    await pgTransaction(this.deps.pool, async (client, db) => {
-      if (await this.stillLive(integrationId, client, db)) {
+    await pgTransaction(this.deps.pool, async (_client, db) => {
+      if (await this.stillLive(integrationId, db)) {
         await this.deps.queue.enqueue(jobs.map((j) => ({ data: toDeliveryJob(j.data), startAfter })), db);
       }
       await this.deps.queue.complete(integrationId, jobs.map((j) => j.id), db);
@@ -298,9 +299,8 @@ export class BatchProcessor {
   }
 
   /** Holds the queue's commit lock for the transaction, then says whether follow-ups may be queued. */
-  private async stillLive(integrationId: string, client: pg.PoolClient, db: QueueDb): Promise<boolean> {
-    await this.deps.queue.lockForCommit(integrationId, db);
-    return this.deps.store.isLive(client, integrationId);
+  private async stillLive(integrationId: string, db: QueueDb): Promise<boolean> {
+    return (await this.deps.queue.liveUnderLock([integrationId], db)).has(integrationId);
   }
 
   private async commit(
@@ -318,7 +318,7 @@ export class BatchProcessor {
           integration.id,
         ]);
       }
-      if (await this.stillLive(integration.id, client, db)) await this.deps.queue.enqueue(followUps.jobs, db);
+      if (await this.stillLive(integration.id, db)) await this.deps.queue.enqueue(followUps.jobs, db);
       await this.deps.queue.complete(integration.id, jobs.map((j) => j.id), db);
     });
   }

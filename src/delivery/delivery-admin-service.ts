@@ -31,7 +31,7 @@ export class DeliveryAdminService {
   /** Queues dead letters again (all, or the given ids), mapped afresh with the current blueprint. */
   async replay(actor: Actor, id: string, ids?: string[]): Promise<{ replayed: number }> {
     return pgTransaction(this.deps.pool, async (client, db) => {
-      await this.deps.queue.lockForCommit(id, db); // a delete committing now cannot leave these jobs behind
+      await this.deps.queue.lockForCommit([id], db); // a delete committing now cannot leave these jobs behind
       await this.deps.integrations.get(actor.orgId, id);
       const events = await this.deps.store.takeForReplay(client, actor.orgId, id, ids);
       if (events.length > 0) {

@@ -181,9 +181,18 @@ export class DeliveryQueue {
    * replay), so a drop cannot slip between its check that the integrations still exist and its insert.
    * Take it after any row locks on integrations (a drop holds one while it waits for this lock).
    */
-  async lockForCommit(integrationIds: string | string[], db: QueueDb): Promise<void> {
-    const names = (Array.isArray(integrationIds) ? integrationIds : [integrationIds]).map(DeliveryQueue.queueName);
-    await db.executeSql('SELECT pg_advisory_xact_lock_shared(hashtext(name)) FROM unnest($1::text[]) AS name', [names]);
+  async lockForCommit(integrationIds: string[], db: QueueDb): Promise<void> {
+    await db.executeSql('SELECT pg_advisory_xact_lock_shared(hashtext(name)) FROM unnest($1::text[]) AS name', [
+      integrationIds.map(DeliveryQueue.queueName),
+    ]);
+  }
+
+  /** Takes the commit lock, then says which of these integrations still exist (may be queued for). */
+  async liveUnderLock(integrationIds: string[], db: QueueDb): Promise<Set<string>> {
+    await this.lockForCommit(integrationIds, db);
+    // A statement of its own: it sees a deletion that committed while the lock was awaited.
+    const { rows } = await db.executeSql('SELECT id FROM integrations WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL', [integrationIds]);
+    return new Set((rows as { id: string }[]).map((r) => r.id));
   }
 
   async counts(integrationId: string): Promise<QueueCounts> {

@@ -41,16 +41,9 @@ export interface BatchRecord {
 /** Mixpanel's answers are kept for troubleshooting, cut to this many characters. */
 export const RESPONSE_BODY_LIMIT = 4096;
 
-
 /** Delivery logs (one row per request), dead letters and per-integration counters. */
 export class DeliveryStore {
   constructor(private readonly knex: Knex) {}
-
-  /** Whether the integration still exists (not deleted), read in the caller's transaction. */
-  async isLive(client: pg.PoolClient, integrationId: string): Promise<boolean> {
-    const res = await client.query('SELECT 1 FROM integrations WHERE id = $1 AND deleted_at IS NULL', [integrationId]);
-    return res.rowCount === 1;
-  }
 
   /** Writes what one batch did, in the caller's transaction. */
   async record(client: pg.PoolClient, integrationId: string, orgId: string, r: BatchRecord): Promise<void> {

@@ -1,6 +1,7 @@
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import { bodyBuffers } from '../shared/buffer-pool.js';
 import { ByteWriter } from '../shared/byte-writer.js';
+import { parseSpan } from '../shared/json-spans.js';
 import type { EventList, PendingItem } from './delivery-job.js';
 
 /** What a job carries besides its bookkeeping: the events and, on a retry, the items still to send. */
@@ -44,34 +45,30 @@ export interface FetchedJobBody {
   pending?: PendingItem[];
 }
 
-/** Events as lines of one buffer (start and end offsets, two per event). */
+/** Events as lines of one buffer: `count` lines from line `first`. */
 class LineEvents implements EventList {
   constructor(
     private readonly bytes: Buffer,
-    private readonly spans: number[],
+    private readonly lines: number[],
+    private readonly first: number,
+    readonly length: number,
   ) {}
 
-  get length(): number {
-    return this.spans.length / 2;
-  }
-
   at(index: number): CanonicalEvent {
-    return JSON.parse(this.bytes.toString('utf8', this.spans[2 * index], this.spans[2 * index + 1])) as CanonicalEvent;
+    return parseSpan(this.bytes, this.lines, this.first + index) as CanonicalEvent;
   }
 }
 
 export function decodeJobBody(bytes: Buffer): FetchedJobBody {
-  const spans: number[] = [];
+  const lines: number[] = [];
   for (let start = 0; start <= bytes.length; ) {
     let end = bytes.indexOf(NEWLINE, start);
     if (end === -1) end = bytes.length;
-    spans.push(start, end);
+    lines.push(start, end);
     start = end + 1;
   }
-  const lines = new LineEvents(bytes, spans);
-  const head = lines.at(0) as unknown as { events: number; pending: number };
-  const events = new LineEvents(bytes, spans.slice(2, 2 + 2 * head.events));
+  const head = parseSpan(bytes, lines, 0) as { events: number; pending: number };
+  const events = new LineEvents(bytes, lines, 1, head.events);
   if (head.pending === 0) return { events };
-  const pendingLines = new LineEvents(bytes, spans.slice(2 + 2 * head.events, 2 + 2 * (head.events + head.pending)));
-  return { events, pending: Array.from({ length: head.pending }, (_, i) => pendingLines.at(i) as unknown as PendingItem) };
+  return { events, pending: Array.from({ length: head.pending }, (_, i) => parseSpan(bytes, lines, 1 + head.events + i) as PendingItem) };
 }

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { arraySpans, skipSpace } from '../shared/json-spans.js';
+import { arraySpans, skipSpace, spanBytes } from '../shared/json-spans.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -32,16 +32,24 @@ export function eventSpans(b: Buffer): number[] | undefined {
   return skipSpace(b, i + 1) === b.length ? array.spans : undefined;
 }
 
-function parseFailed(err: unknown): Error {
-  return Object.assign(new Error(`The request body is not valid JSON: ${(err as Error).message}`), { status: 400, type: 'entity.parse.failed' });
-}
-
 function parse(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw parseFailed(err);
+    throw Object.assign(new Error(`The request body is not valid JSON: ${(err as Error).message}`), { status: 400, type: 'entity.parse.failed' });
   }
+}
+
+/** The body as text in its declared charset (UTF only, like express.json). */
+function decode(bytes: Buffer, charset: string): string {
+  if (charset.startsWith('utf-')) {
+    try {
+      return new TextDecoder(charset).decode(bytes);
+    } catch {
+      // an unknown UTF name: unsupported like any other
+    }
+  }
+  throw Object.assign(new Error(`unsupported charset "${charset}"`), { status: 415 });
 }
 
 /**
@@ -55,33 +63,17 @@ export function eventsBody(req: Request, _res: Response, next: NextFunction): vo
   try {
     let bytes: Buffer = req.body;
     const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();
-    if (charset && charset !== 'utf-8' && charset !== 'utf8') {
-      if (!charset.startsWith('utf-')) throw Object.assign(new Error(`unsupported charset "${charset}"`), { status: 415 });
-      let text: string;
-      try {
-        text = new TextDecoder(charset).decode(bytes);
-      } catch {
-        throw Object.assign(new Error(`unsupported charset "${charset}"`), { status: 415 });
-      }
+    const utf8 = !charset || charset === 'utf-8' || charset === 'utf8';
+    if (utf8 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
+    const spans = utf8 && bytes.length > 0 ? eventSpans(bytes) : undefined;
+    if (spans) {
+      const own = Array.from({ length: spans.length / 2 }, (_, k) => spanBytes(bytes, spans, k));
+      req.body = { events: own.map((b) => parse(b.toString('utf8'))) };
+      req.eventBytes = own.map((b) => (b.includes(LF) ? undefined : b)); // a job stores one event per line
+    } else {
+      const text = utf8 ? bytes.toString('utf8') : decode(bytes, charset);
       req.body = text.trim() === '' ? {} : parse(text);
-      return next();
     }
-    if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
-    const spans = bytes.length > 0 ? eventSpans(bytes) : undefined;
-    if (!spans) {
-      const text = bytes.toString('utf8');
-      req.body = text.trim() === '' ? {} : parse(text);
-      return next();
-    }
-    const events: unknown[] = [];
-    const kept: (Buffer | undefined)[] = [];
-    for (let k = 0; k < spans.length; k += 2) {
-      const own = bytes.subarray(spans[k], spans[k + 1]);
-      events.push(parse(own.toString('utf8')));
-      kept.push(own.includes(LF) ? undefined : own); // a job stores one event per line
-    }
-    req.body = { events };
-    req.eventBytes = kept;
     next();
   } catch (err) {
     next(err);

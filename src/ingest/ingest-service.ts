@@ -18,10 +18,6 @@ export interface IngestResult {
 
 const KEY_CACHE_MS = 5000;
 
-async function liveIntegrations(client: pg.PoolClient, orgId: string): Promise<string[]> {
-  const res = await client.query<{ id: string }>('SELECT id FROM integrations WHERE org_id = $1 AND enabled AND deleted_at IS NULL', [orgId]);
-  return res.rows.map((r) => r.id);
-}
 
 /**
  * Accepts canonical events for an org and queues them, in one transaction, for each of the org's
@@ -81,12 +77,10 @@ export class IngestService {
     if (accepted.length > 0) {
       const acceptedAt = Date.now();
       await pgTransaction(this.deps.pool, async (client, db) => {
+        const enabled = await client.query<{ id: string }>('SELECT id FROM integrations WHERE org_id = $1 AND enabled AND deleted_at IS NULL', [orgId]);
         // Under the queues' commit lock, so an integration deleted meanwhile gets no job.
-        const ids = await liveIntegrations(client, orgId);
-        await this.deps.queue.lockForCommit(ids, db);
-        const live = new Set(await liveIntegrations(client, orgId));
-        const jobs = ids
-          .filter((id) => live.has(id))
+        const live = await this.deps.queue.liveUnderLock(enabled.rows.map((r) => r.id), db);
+        const jobs = [...live]
           .map((integrationId) => ({ data: { orgId, integrationId, events: accepted, attempt: 0, acceptedAt }, eventBytes: acceptedBytes }));
         await this.deps.queue.enqueue(jobs, db);
       });

@@ -73,11 +73,19 @@ export function arraySpans(b: Buffer, start: number): { spans: number[]; end: nu
   }
 }
 
+/** The bytes of value `k` of `spans` (start and end offsets in `b`, two per value). */
+export function spanBytes(b: Buffer, spans: number[], k: number): Buffer {
+  return b.subarray(spans[2 * k], spans[2 * k + 1]);
+}
+
+/** Value `k` of `spans`, parsed. */
+export function parseSpan(b: Buffer, spans: number[], k: number): unknown {
+  return JSON.parse(b.toString('utf8', spans[2 * k], spans[2 * k + 1]));
+}
+
 /** Each element of a JSON array parsed on its own; undefined when the bytes are not one array. */
 export function parseArrayBytes(b: Buffer): unknown[] | undefined {
   const array = arraySpans(b, skipSpace(b, 0));
   if (!array || skipSpace(b, array.end) !== b.length) return undefined;
-  const out: unknown[] = [];
-  for (let k = 0; k < array.spans.length; k += 2) out.push(JSON.parse(b.toString('utf8', array.spans[k], array.spans[k + 1])));
-  return out;
+  return Array.from({ length: array.spans.length / 2 }, (_, k) => parseSpan(b, array.spans, k));
 }

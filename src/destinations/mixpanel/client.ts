@@ -33,7 +33,7 @@ export class MixpanelClient {
 
   constructor(private readonly opts: ClientOptions) {}
 
-  async post(url: string, json: Buffer | string, apiSecret?: string): Promise<MixpanelResponse> {
+  async post(url: string, json: Buffer, apiSecret?: string): Promise<MixpanelResponse> {
     const started = performance.now();
     const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'application/json' };
     let body = json;

@@ -1,6 +1,7 @@
 import type { MixpanelEndpoint, MixpanelItem } from '../../blueprints/engine.js';
 import { bodyBuffers } from '../../shared/buffer-pool.js';
 import { ByteWriter } from '../../shared/byte-writer.js';
+import { spanBytes } from '../../shared/json-spans.js';
 
 export type MixpanelRegion = 'us' | 'eu' | 'in';
 
@@ -119,7 +120,7 @@ export function subBody(batch: PlannedBatch<unknown>, positions: number[]): Buff
   out.byte(0x5b);
   positions.forEach((k, i) => {
     if (i > 0) out.byte(0x2c);
-    out.append(batch.body.subarray(batch.spans[2 * k], batch.spans[2 * k + 1]));
+    out.append(spanBytes(batch.body, batch.spans, k));
   });
   out.byte(0x5d);
   return out.bytes();
