@@ -249,6 +249,7 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
     // 1. Throughput: N events, 1000 per POST, 4 POSTs in flight.
     const cpu = () => ({
       service: cpuSeconds((_c, pid) => pid === service.pid || workers.some((w) => w.pid === pid)),
+      ...(workers.length > 0 ? { api: cpuSeconds((_c, pid) => pid === service.pid), workers: cpuSeconds((_c, pid) => workers.some((w) => w.pid === pid)) } : {}),
       mixpanel: cpuSeconds((_c, pid) => pid === fakeProc.pid),
       postgres: cpuSeconds((c) => c.startsWith('postgres')),
       load: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
@@ -267,7 +268,7 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
     const e2eMs = performance.now() - t0;
     const cpu1 = cpu();
     const cpuShare = Object.fromEntries(
-      Object.entries(cpu1).map(([k, v]) => [`e2e_cpu_${k}_cores`, Math.round(((v - cpu0[k as keyof typeof cpu0]) / (e2eMs / 1000)) * 100) / 100]),
+      Object.entries(cpu1).map(([k, v]) => [`e2e_cpu_${k}_cores`, Math.round(((v - (cpu0[k as keyof typeof cpu0] ?? 0)) / (e2eMs / 1000)) * 100) / 100]),
     );
     const throughputRss = peakRss;
     await resetFake();

@@ -169,7 +169,9 @@ export class CompiledBlueprint {
     props.$device_id = ids.deviceId;
     if (ids.userId) props.$user_id = ids.userId;
     else delete props.$user_id;
-    return props;
+    // Built by keyed stores, the object has likely become a slow dictionary; a copy is a fast object
+    // again, which the size checks and JSON.stringify walk much faster.
+    return { ...props };
   }
 
   /** The global mappings, computed once per canonical event and shared by every event made from it. */

@@ -22,15 +22,19 @@ export function skipSpace(b: Buffer, i: number): number {
   return i;
 }
 
-/** Index just past the string starting at i (a quote), or -1. */
+/**
+ * Index just past the string starting at i (a quote), or -1. Jumps from quote to quote with indexOf
+ * (native, much faster than a byte loop); a quote preceded by an odd run of backslashes is escaped.
+ */
 function endOfString(b: Buffer, i: number): number {
-  for (i++; i < b.length; ) {
-    const c = b[i];
-    if (c === BACKSLASH) i += 2;
-    else if (c === QUOTE) return i + 1;
-    else i++;
+  for (;;) {
+    const q = b.indexOf(QUOTE, i + 1);
+    if (q < 0) return -1;
+    let k = q - 1;
+    while (b[k] === BACKSLASH) k--; // stops at the opening quote at the latest
+    if ((q - 1 - k) % 2 === 0) return q + 1;
+    i = q;
   }
-  return -1;
 }
 
 /** Index just past the JSON value starting at i, or -1. */
@@ -81,11 +85,4 @@ export function spanBytes(b: Buffer, spans: number[], k: number): Buffer {
 /** Value `k` of `spans`, parsed. */
 export function parseSpan(b: Buffer, spans: number[], k: number): unknown {
   return JSON.parse(b.toString('utf8', spans[2 * k], spans[2 * k + 1]));
-}
-
-/** Each element of a JSON array parsed on its own; undefined when the bytes are not one array. */
-export function parseArrayBytes(b: Buffer): unknown[] | undefined {
-  const array = arraySpans(b, skipSpace(b, 0));
-  if (!array || skipSpace(b, array.end) !== b.length) return undefined;
-  return Array.from({ length: array.spans.length / 2 }, (_, k) => parseSpan(b, array.spans, k));
 }

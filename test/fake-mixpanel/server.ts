@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { gunzipSync } from 'node:zlib';
-import { parseArrayBytes } from '../../src/shared/json-spans.js';
 
 /**
  * A stand-in for Mixpanel's Ingestion API that behaves as MIXPANEL.md says: Basic auth on /import,
@@ -158,16 +157,14 @@ export class FakeMixpanel {
     }
     let items: Record<string, unknown>[];
     try {
-      // A JSON array is parsed element by element (the stand-in must not be the benchmark's bottleneck).
       const form = String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded');
-      const elements = form ? undefined : parseArrayBytes(raw);
-      let text = elements ? '' : raw.toString('utf8').trim();
+      let text = raw.toString('utf8').trim();
       if (form) {
         // `data=<base64 of the JSON array>`, as the official client libraries send it
         const data = text.startsWith('data=') ? text.slice(5) : text;
         text = Buffer.from(data.includes('%') ? decodeURIComponent(data) : data, 'base64').toString('utf8');
       }
-      items = elements ?? (text.startsWith('[') ? JSON.parse(text) : text.split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+      items = text.startsWith('[') ? JSON.parse(text) : text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
       if (!Array.isArray(items)) throw new Error('not an array');
     } catch {
       record(400);
