@@ -55,7 +55,7 @@ export function createApp({ config, knex, logger, services }: AppDeps): Express 
   app.use(healthRoutes(knex));
   app.use(docsRoutes(SPEC_PATH));
   app.get('/metrics', async (_req, res) => {
-    res.type(services.metrics.registry.contentType).send(await services.metrics.registry.metrics());
+    res.type(services.metricsExport.contentType).send(await services.metricsExport.text());
   });
   app.use(jsonOnly);
   app.use('/v1/events', ingestAuth(services.ingest), express.raw({ type: () => true, limit: config.ingestMaxBodyBytes }), eventsBody);

@@ -22,6 +22,11 @@ export interface Config {
   delivery: DeliveryConfig;
   /** Run delivery workers inside the API server (set false when `npm run worker` processes do it). */
   workersInProcess: boolean;
+  /**
+   * Delivery threads started inside the API server when workersInProcess: each runs a delivery
+   * worker on a core of its own, off the event loop that serves the API; 0 runs delivery on it.
+   */
+  deliveryThreads: number;
   ingestMaxBodyBytes: number;
   /** Management API requests per user per minute. */
   rateLimitPerMinute: number;
@@ -173,6 +178,7 @@ export function loadConfig(env: Env = process.env): Config {
       queuePoolMax: int(env, 'QUEUE_POOL_MAX', 10, 2, 200),
     },
     workersInProcess: (env.WORKERS_IN_PROCESS ?? 'true') !== 'false',
+    deliveryThreads: int(env, 'DELIVERY_THREADS', 1, 0, 16),
     ingestMaxBodyBytes: int(env, 'INGEST_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024),
     rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 100, 1),
     corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { openDatabase, type Database } from './db.js';
+import { DeliveryThreads } from './delivery-threads.js';
 import { createLogger, type Logger } from './logger.js';
 import { createServices, prepareDatabase, type Services } from './services.js';
 
@@ -65,7 +66,12 @@ export function onSignals(logger: Logger, stop: () => Promise<void>): void {
 async function main(): Promise<void> {
   const { config, logger, db, services } = await boot();
   const app = createApp({ config, knex: db.knex, logger, services });
-  const worker = config.workersInProcess ? services.createWorker(logger) : undefined;
+  // Delivery inside the server: on threads of its own (DELIVERY_THREADS), or on this event loop (0).
+  const onThreads = config.workersInProcess && config.deliveryThreads > 0;
+  const threads = onThreads ? new DeliveryThreads(config.deliveryThreads, db.url, logger) : undefined;
+  const worker = config.workersInProcess && !onThreads ? services.createWorker(logger) : undefined;
+  if (threads) services.metricsExport.addSource(() => threads.metrics());
+  threads?.start();
   worker?.start();
 
   const server: Server = await new Promise((resolve) => {
@@ -74,7 +80,11 @@ async function main(): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info(
-    { port, database: db.description, workers: worker ? 'in process' : 'separate (npm run worker)' },
+    {
+      port,
+      database: db.description,
+      workers: threads ? `${config.deliveryThreads} delivery thread(s) in process` : worker ? 'in process, on the event loop' : 'separate (npm run worker)',
+    },
     `listening on http://localhost:${port} — database: ${db.description}. ` +
       `Mint a token: npm run -s token -- --org acme --role admin. ` +
       `Then: curl -X POST http://localhost:${port}/v1/admin/integration-catalog/mixpanel/install ` +
@@ -87,6 +97,7 @@ async function main(): Promise<void> {
       server.close(() => resolve());
       server.closeIdleConnections();
     });
+    await threads?.stop();
     await worker?.stop();
     await services.close();
     await db.close();

@@ -12,7 +12,7 @@ import { DeliveryAdminService } from './delivery/delivery-admin-service.js';
 import { DeliveryQueue } from './delivery/delivery-queue.js';
 import { DeliveryStore } from './delivery/delivery-store.js';
 import { DeliveryWorker } from './delivery/delivery-worker.js';
-import { DeliveryMetrics } from './delivery/metrics.js';
+import { DeliveryMetrics, MetricsExport } from './delivery/metrics.js';
 import { EventValidator } from './ingest/event-validator.js';
 import { IngestKeyStore } from './ingest/ingest-key-store.js';
 import { IngestService } from './ingest/ingest-service.js';
@@ -30,7 +30,10 @@ export interface Services {
   delivery: DeliveryAdminService;
   audit: AuditStore;
   secrets: SecretBox;
+  /** This process's delivery counters (updated by workers on its event loop). */
   metrics: DeliveryMetrics;
+  /** GET /metrics. */
+  metricsExport: MetricsExport;
   queue: DeliveryQueue;
   /** A delivery worker over these services (not started). */
   createWorker(logger: Logger): DeliveryWorker;
@@ -53,7 +56,7 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
   const audit = new AuditStore(knex);
   const blueprints = new BlueprintCache();
   const store = new DeliveryStore(knex);
-  const metrics = new DeliveryMetrics(knex);
+  const metrics = new DeliveryMetrics();
   const client = new MixpanelClient({ timeoutMs: config.delivery.requestTimeoutMs, gzipLevel: config.delivery.gzipLevel });
   const integrations = new IntegrationService({
     knex,
@@ -76,6 +79,7 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
     audit,
     secrets,
     metrics,
+    metricsExport: new MetricsExport(knex, metrics),
     queue,
     createWorker: (workerLogger) =>
       new DeliveryWorker({ knex, queue, processor, integrations, store, config: config.delivery, logger: workerLogger }),

@@ -2,6 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, chmodSync, statSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { FakeMixpanel } from './fake-mixpanel/server.js';
+import { page } from './fixtures/events.js';
 import { freePort, startServerProcess, waitFor } from './support/server-process.js';
 
 /** The real entry point on the embedded PostgreSQL: first start, restart, shutdown, production rules. */
@@ -16,10 +18,10 @@ describe('the service process', () => {
       .toString()
       .trim();
 
-  async function boot() {
+  async function boot(env: Record<string, string> = {}) {
     const port = await freePort();
     const pgPort = await freePort();
-    const proc = startServerProcess({ DATA_DIR: dataDir, PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), NODE_ENV: 'development' });
+    const proc = startServerProcess({ DATA_DIR: dataDir, PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), NODE_ENV: 'development', ...env });
     await waitFor(() => proc.output().includes('listening on'), 60000, 'the server to listen');
     return { proc, base: `http://127.0.0.1:${port}` };
   }
@@ -63,6 +65,47 @@ describe('the service process', () => {
     expect((await fetch(`${second.base}/readyz`)).status).toBe(200);
     await stop(second.proc);
     expect(JSON.parse(readFileSync(path.join(dataDir, 'secrets.json'), 'utf8')).jwt_secret).toHaveLength(64);
+  }, 120000);
+
+  it('delivers on its delivery thread, shows the thread\'s counters at /metrics, and stops it cleanly', async () => {
+    const mixpanel = new FakeMixpanel([{ token: 'thread-token', apiSecret: 'thread-secret' }]);
+    await mixpanel.start();
+    try {
+      const { proc, base } = await boot({ MIXPANEL_US_URL: mixpanel.url, DELIVERY_POLL_MS: '20', DELIVERY_REGISTRY_REFRESH_MS: '50' });
+      expect(proc.output()).toContain('1 delivery thread(s) in process');
+      const admin = { Authorization: `Bearer ${token('beta')}`, 'Content-Type': 'application/json' };
+      const installed = await fetch(`${base}/v1/admin/integration-catalog/mixpanel/install`, {
+        method: 'POST',
+        headers: admin,
+        body: JSON.stringify({ name: 'Threaded', config: { project_token: 'thread-token', api_secret: 'thread-secret' } }),
+      });
+      expect(installed.status).toBe(201);
+      const id = ((await installed.json()) as { id: string }).id;
+      const key = (await (await fetch(`${base}/v1/admin/ingest-keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'web' }) })).json()) as { key: string };
+      const events = [page(), page(), page()];
+      const posted = await fetch(`${base}/v1/events`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${key.key}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ events }),
+      });
+      expect(posted.status).toBe(202);
+      await waitFor(() => mixpanel.eventsOf('thread-token').length === 3, 30000, 'delivery by the thread');
+      expect(mixpanel.eventsOf('thread-token').map((e) => e.properties.$insert_id)).toHaveLength(3);
+
+      // The counters live on the thread; the API process's /metrics adds them in.
+      const metricsText = async () => (await fetch(`${base}/metrics`)).text();
+      await waitFor(async () => (await metricsText()).includes(`mixpanel_delivery_items_total{integration_id="${id}",outcome="delivered"} 3`), 10000, 'the thread\'s counters');
+      const text = await metricsText();
+      expect(text).toContain(`mixpanel_requests_total{integration_id="${id}",endpoint="/import",status="200"} 1`);
+      expect(text).toContain(`delivery_success_rate{integration_id="${id}"} 1`);
+      expect(text.match(/^# TYPE delivery_success_rate gauge$/gm)).toHaveLength(1);
+
+      await stop(proc);
+      expect(proc.output()).toContain('delivery thread running');
+      expect(proc.output()).not.toContain('delivery thread ended');
+    } finally {
+      await mixpanel.stop();
+    }
   }, 120000);
 
   it('refuses to start in production without JWT_SECRET and ENCRYPTION_KEY', async () => {

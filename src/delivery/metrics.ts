@@ -1,11 +1,12 @@
 import type { Knex } from 'knex';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+
+/** Metrics as prom-client hands them between registries (and between threads: plain data). */
+export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 /**
- * Prometheus metrics (prom-client). Counters and histograms are updated by the workers of this
- * process; the platform's alert gauges (delivery_success_rate, vendor_success_rate, error_rate,
- * dlq_depth, zero_traffic) are computed from PostgreSQL at scrape time, so every process reports
- * the same numbers whichever worker did the work.
+ * The counters and histograms that delivery updates as it works (prom-client), one set per delivery
+ * worker: a delivery thread keeps its own and hands them to the API's /metrics (see MetricsExport).
  */
 export class DeliveryMetrics {
   readonly registry = new Registry();
@@ -14,8 +15,7 @@ export class DeliveryMetrics {
   private readonly requestSeconds: Histogram<'endpoint'>;
   private readonly latencySeconds: Histogram<string>;
 
-  constructor(knex: Knex) {
-    collectDefaultMetrics({ register: this.registry });
+  constructor() {
     this.items = new Counter({
       name: 'mixpanel_delivery_items_total',
       help: 'Mixpanel items (events and profile updates) by outcome',
@@ -41,6 +41,42 @@ export class DeliveryMetrics {
       buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600],
       registers: [this.registry],
     });
+  }
+
+  request(integrationId: string, endpoint: string, status: number, ms: number): void {
+    this.requests.inc({ integration_id: integrationId, endpoint, status: String(status) });
+    this.requestSeconds.observe({ endpoint }, ms / 1000);
+  }
+
+  outcome(integrationId: string, delivered: number, failed: number, deadLettered: number): void {
+    if (delivered) this.items.inc({ integration_id: integrationId, outcome: 'delivered' }, delivered);
+    if (failed) this.items.inc({ integration_id: integrationId, outcome: 'failed' }, failed);
+    if (deadLettered) this.items.inc({ integration_id: integrationId, outcome: 'dead_lettered' }, deadLettered);
+  }
+
+  latency(ms: number): void {
+    this.latencySeconds.observe(ms / 1000);
+  }
+}
+
+/**
+ * What GET /metrics shows: the process's default metrics, the platform's alert gauges
+ * (delivery_success_rate, vendor_success_rate, error_rate, dlq_depth, zero_traffic), computed from
+ * PostgreSQL at scrape time so every process reports the same numbers whichever worker did the work,
+ * and the delivery counters of this process's workers, on the event loop or on delivery threads
+ * (summed). Workers in other processes (`npm run worker`) keep their counters to themselves.
+ */
+export class MetricsExport {
+  readonly contentType = Registry.PROMETHEUS_CONTENT_TYPE;
+  private readonly registry = new Registry();
+  private readonly sources: (() => Promise<MetricsJson[]>)[] = [];
+
+  constructor(
+    knex: Knex,
+    private readonly local: DeliveryMetrics,
+  ) {
+    collectDefaultMetrics({ register: this.registry });
+    const registry = this.registry;
     const perIntegration = async (sql: string) =>
       (await knex.raw(sql)).rows as { integration_id: string; value: number | null }[];
     const gauge = (name: string, help: string, sql: string) =>
@@ -48,7 +84,7 @@ export class DeliveryMetrics {
         name,
         help,
         labelNames: ['integration_id'],
-        registers: [this.registry],
+        registers: [registry],
         async collect() {
           this.reset();
           for (const r of await perIntegration(sql)) if (r.value !== null) this.set({ integration_id: r.integration_id }, Number(r.value));
@@ -86,18 +122,14 @@ export class DeliveryMetrics {
     );
   }
 
-  request(integrationId: string, endpoint: string, status: number, ms: number): void {
-    this.requests.inc({ integration_id: integrationId, endpoint, status: String(status) });
-    this.requestSeconds.observe({ endpoint }, ms / 1000);
+  /** Adds counters kept elsewhere in this process (delivery threads). */
+  addSource(source: () => Promise<MetricsJson[]>): void {
+    this.sources.push(source);
   }
 
-  outcome(integrationId: string, delivered: number, failed: number, deadLettered: number): void {
-    if (delivered) this.items.inc({ integration_id: integrationId, outcome: 'delivered' }, delivered);
-    if (failed) this.items.inc({ integration_id: integrationId, outcome: 'failed' }, failed);
-    if (deadLettered) this.items.inc({ integration_id: integrationId, outcome: 'dead_lettered' }, deadLettered);
-  }
-
-  latency(ms: number): void {
-    this.latencySeconds.observe(ms / 1000);
+  async text(): Promise<string> {
+    const own = await Promise.all([this.registry.getMetricsAsJSON(), this.local.registry.getMetricsAsJSON()]);
+    const others = (await Promise.all(this.sources.map((s) => s()))).flat();
+    return AggregatorRegistry.aggregate([...own, ...others]).metrics();
   }
 }

@@ -1,0 +1,99 @@
+import { Worker } from 'node:worker_threads';
+import type { MetricsJson } from './delivery/metrics.js';
+import type { Logger } from './logger.js';
+
+/** Messages to a delivery thread. */
+export type ToThread = { type: 'metrics'; id: number } | { type: 'stop' };
+/** Messages from a delivery thread. */
+export type FromThread = { type: 'metrics'; id: number; metrics: MetricsJson };
+
+/**
+ * Worker threads do not inherit tsx's loader (`node --import tsx`): each thread registers it, then
+ * loads its entry module.
+ */
+function bootstrapCode(): string {
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const entry = new URL('./delivery-thread.ts', import.meta.url).href;
+  return `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
+}
+
+const RESTART_MS = 1000;
+const METRICS_WAIT_MS = 1000;
+
+/**
+ * Delivery on worker threads inside the server process. Each thread runs a delivery worker with its
+ * own connections, as a separate `npm run worker` process would, so delivery gets a core of its own
+ * instead of sharing the event loop that accepts events and serves the API. A thread that dies is
+ * started again; the jobs it held come back to the queue when they expire.
+ */
+export class DeliveryThreads {
+  private stopping = false;
+  private readonly threads = new Set<Worker>();
+  private readonly waiting = new Map<number, (metrics: MetricsJson) => void>();
+  private lastId = 0;
+
+  constructor(
+    private readonly count: number,
+    private readonly databaseUrl: string,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    for (let i = 0; i < this.count; i++) this.spawn();
+  }
+
+  private spawn(): void {
+    const thread = new Worker(bootstrapCode(), { eval: true, workerData: { databaseUrl: this.databaseUrl } });
+    this.threads.add(thread);
+    thread.on('message', (m: FromThread) => {
+      this.waiting.get(m.id)?.(m.metrics);
+      this.waiting.delete(m.id);
+    });
+    thread.on('error', (err) => this.logger.error({ err }, 'delivery thread failed'));
+    thread.on('exit', (code) => {
+      this.threads.delete(thread);
+      if (this.stopping) return;
+      this.logger.error({ code }, `delivery thread ended; starting another in ${RESTART_MS} ms`);
+      setTimeout(() => this.stopping || this.spawn(), RESTART_MS).unref();
+    });
+  }
+
+  /** The delivery counters of each live thread; one that does not answer within a second is left out. */
+  async metrics(): Promise<MetricsJson[]> {
+    const answers = await Promise.all([...this.threads].map((t) => this.askMetrics(t)));
+    return answers.filter((m): m is MetricsJson => m !== undefined);
+  }
+
+  private askMetrics(thread: Worker): Promise<MetricsJson | undefined> {
+    const id = ++this.lastId;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        resolve(undefined);
+      }, METRICS_WAIT_MS);
+      this.waiting.set(id, (metrics) => {
+        clearTimeout(timer);
+        resolve(metrics);
+      });
+      thread.postMessage({ type: 'metrics', id } satisfies ToThread);
+    });
+  }
+
+  /** Each thread finishes the batches it has in flight and closes its connections; one that takes too long is ended. */
+  async stop(timeoutMs = 30_000): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      [...this.threads].map(
+        (thread) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(() => void thread.terminate(), timeoutMs);
+            thread.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            thread.postMessage({ type: 'stop' } satisfies ToThread);
+          }),
+      ),
+    );
+  }
+}
