@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -129,6 +130,14 @@ function cpuSeconds(match: (cmd: string, pid: number) => boolean): number {
   return ticks / 100;
 }
 
+/** The node flags `npm start` / `npm run worker` give the script, so the bench runs it the same way. */
+function npmScriptNodeFlags(script: string): string[] {
+  const scripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const command = Object.values(scripts).find((c) => c.startsWith('node ') && c.endsWith(` ${script}`)) ?? '';
+  const words = command.split(' ');
+  return words.slice(1, words.indexOf('--import'));
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function benchDelivery(opts: { events?: number; latencySeconds?: number; separateWorkers?: number } = {}): Promise<Record<string, unknown>> {
@@ -168,11 +177,14 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
     const base = { ...process.env };
     delete base.NODE_OPTIONS;
     const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
-    const nodeArgs = script.startsWith('src/') && process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
+    const nodeArgs = script.startsWith('src/') ? (process.env.BENCH_NODE_ARGS?.split(' ') ?? npmScriptNodeFlags(script)) : [];
     const c = spawn(process.execPath, [...nodeArgs, ...profile, '--import', 'tsx', script, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(c);
     return c;
   };
+  // The load generator posts with node:http over kept-alive connections: fetch copied each body and
+  // spent half its time collecting garbage.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
   try {
     const fakeProc = spawnTs('bench/fake-server.ts', [cert, key, TOKEN, SECRET], { NODE_EXTRA_CA_CERTS: cert });
     const fakeInfo = JSON.parse(await waitLine(fakeProc, (l) => l.startsWith('{"url"'))) as { url: string; control: string };
@@ -220,12 +232,18 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
     const ingestKey = ((await (await fetch(`${base}/v1/admin/ingest-keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'bench' }) })).json()) as { key: string }).key;
     const ingest = { Authorization: `Bearer ${ingestKey}`, 'Content-Type': 'application/json' };
     const bodyOf = (count: number, offset: number) => `{"events":[${Array.from({ length: count }, (_, i) => eventJson(offset + i, Date.now())).join(',')}]}`;
-    const post = async (body: string | Uint8Array<ArrayBuffer>) => {
-      const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: ingest, body }).catch((err: Error) => {
-        throw new Error(`ingest: ${err.message}; the service said: ${serviceOutput.slice(-1500)}`, { cause: err });
+    const post = (body: string | Buffer) =>
+      new Promise<void>((resolve, reject) => {
+        const fail = (err: Error) => reject(new Error(`ingest: ${err.message}; the service said: ${serviceOutput.slice(-1500)}`, { cause: err }));
+        const req = http.request(`${base}/v1/events`, { method: 'POST', agent, headers: { ...ingest, 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => (res.statusCode === 202 ? resolve() : reject(new Error(`ingest: ${res.statusCode} ${Buffer.concat(chunks).toString()}`))));
+          res.on('error', fail);
+        });
+        req.on('error', fail);
+        req.end(body);
       });
-      if (res.status !== 202) throw new Error(`ingest: ${res.status} ${await res.text()}`);
-    };
     const waitDelivered = async (n: number, timeoutMs: number) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -239,7 +257,7 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
 
     // Bodies are built before the clock starts (and before the warm-up, so no kept-alive connection
     // sits idle long enough to be closed), so the load generator's CPU goes to sending.
-    const bodies = Array.from({ length: Math.ceil(N / 1000) }, (_, k) => new Uint8Array(Buffer.from(bodyOf(1000, 1000 + k * 1000))));
+    const bodies = Array.from({ length: Math.ceil(N / 1000) }, (_, k) => Buffer.from(bodyOf(1000, 1000 + k * 1000)));
 
     // Warm-up
     await post(bodyOf(1000, 0));
@@ -333,6 +351,7 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
       ratio_ours_to_lib: Math.round((ours / theirs) * 10) / 10,
     };
   } finally {
+    agent.destroy();
     stopping = true;
     for (const c of children) c.kill('SIGTERM');
     await sleep(1500);
