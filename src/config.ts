@@ -167,7 +167,7 @@ export function loadConfig(env: Env = process.env): Config {
       retryMaxMs: int(env, 'DELIVERY_RETRY_MAX_MS', 60_000, 1),
       pollMs: int(env, 'DELIVERY_POLL_MS', 200, 10),
       jobsPerFetch: int(env, 'DELIVERY_JOBS_PER_FETCH', 4, 1, 1000),
-      loopsPerIntegration: int(env, 'DELIVERY_LOOPS_PER_INTEGRATION', 2, 1, 32),
+      loopsPerIntegration: int(env, 'DELIVERY_LOOPS_PER_INTEGRATION', 3, 1, 32),
       requestTimeoutMs: int(env, 'DELIVERY_TIMEOUT_MS', 30_000, 100),
       holdMs: int(env, 'DELIVERY_HOLD_MS', 30_000, 10),
       gzipLevel: int(env, 'DELIVERY_GZIP_LEVEL', 1, 0, 9),
