@@ -337,7 +337,11 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
     return {
       e2e_event_bytes: eventBytes,
       e2e_events: N,
-      e2e_worker_processes: separateWorkers || 'in the API process',
+      e2e_delivery: separateWorkers
+        ? `${separateWorkers} npm run worker process(es)`
+        : process.env.DELIVERY_THREADS === '0'
+          ? "on the API process's event loop"
+          : `${process.env.DELIVERY_THREADS ?? 1} delivery thread(s) in the API process`,
       e2e_ingest_events_per_s: Math.round(N / (ingestMs / 1000)),
       e2e_delivered_events_per_s: ours,
       e2e_duplicates_seen_by_mixpanel: throughput.duplicates,
