@@ -32,8 +32,8 @@ export interface Services {
   secrets: SecretBox;
   /** This process's delivery counters (updated by workers on its event loop). */
   metrics: DeliveryMetrics;
-  /** GET /metrics. */
-  metricsExport: MetricsExport;
+  /** GET /metrics (made on first use: a delivery thread never serves it). */
+  readonly metricsExport: MetricsExport;
   queue: DeliveryQueue;
   /** A delivery worker over these services (not started). */
   createWorker(logger: Logger): DeliveryWorker;
@@ -71,6 +71,7 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
   const ingest = new IngestService({ knex, pool, keys: new IngestKeyStore(knex), queue, validator: new EventValidator(SPEC_PATH), audit });
   const delivery = new DeliveryAdminService({ pool, integrations, store, queue, audit });
   const processor = new BatchProcessor({ pool, queue, store, client, blueprints, config: config.delivery, baseUrls: config.mixpanelBaseUrls, metrics });
+  let metricsExport: MetricsExport | undefined;
   return {
     catalogBlueprints,
     integrations,
@@ -79,7 +80,9 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
     audit,
     secrets,
     metrics,
-    metricsExport: new MetricsExport(knex, metrics),
+    get metricsExport() {
+      return (metricsExport ??= new MetricsExport(knex, metrics));
+    },
     queue,
     createWorker: (workerLogger) =>
       new DeliveryWorker({ knex, queue, processor, integrations, store, config: config.delivery, logger: workerLogger }),
