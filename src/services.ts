@@ -26,7 +26,8 @@ import { SPEC_PATH } from './spec.js';
 export interface Services {
   catalogBlueprints: CatalogBlueprintStore;
   integrations: IntegrationService;
-  ingest: IngestService;
+  /** Made on first use, like metricsExport: a delivery thread never ingests (its validator compiles the contract). */
+  readonly ingest: IngestService;
   delivery: DeliveryAdminService;
   audit: AuditStore;
   secrets: SecretBox;
@@ -68,14 +69,17 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
     mixpanelBaseUrls: config.mixpanelBaseUrls,
     queues: queue,
   });
-  const ingest = new IngestService({ knex, pool, keys: new IngestKeyStore(knex), queue, validator: new EventValidator(SPEC_PATH), audit });
   const delivery = new DeliveryAdminService({ pool, integrations, store, queue, audit });
   const processor = new BatchProcessor({ pool, queue, store, client, blueprints, config: config.delivery, baseUrls: config.mixpanelBaseUrls, metrics });
+  // Made on first use: a delivery thread builds these services too, and needs neither.
+  let ingest: IngestService | undefined;
   let metricsExport: MetricsExport | undefined;
   return {
     catalogBlueprints,
     integrations,
-    ingest,
+    get ingest() {
+      return (ingest ??= new IngestService({ knex, pool, keys: new IngestKeyStore(knex), queue, validator: new EventValidator(SPEC_PATH), audit }));
+    },
     delivery,
     audit,
     secrets,
