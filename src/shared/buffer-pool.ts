@@ -21,5 +21,5 @@ export class BufferPool {
   }
 }
 
-/** Buffers for request bodies (≤ 2 MB) and job payloads, shared by the whole process. */
+/** Buffers for request bodies (≤ 2 MB) and job payloads, shared by everything on this thread (each delivery thread has its own). */
 export const bodyBuffers = new BufferPool(2 * 1024 * 1024, 16);
