@@ -1,5 +1,6 @@
 import PgBoss from 'pg-boss';
 import type { Knex } from 'knex';
+import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import { gunzip, gzip } from '../shared/zlib.js';
 import { eventList, toDeliveryJob, type DeliveryJob, type FetchedJob } from './delivery-job.js';
 import { decodeJobBody, encodeJobBody, type FetchedJobBody, type JobBody } from './job-payload.js';
@@ -28,8 +29,6 @@ interface StoredJob {
 export interface JobToQueue {
   data: DeliveryJob;
   startAfter?: Date;
-  /** Each event's JSON as received, where known (one line each: no newline bytes). */
-  eventBytes?: (Buffer | undefined)[];
 }
 
 /** Jobs carrying the same events (one ingest request, one job per integration) share one payload. */
@@ -41,7 +40,7 @@ async function encodeAll(jobs: JobToQueue[]): Promise<StoredJob[]> {
       const key = pending ?? events;
       let payload = payloads.get(key);
       if (!payload) {
-        const body = encodeJobBody({ events, pending }, job.eventBytes);
+        const body = encodeJobBody({ events, pending });
         payload = gzip(body.bytes, 1)
           .then((b) => ({ payload: b.toString('base64'), bytes: body.bytes.length }))
           .finally(body.release);
@@ -60,7 +59,7 @@ async function decode(stored: StoredJob): Promise<FetchedJob> {
 }
 
 function legacyBody(bytes: Buffer): FetchedJobBody {
-  const body = JSON.parse(bytes.toString('utf8')) as JobBody;
+  const body = JSON.parse(bytes.toString('utf8')) as JobBody & { events: CanonicalEvent[] };
   return { ...body, events: eventList(body.events) };
 }
 
@@ -82,6 +81,7 @@ export interface QueueCounts {
  */
 export class DeliveryQueue {
   private readonly ensured = new Set<string>();
+  private readonly creating = new Map<string, Promise<void>>();
 
   constructor(
     readonly boss: PgBoss,
@@ -114,10 +114,29 @@ export class DeliveryQueue {
     return `delivery-${integrationId}`;
   }
 
+  /** Creates the integration's queue unless it exists; callers in this process asking at once share one try. */
   async ensure(integrationId: string): Promise<void> {
     const name = DeliveryQueue.queueName(integrationId);
     if (this.ensured.has(name)) return;
-    await this.boss.createQueue(name, { name, retryLimit: 1000, retryDelay: 1, expireInSeconds: this.expireInSeconds });
+    let creating = this.creating.get(name);
+    if (!creating) {
+      creating = this.createQueue(name).finally(() => this.creating.delete(name));
+      this.creating.set(name, creating);
+    }
+    await creating;
+  }
+
+  /**
+   * pg-boss's create_queue inserts the queue's row, then takes a stronger lock on the same table to add
+   * the partition's foreign key, so two calls at once (an install and a worker or an ingest, in any
+   * processes) can deadlock. Calls take turns under an advisory lock, held by a transaction of its own
+   * while pg-boss creates the queue on its connection.
+   */
+  private async createQueue(name: string): Promise<void> {
+    await this.knex.transaction(async (trx) => {
+      await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', ['mixpanel-delivery:create-queue']);
+      await this.boss.createQueue(name, { name, retryLimit: 1000, retryDelay: 1, expireInSeconds: this.expireInSeconds });
+    });
     this.ensured.add(name);
   }
 
@@ -153,7 +172,7 @@ export class DeliveryQueue {
   }
 
   /** Jobs waiting (not yet fetched) in an integration's queue, decoded; for inspection and tests. */
-  async peek(integrationId: string): Promise<DeliveryJob[]> {
+  async peek(integrationId: string): Promise<(DeliveryJob & { events: CanonicalEvent[] })[]> {
     const rows = await this.knex.raw(`SELECT data FROM pgboss.job WHERE name = ? AND state IN ('created', 'retry') ORDER BY created_on`, [
       DeliveryQueue.queueName(integrationId),
     ]);
