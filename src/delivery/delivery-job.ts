@@ -1,12 +1,18 @@
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import type { MixpanelItem } from '../blueprints/engine.js';
 
+/**
+ * A canonical event to queue, or its JSON as received (UTF-8 bytes on one line), which is queued as
+ * is: ingest need not keep the parsed event, nor serialise it again.
+ */
+export type EventToQueue = CanonicalEvent | Buffer;
+
 /** One queued unit of work for one integration: events from one ingest request, or a retry of some. */
 export interface DeliveryJob {
   orgId: string;
   integrationId: string;
   /** Canonical events; mapped with the integration's current blueprint on the first attempt. */
-  events: CanonicalEvent[];
+  events: EventToQueue[];
   /** On a retry: exactly the Mixpanel items still to send (same $insert_id and time), by event index. */
   pending?: PendingItem[];
   /** Attempts already made. */
@@ -36,6 +42,6 @@ export function eventList(events: CanonicalEvent[]): EventList {
 }
 
 /** The job again as one to queue (all its events parsed). */
-export function toDeliveryJob(job: FetchedJob): DeliveryJob {
+export function toDeliveryJob(job: FetchedJob): DeliveryJob & { events: CanonicalEvent[] } {
   return { ...job, events: Array.from({ length: job.events.length }, (_, i) => job.events.at(i)) };
 }

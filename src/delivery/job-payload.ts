@@ -2,11 +2,11 @@ import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import { bodyBuffers } from '../shared/buffer-pool.js';
 import { ByteWriter } from '../shared/byte-writer.js';
 import { parseSpan } from '../shared/json-spans.js';
-import type { EventList, PendingItem } from './delivery-job.js';
+import type { EventList, EventToQueue, PendingItem } from './delivery-job.js';
 
 /** What a job carries besides its bookkeeping: the events and, on a retry, the items still to send. */
 export interface JobBody {
-  events: CanonicalEvent[];
+  events: EventToQueue[];
   pending?: PendingItem[];
 }
 
@@ -15,23 +15,22 @@ const NEWLINE = 0x0a;
 /**
  * A job's events as newline-delimited JSON: a first line `{"events":N,"pending":M}`, then N events,
  * then M pending items. Each line is (de)serialised on its own, so a job of a thousand events is never
- * one megabyte-long string on either side of the queue. An event's bytes as received (JSON without a
- * newline) may stand in for serialising it again.
+ * one megabyte-long string on either side of the queue. An event given as its bytes (JSON without a
+ * newline) is written as it is.
  */
-export function encodeJobBody(body: JobBody, eventBytes?: (Buffer | undefined)[]): { bytes: Buffer; release: () => void } {
+export function encodeJobBody(body: JobBody): { bytes: Buffer; release: () => void } {
   // Written in a pooled buffer: `release` hands it back once nothing reads `bytes` any more.
   const room = bodyBuffers.take();
-  return { bytes: writeJobBody(new ByteWriter(room), body, eventBytes), release: () => bodyBuffers.give(room) };
+  return { bytes: writeJobBody(new ByteWriter(room), body), release: () => bodyBuffers.give(room) };
 }
 
-function writeJobBody(out: ByteWriter, body: JobBody, eventBytes?: (Buffer | undefined)[]): Buffer {
+function writeJobBody(out: ByteWriter, body: JobBody): Buffer {
   out.text(JSON.stringify({ events: body.events.length, pending: body.pending?.length ?? 0 }));
-  body.events.forEach((e, i) => {
+  for (const e of body.events) {
     out.byte(NEWLINE);
-    const bytes = eventBytes?.[i];
-    if (bytes) out.append(bytes);
+    if (Buffer.isBuffer(e)) out.append(e);
     else out.text(JSON.stringify(e));
-  });
+  }
   for (const p of body.pending ?? []) {
     out.byte(NEWLINE);
     out.text(JSON.stringify(p));

@@ -1,14 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { arraySpans, skipSpace, spanBytes } from '../shared/json-spans.js';
 
-declare module 'express-serve-static-core' {
-  interface Request {
-    /** The bytes of each event of `body.events` as sent, where they could be kept (see eventsBody). */
-    eventBytes?: (Buffer | undefined)[];
-  }
-}
-
-const LF = 0x0a;
 const COLON = 0x3a;
 const OPEN_OBJECT = 0x7b;
 const CLOSE_OBJECT = 0x7d;
@@ -53,10 +45,12 @@ function decode(bytes: Buffer, charset: string): string {
 }
 
 /**
- * Parses the raw JSON body of POST /v1/events (after express.raw). For the usual UTF-8
- * `{"events":[…]}` each event is parsed from its own bytes, which are kept: an event accepted as sent
- * is then queued from them instead of being serialised again, and no megabyte-long string is built.
- * Any other layout is parsed as a whole; other UTF charsets are decoded first, like express.json.
+ * Parses the raw JSON body of POST /v1/events (after express.raw). The usual UTF-8 `{"events":[…]}`
+ * is only cut into its events: `body.events` holds each event's bytes (a Buffer, which parsed JSON
+ * never holds), and the ingest service parses, checks and lets go of each in turn (an event accepted
+ * as sent is queued from those bytes). No megabyte-long string is built, and a thousand parsed
+ * events never sit in memory together. Any other layout is parsed as a whole; other UTF charsets are
+ * decoded first, like express.json.
  */
 export function eventsBody(req: Request, _res: Response, next: NextFunction): void {
   if (!Buffer.isBuffer(req.body)) return next();
@@ -67,9 +61,7 @@ export function eventsBody(req: Request, _res: Response, next: NextFunction): vo
     if (utf8 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
     const spans = utf8 && bytes.length > 0 ? eventSpans(bytes) : undefined;
     if (spans) {
-      const own = Array.from({ length: spans.length / 2 }, (_, k) => spanBytes(bytes, spans, k));
-      req.body = { events: own.map((b) => parse(b.toString('utf8'))) };
-      req.eventBytes = own.map((b) => (b.includes(LF) ? undefined : b)); // a job stores one event per line
+      req.body = { events: Array.from({ length: spans.length / 2 }, (_, k) => spanBytes(bytes, spans, k)) };
     } else {
       const text = utf8 ? bytes.toString('utf8') : decode(bytes, charset);
       req.body = text.trim() === '' ? {} : parse(text);

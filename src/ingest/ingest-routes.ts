@@ -26,7 +26,7 @@ export function ingestAuth(service: IngestService) {
 export function ingestRoutes(service: IngestService): Router {
   const r = Router();
   r.post('/v1/events', async (req, res) => {
-    const result = await service.ingest(req.ingestOrg as string, req.body.events as unknown[], req.eventBytes);
+    const result = await service.ingest(req.ingestOrg as string, req.body.events as unknown[]);
     res.status(202).json(result);
   });
   return r;

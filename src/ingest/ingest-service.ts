@@ -3,9 +3,10 @@ import type { Knex } from 'knex';
 import type pg from 'pg';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
+import type { EventToQueue } from '../delivery/delivery-job.js';
 import type { DeliveryQueue } from '../delivery/delivery-queue.js';
 import { pgTransaction } from '../delivery/pg-transaction.js';
-import { InvalidTokenError, NotFoundError } from '../errors.js';
+import { InvalidTokenError, NotFoundError, ValidationError } from '../errors.js';
 import type { Actor } from '../integrations/integration-service.js';
 import type { PageRequest } from '../shared/pagination.js';
 import type { EventValidator } from './event-validator.js';
@@ -17,7 +18,16 @@ export interface IngestResult {
 }
 
 const KEY_CACHE_MS = 5000;
+const NEWLINE = 0x0a;
 
+/** One event of a body cut on its bytes: the whole body is invalid JSON if this event is. */
+function parseEventJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new ValidationError('The request body is not valid JSON');
+  }
+}
 
 /**
  * Accepts canonical events for an org and queues them, in one transaction, for each of the org's
@@ -51,28 +61,33 @@ export class IngestService {
     return hit.orgId;
   }
 
-  /** `eventBytes`: each event as sent, when known; an event accepted unchanged is queued from them. */
-  async ingest(orgId: string, events: unknown[], eventBytes?: (Buffer | undefined)[]): Promise<IngestResult> {
-    const accepted: CanonicalEvent[] = [];
-    const acceptedBytes: (Buffer | undefined)[] = [];
+  /**
+   * `events`: parsed events, or (from eventsBody) each event's JSON bytes as received. Each is parsed,
+   * checked and let go in turn, so a thousand parsed events never sit in memory together; an event
+   * accepted as received is queued from its own bytes.
+   */
+  async ingest(orgId: string, events: unknown[]): Promise<IngestResult> {
+    const accepted: EventToQueue[] = [];
     const rejected: IngestResult['rejected'] = [];
     const receivedAt = new Date().toISOString();
-    events.forEach((raw, index) => {
+    events.forEach((item, index) => {
+      const received = Buffer.isBuffer(item) ? item : undefined;
+      const raw = received ? parseEventJson(received) : item;
       const reason = this.deps.validator.reason(raw);
       if (reason) {
         rejected.push({ index, reason });
         return;
       }
       const e = raw as CanonicalEvent;
-      // Fixed once here, so every retry and every integration sees the same id and time.
-      let bytes = eventBytes?.[index];
       if (!e.messageId || !e.timestamp) {
+        // Fixed once here, so every retry and every integration sees the same id and time.
         e.messageId ||= randomUUID();
         e.timestamp ||= receivedAt;
-        bytes = undefined;
+        accepted.push(e);
+      } else {
+        // A job holds one event per line: bytes with a newline in them are serialised again.
+        accepted.push(received && !received.includes(NEWLINE) ? received : e);
       }
-      accepted.push(e);
-      acceptedBytes.push(bytes);
     });
     if (accepted.length > 0) {
       const acceptedAt = Date.now();
@@ -80,8 +95,7 @@ export class IngestService {
         const enabled = await client.query<{ id: string }>('SELECT id FROM integrations WHERE org_id = $1 AND enabled AND deleted_at IS NULL', [orgId]);
         // Under the queues' commit lock, so an integration deleted meanwhile gets no job.
         const live = await this.deps.queue.liveUnderLock(enabled.rows.map((r) => r.id), db);
-        const jobs = [...live]
-          .map((integrationId) => ({ data: { orgId, integrationId, events: accepted, attempt: 0, acceptedAt }, eventBytes: acceptedBytes }));
+        const jobs = [...live].map((integrationId) => ({ data: { orgId, integrationId, events: accepted, attempt: 0, acceptedAt } }));
         await this.deps.queue.enqueue(jobs, db);
       });
     }
