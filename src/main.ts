@@ -67,9 +67,8 @@ async function main(): Promise<void> {
   const { config, logger, db, services } = await boot();
   const app = createApp({ config, knex: db.knex, logger, services });
   // Delivery inside the server: on threads of its own (DELIVERY_THREADS), or on this event loop (0).
-  const onThreads = config.workersInProcess && config.deliveryThreads > 0;
-  const threads = onThreads ? new DeliveryThreads(config.deliveryThreads, db.url, logger) : undefined;
-  const worker = config.workersInProcess && !onThreads ? services.createWorker(logger) : undefined;
+  const threads = config.workersInProcess && config.deliveryThreads > 0 ? new DeliveryThreads(config.deliveryThreads, db.url, logger) : undefined;
+  const worker = config.workersInProcess && !threads ? services.createWorker(logger) : undefined;
   if (threads) services.metricsExport.addSource(() => threads.metrics());
   threads?.start();
   worker?.start();

@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import pg from 'pg';
-import { toDeliveryJob } from '../src/delivery/delivery-job.js';
+import { withParsedEvents } from '../src/delivery/delivery-job.js';
 import { hashKey } from '../src/ingest/ingest-key-store.js';
 import { page, track } from './fixtures/events.js';
 import { guideInstallBody, startTestApp, type TestApp } from './support/test-app.js';
@@ -101,7 +101,7 @@ describe('POST /v1/events', () => {
         .send(body);
     for (const [body, type] of [
       [Buffer.from(JSON.stringify({ events: sent })), 'application/json'], // queued from the bytes as sent
-      [Buffer.from(pretty), 'application/json'], // events spanning lines: serialised again
+      [Buffer.from(pretty), 'application/json'], // events spanning lines: their newlines queued as spaces
       [Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(pretty)]), 'application/json; charset=utf-8'],
       [Buffer.from(pretty, 'utf16le'), 'application/json; charset=utf-16le'],
     ] as const) {
@@ -158,7 +158,7 @@ describe('POST /v1/events', () => {
     await t.services.queue.ensure(legacyId);
     await t.services.queue.boss.insert([{ name: `delivery-${legacyId}`, data }]);
     const [job] = await t.services.queue.fetch(legacyId, 10);
-    expect(toDeliveryJob(job.data)).toEqual({ orgId: 'legacy', integrationId: legacyId, attempt: 0, acceptedAt: 1, events });
+    expect(withParsedEvents(job.data)).toEqual({ orgId: 'legacy', integrationId: legacyId, attempt: 0, acceptedAt: 1, events });
   });
 
   it('unknown or missing key → 401; JWTs are not ingestion keys', async () => {

@@ -70,8 +70,10 @@ describe('the service process', () => {
   it('delivers on its delivery thread, shows the thread\'s counters at /metrics, and stops it cleanly', async () => {
     const mixpanel = new FakeMixpanel([{ token: 'thread-token', apiSecret: 'thread-secret' }]);
     await mixpanel.start();
+    let running: ReturnType<typeof startServerProcess> | undefined;
     try {
       const { proc, base } = await boot({ MIXPANEL_US_URL: mixpanel.url, DELIVERY_POLL_MS: '20', DELIVERY_REGISTRY_REFRESH_MS: '50' });
+      running = proc;
       expect(proc.output()).toContain('1 delivery thread(s) in process');
       const admin = { Authorization: `Bearer ${token('beta')}`, 'Content-Type': 'application/json' };
       const installed = await fetch(`${base}/v1/admin/integration-catalog/mixpanel/install`, {
@@ -92,18 +94,23 @@ describe('the service process', () => {
       await waitFor(() => mixpanel.eventsOf('thread-token').length === 3, 30000, 'delivery by the thread');
       expect(mixpanel.eventsOf('thread-token').map((e) => e.properties.$insert_id)).toHaveLength(3);
 
-      // The counters live on the thread; the API process's /metrics adds them in.
+      // The counters live on the thread; the API process's /metrics adds them in. The thread counts
+      // before it commits the batch's delivery log, which the success-rate gauge is computed from.
       const metricsText = async () => (await fetch(`${base}/metrics`)).text();
-      await waitFor(async () => (await metricsText()).includes(`mixpanel_delivery_items_total{integration_id="${id}",outcome="delivered"} 3`), 10000, 'the thread\'s counters');
-      const text = await metricsText();
+      const counted = `mixpanel_delivery_items_total{integration_id="${id}",outcome="delivered"} 3`;
+      const logged = `delivery_success_rate{integration_id="${id}"} 1`;
+      let text = '';
+      await waitFor(async () => (text = await metricsText()).includes(counted) && text.includes(logged), 10000, 'the thread\'s counters and the logged batch');
       expect(text).toContain(`mixpanel_requests_total{integration_id="${id}",endpoint="/import",status="200"} 1`);
       expect(text).toContain(`delivery_success_rate{integration_id="${id}"} 1`);
       expect(text.match(/^# TYPE delivery_success_rate gauge$/gm)).toHaveLength(1);
 
+      running = undefined;
       await stop(proc);
       expect(proc.output()).toContain('delivery thread running');
       expect(proc.output()).not.toContain('delivery thread ended');
     } finally {
+      running?.child.kill('SIGKILL');
       await mixpanel.stop();
     }
   }, 120000);

@@ -280,7 +280,7 @@ export class BatchProcessor {
       if (e === undefined) {
         e = events.length;
         index.set(en.e, e);
-        events.push(job.events.at(en.e));
+        events.push(job.events.stored(en.e));
       }
       pending.push({ e, item: itemOf(en) });
     }

@@ -32,16 +32,23 @@ export interface PendingItem {
 export interface EventList {
   readonly length: number;
   at(index: number): CanonicalEvent;
+  /** The event as it can be queued again: its stored JSON, not parsed (or the event itself). */
+  stored(index: number): EventToQueue;
 }
 
 /** A job as the worker fetches it. */
 export type FetchedJob = Omit<DeliveryJob, 'events'> & { events: EventList };
 
 export function eventList(events: CanonicalEvent[]): EventList {
-  return { length: events.length, at: (i) => events[i] };
+  return { length: events.length, at: (i) => events[i], stored: (i) => events[i] };
 }
 
-/** The job again as one to queue (all its events parsed). */
-export function toDeliveryJob(job: FetchedJob): DeliveryJob & { events: CanonicalEvent[] } {
+/** The job again as one to queue, its events as they were stored (none parsed and serialised again). */
+export function toDeliveryJob(job: FetchedJob): DeliveryJob {
+  return { ...job, events: Array.from({ length: job.events.length }, (_, i) => job.events.stored(i)) };
+}
+
+/** The job with all its events parsed, for inspection. */
+export function withParsedEvents(job: FetchedJob): Omit<DeliveryJob, 'events'> & { events: CanonicalEvent[] } {
   return { ...job, events: Array.from({ length: job.events.length }, (_, i) => job.events.at(i)) };
 }

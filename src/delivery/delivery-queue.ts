@@ -2,7 +2,7 @@ import PgBoss from 'pg-boss';
 import type { Knex } from 'knex';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import { gunzip, gzip } from '../shared/zlib.js';
-import { eventList, toDeliveryJob, type DeliveryJob, type FetchedJob } from './delivery-job.js';
+import { eventList, withParsedEvents, type DeliveryJob, type FetchedJob } from './delivery-job.js';
 import { decodeJobBody, encodeJobBody, type FetchedJobBody, type JobBody } from './job-payload.js';
 
 /**
@@ -186,11 +186,11 @@ export class DeliveryQueue {
   }
 
   /** Jobs waiting (not yet fetched) in an integration's queue, decoded; for inspection and tests. */
-  async peek(integrationId: string): Promise<(DeliveryJob & { events: CanonicalEvent[] })[]> {
+  async peek(integrationId: string): Promise<ReturnType<typeof withParsedEvents>[]> {
     const rows = await this.knex.raw(`SELECT data FROM pgboss.job WHERE name = ? AND state IN ('created', 'retry') ORDER BY created_on`, [
       DeliveryQueue.queueName(integrationId),
     ]);
-    return Promise.all((rows.rows as { data: StoredJob }[]).map(async (r) => toDeliveryJob(await decode(r.data))));
+    return Promise.all((rows.rows as { data: StoredJob }[]).map(async (r) => withParsedEvents(await decode(r.data))));
   }
 
   async complete(integrationId: string, ids: string[], db?: QueueDb): Promise<void> {

@@ -1,11 +1,11 @@
 import { page, track } from '../../test/fixtures/events.js';
-import { toDeliveryJob } from './delivery-job.js';
+import { withParsedEvents } from './delivery-job.js';
 import { decodeJobBody, encodeJobBody, type JobBody } from './job-payload.js';
 
 /** Encoded, decoded, and every event parsed back. */
 const roundTrip = (body: JobBody) => {
   const back = decodeJobBody(encodeJobBody(body).bytes);
-  const { events, ...rest } = toDeliveryJob({ orgId: 'o', integrationId: 'i', attempt: 0, acceptedAt: 0, ...back });
+  const { events, ...rest } = withParsedEvents({ orgId: 'o', integrationId: 'i', attempt: 0, acceptedAt: 0, ...back });
   return { events, ...(rest.pending ? { pending: rest.pending } : {}) };
 };
 
@@ -17,6 +17,13 @@ describe('job payload (newline-delimited JSON)', () => {
     expect(roundTrip({ events, pending })).toEqual({ events, pending });
     expect(roundTrip({ events: [] })).toEqual({ events: [] });
     expect(decodeJobBody(encodeJobBody({ events: [page()] }).bytes).events.length).toBe(1);
+  });
+  it('writes an event given as its JSON bytes as it is, on one line even when it spans several', () => {
+    const pretty = Buffer.from('{\n  "type": "page",\n  "properties": { "q": "a b" }\n}');
+    const lines = encodeJobBody({ events: [pretty, Buffer.from('{"n":1}')] }).bytes.toString('utf8').split('\n');
+    expect(lines).toEqual(['{"events":2,"pending":0}', '{   "type": "page",   "properties": { "q": "a b" } }', '{"n":1}']);
+    const back = decodeJobBody(encodeJobBody({ events: [pretty] }).bytes).events;
+    expect([back.at(0), back.stored(0).toString()]).toEqual([{ type: 'page', properties: { q: 'a b' } }, '{   "type": "page",   "properties": { "q": "a b" } }']);
   });
   it('writes one JSON value per line, so no line needs the whole payload', () => {
     const events = Array.from({ length: 3 }, () => page());

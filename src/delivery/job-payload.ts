@@ -1,7 +1,7 @@
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import { bodyBuffers } from '../shared/buffer-pool.js';
 import { ByteWriter } from '../shared/byte-writer.js';
-import { parseSpan } from '../shared/json-spans.js';
+import { parseSpan, spanBytes } from '../shared/json-spans.js';
 import type { EventList, EventToQueue, PendingItem } from './delivery-job.js';
 
 /** What a job carries besides its bookkeeping: the events and, on a retry, the items still to send. */
@@ -11,12 +11,13 @@ export interface JobBody {
 }
 
 const NEWLINE = 0x0a;
+const SPACE = 0x20;
 
 /**
  * A job's events as newline-delimited JSON: a first line `{"events":N,"pending":M}`, then N events,
  * then M pending items. Each line is (de)serialised on its own, so a job of a thousand events is never
- * one megabyte-long string on either side of the queue. An event given as its bytes (JSON without a
- * newline) is written as it is.
+ * one megabyte-long string on either side of the queue. An event given as its JSON bytes is written
+ * as it is, its newlines as spaces: in valid JSON a raw newline can only be whitespace.
  */
 export function encodeJobBody(body: JobBody): { bytes: Buffer; release: () => void } {
   // Written in a pooled buffer: `release` hands it back once nothing reads `bytes` any more.
@@ -28,7 +29,7 @@ function writeJobBody(out: ByteWriter, body: JobBody): Buffer {
   out.text(JSON.stringify({ events: body.events.length, pending: body.pending?.length ?? 0 }));
   for (const e of body.events) {
     out.byte(NEWLINE);
-    if (Buffer.isBuffer(e)) out.append(e);
+    if (Buffer.isBuffer(e)) appendOnOneLine(out, e);
     else out.text(JSON.stringify(e));
   }
   for (const p of body.pending ?? []) {
@@ -36,6 +37,13 @@ function writeJobBody(out: ByteWriter, body: JobBody): Buffer {
     out.text(JSON.stringify(p));
   }
   return out.bytes();
+}
+
+function appendOnOneLine(out: ByteWriter, json: Buffer): void {
+  const start = out.length;
+  out.append(json);
+  const written = out.bytes();
+  for (let i = written.indexOf(NEWLINE, start); i !== -1; i = written.indexOf(NEWLINE, i + 1)) written[i] = SPACE;
 }
 
 /** A job body as read back: the events stay bytes until each is asked for. */
@@ -55,6 +63,10 @@ class LineEvents implements EventList {
 
   at(index: number): CanonicalEvent {
     return parseSpan(this.bytes, this.lines, this.first + index) as CanonicalEvent;
+  }
+
+  stored(index: number): Buffer {
+    return spanBytes(this.bytes, this.lines, this.first + index);
   }
 }
 

@@ -19,10 +19,10 @@ const page = `<!doctype html>
 
 const init = `window.ui = SwaggerUIBundle({ url: '/openapi.yaml', dom_id: '#swagger-ui', deepLinking: true });`;
 
-/** The API reference in a browser, with Swagger UI served from node_modules (works offline). */
 /** The folder of swagger-ui-dist, without loading its 1 MB browser bundle into this process. */
 const swaggerUiDir = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 
+/** The API reference in a browser, with Swagger UI served from node_modules (works offline). */
 export function docsRoutes(specPath: string): Router {
   const r = Router();
   const spec = readFileSync(specPath, 'utf8');

@@ -18,7 +18,6 @@ export interface IngestResult {
 }
 
 const KEY_CACHE_MS = 5000;
-const NEWLINE = 0x0a;
 
 /** One event of a body cut on its bytes: the whole body is invalid JSON if this event is. */
 function parseEventJson(bytes: Buffer): unknown {
@@ -79,15 +78,14 @@ export class IngestService {
         return;
       }
       const e = raw as CanonicalEvent;
-      if (!e.messageId || !e.timestamp) {
-        // Fixed once here, so every retry and every integration sees the same id and time.
-        e.messageId ||= randomUUID();
-        e.timestamp ||= receivedAt;
-        accepted.push(e);
-      } else {
-        // A job holds one event per line: bytes with a newline in them are serialised again.
-        accepted.push(received && !received.includes(NEWLINE) ? received : e);
+      if (e.messageId && e.timestamp) {
+        accepted.push(received ?? e); // queued from the bytes as received
+        return;
       }
+      // Fixed once here, so every retry and every integration sees the same id and time.
+      e.messageId ||= randomUUID();
+      e.timestamp ||= receivedAt;
+      accepted.push(e);
     });
     if (accepted.length > 0) {
       const acceptedAt = Date.now();

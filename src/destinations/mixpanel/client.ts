@@ -3,7 +3,6 @@ import { Agent as HttpsAgent } from 'node:https';
 import got from 'got';
 import { gzip } from '../../shared/zlib.js';
 
-
 export interface MixpanelResponse {
   /** 0 when no HTTP answer came (timeout, connection error). */
   status: number;
