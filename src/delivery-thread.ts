@@ -1,19 +1,19 @@
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { loadConfig } from './config.js';
 import { createKnex } from './db.js';
-import type { FromThread, ToThread } from './delivery-threads.js';
+import type { FromThread, ThreadData, ToThread } from './delivery-threads.js';
 import { createLogger } from './logger.js';
 import { createServices } from './services.js';
 
 /**
  * The body of a delivery thread (see delivery-threads): a delivery worker on connections of its own
- * to the server's database. Configuration comes from the same environment as the server's.
+ * to the server's database, with the server's configuration (its keys arrive as plain byte arrays).
  */
 async function deliveryThread(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('delivery-thread.ts runs on a worker thread started by DeliveryThreads');
-  const { databaseUrl } = workerData as { databaseUrl: string };
-  const config = loadConfig();
+  const data = workerData as ThreadData;
+  const config = { ...data.config, encryptionKeys: data.config.encryptionKeys.map((k) => ({ id: k.id, key: Buffer.from(k.key) })) };
+  const databaseUrl = data.databaseUrl;
   const logger = createLogger(config.logLevel).child({ thread: threadId });
   const knex = createKnex(databaseUrl);
   const services = await createServices(knex, databaseUrl, config, logger);

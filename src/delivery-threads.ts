@@ -1,6 +1,13 @@
 import { Worker } from 'node:worker_threads';
+import type { Config } from './config.js';
 import type { MetricsJson } from './delivery/metrics.js';
 import type { Logger } from './logger.js';
+
+/** What a delivery thread is started with: the parent's configuration, not the environment read again. */
+export interface ThreadData {
+  config: Config;
+  databaseUrl: string;
+}
 
 /** Messages to a delivery thread. */
 export type ToThread = { type: 'metrics'; id: number } | { type: 'stop' };
@@ -8,13 +15,15 @@ export type ToThread = { type: 'metrics'; id: number } | { type: 'stop' };
 export type FromThread = { type: 'metrics'; id: number; metrics: MetricsJson };
 
 /**
- * Worker threads do not inherit tsx's loader (`node --import tsx`): each thread registers it, then
- * loads its entry module.
+ * The thread's entry module. From the build (dist/, `npm start`) it is plain JavaScript. From source
+ * (tests, `npm run dev`) worker threads do not inherit tsx's loader (`node --import tsx`): the thread
+ * registers it, then loads its entry module.
  */
-function bootstrapCode(): string {
+function threadEntry(): { code: string; eval: boolean } | { file: URL; eval: false } {
+  if (import.meta.url.endsWith('.js')) return { file: new URL('./delivery-thread.js', import.meta.url), eval: false };
   const tsx = import.meta.resolve('tsx/esm/api');
   const entry = new URL('./delivery-thread.ts', import.meta.url).href;
-  return `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
+  return { code: `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`, eval: true };
 }
 
 /** A thread that dies is started again after 1 s, doubling while it keeps dying young, up to 30 s. */
@@ -45,6 +54,7 @@ export class DeliveryThreads {
 
   constructor(
     private readonly count: number,
+    private readonly config: Config,
     private readonly databaseUrl: string,
     private readonly logger: Logger,
   ) {}
@@ -55,9 +65,10 @@ export class DeliveryThreads {
 
   private spawn(): void {
     const started = Date.now();
-    const thread = new Worker(bootstrapCode(), {
-      eval: true,
-      workerData: { databaseUrl: this.databaseUrl },
+    const entry = threadEntry();
+    const thread = new Worker('code' in entry ? entry.code : entry.file, {
+      eval: entry.eval,
+      workerData: { config: this.config, databaseUrl: this.databaseUrl } satisfies ThreadData,
       resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
     });
     this.threads.add(thread);

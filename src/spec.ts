@@ -1,4 +1,17 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** openapi.yaml at the package root, found the same way from source and from tests. */
-export const SPEC_PATH = fileURLToPath(new URL('../openapi.yaml', import.meta.url));
+/** The package root: the nearest folder above this module holding package.json (source or dist/). */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+  return dir;
+}
+
+/** openapi.yaml at the package root, found the same way from source, tests and the build (dist/). */
+export const SPEC_PATH = path.join(packageRoot(), 'openapi.yaml');

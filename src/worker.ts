@@ -1,20 +1,16 @@
-import { createLogger } from './logger.js';
-import { boot, onSignals } from './main.js';
+import { boot, prelude } from './main.js';
 
 /** `npm run worker`: delivery only, sharing the database (and so the queue) with the API servers. */
-async function worker(): Promise<void> {
-  const { logger, db, services } = await boot();
-  const w = services.createWorker(logger);
-  w.start();
-  logger.info({ database: db.description }, 'delivery worker running');
-  onSignals(logger, async () => {
-    await w.stop();
-    await services.close();
-    await db.close();
+const { config, logger, life } = prelude(); // signal handlers first: a SIGTERM during start-up stops cleanly
+boot(config, logger, life)
+  .then(({ db, services }) => {
+    if (life.stopping) return;
+    const worker = services.createWorker(logger);
+    worker.start();
+    life.defer('delivery worker', () => worker.stop());
+    logger.info({ database: db.description }, 'delivery worker running');
+  })
+  .catch((err) => {
+    logger.fatal({ err }, 'worker failed to start');
+    void life.stop('failed to start', 1);
   });
-}
-
-worker().catch((err) => {
-  createLogger('info').fatal({ err }, 'worker failed to start');
-  process.exit(1);
-});

@@ -1,5 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import { randomBytes } from 'node:crypto';
+import { loadConfig } from '../src/config.js';
 import { DeliveryThreads } from '../src/delivery-threads.js';
 import { waitFor } from './support/server-process.js';
 
@@ -14,7 +16,9 @@ describe('delivery threads', () => {
       },
     });
     // Nothing listens on port 1: each thread fails to connect while it starts, and ends.
-    const threads = new DeliveryThreads(1, 'postgresql://nobody@127.0.0.1:1/none', pino(sink));
+    const url = 'postgresql://nobody@127.0.0.1:1/none';
+    const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: 'x'.repeat(32), ENCRYPTION_KEY: randomBytes(32).toString('base64'), DATABASE_URL: url });
+    const threads = new DeliveryThreads(1, config, url, pino(sink));
     threads.start();
     const ended = () => lines.filter((l) => l.msg.startsWith('delivery thread ended'));
     await waitFor(() => ended().length >= 2, 20000, 'two restarts');

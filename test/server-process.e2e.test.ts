@@ -1,19 +1,20 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, chmodSync, statSync, readFileSync } from 'node:fs';
+import { mkdtempSync, chmodSync, statSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FakeMixpanel } from './fake-mixpanel/server.js';
 import { page } from './fixtures/events.js';
-import { freePort, startServerProcess, waitFor } from './support/server-process.js';
+import { childEnv, freePort, startServerProcess, waitFor } from './support/server-process.js';
 
 /** The real entry point on the embedded PostgreSQL: first start, restart, shutdown, production rules. */
 describe('the service process', () => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mpd-proc-'));
   chmodSync(dataDir, 0o755);
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   const token = (org: string) =>
     execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/token.ts', '--org', org, '--role', 'admin'], {
-      env: { ...process.env, DATA_DIR: dataDir, NODE_OPTIONS: '' },
+      env: childEnv({ DATA_DIR: dataDir }),
     })
       .toString()
       .trim();

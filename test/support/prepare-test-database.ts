@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,22 +11,25 @@ import { DeliveryQueue } from '../../src/delivery/delivery-queue.js';
 
 
 /**
- * Uses DATABASE_URL's server when set (CI), otherwise starts an embedded PostgreSQL for this run.
- * Builds one migrated, seeded template database; each test file clones it (CREATE DATABASE … TEMPLATE).
+ * Uses DATABASE_URL's server when set (CI), otherwise starts an embedded PostgreSQL for this run (in a
+ * temporary folder that the teardown removes). Builds one migrated, seeded template database; each
+ * test file clones it (CREATE DATABASE … TEMPLATE). Every database of this run is named with this
+ * run's id, so two runs on one server never drop each other's databases.
  */
 export default async function prepareTestDatabase(): Promise<void> {
   let adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'mpd-test-pg-'));
+    process.env.TEST_PG_DIR = dir;
     chmodSync(dir, 0o755); // the postgres OS user must reach it when tests run as root
     const embedded = await startEmbeddedPostgres(dir, await freePort(), createLogger('silent'));
     (globalThis as Record<string, unknown>).__embeddedPg = embedded;
     adminUrl = embedded.url;
   }
-  const template = `mpd_template_${process.pid}`;
+  const runId = randomBytes(4).toString('hex');
+  const template = `mpd_t_${runId}_template`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${template}`);
   await admin.query(`CREATE DATABASE ${template}`);
   await admin.end();
   const templateUrl = new URL(adminUrl);
@@ -38,4 +42,5 @@ export default async function prepareTestDatabase(): Promise<void> {
   await knex.destroy();
   process.env.TEST_PG_ADMIN_URL = adminUrl;
   process.env.TEST_PG_TEMPLATE = template;
+  process.env.TEST_RUN_ID = runId;
 }

@@ -1,0 +1,110 @@
+import { existsSync, mkdtempSync, chmodSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { childEnv, freePort, startProcess, startServerProcess, waitFor, type ServerProcess } from './support/server-process.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { TEST_JWT_SECRET } from './support/test-app.js';
+
+/** Whether a process with this id is alive (signal 0 checks without sending anything). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const postmasterPid = (dataDir: string) => Number(readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+
+/** `npm start` as a user runs it (build, then the compiled server), and what stopping it leaves behind: nothing. */
+describe('stopping the service', () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mpd-life-'));
+  chmodSync(dataDir, 0o755);
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+  // npm as the test's own runner was started (npm test), else the one on PATH.
+  const npm = process.env.npm_execpath ? [process.execPath, process.env.npm_execpath] : ['npm'];
+
+  async function npmStart(): Promise<{ proc: ServerProcess; base: string; pgPort: number }> {
+    const port = await freePort();
+    const pgPort = await freePort();
+    const proc = startProcess(npm[0], [...npm.slice(1), 'start'], { DATA_DIR: dataDir, PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), DELIVERY_THREADS: '0' });
+    await waitFor(() => proc.output().includes('listening on'), 90000, 'npm start to listen');
+    return { proc, base: `http://127.0.0.1:${port}`, pgPort };
+  }
+
+  const nodePid = (proc: ServerProcess) => Number(/"pid":(\d+)[^\n]*"msg":"starting"/.exec(proc.output())?.[1]);
+
+  it('SIGTERM to npm start stops the server and its embedded PostgreSQL', async () => {
+    const { proc, base } = await npmStart();
+    expect(proc.output()).toContain('dist/src/main.js'); // served from the build
+    const node = nodePid(proc);
+    const postgres = postmasterPid(dataDir);
+    expect(node).toBeGreaterThan(0);
+    expect(alive(postgres)).toBe(true);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+
+    proc.child.kill('SIGTERM'); // to npm itself, not its process group
+    await waitFor(() => !alive(node) && !alive(postgres), 30000, 'node and PostgreSQL to exit');
+    expect(proc.output()).toContain('"reason":"SIGTERM"');
+    expect(proc.output()).toContain('"msg":"stopped"');
+    await expect(fetch(`${base}/healthz`)).rejects.toThrow();
+    expect(existsSync(path.join(dataDir, 'service.pid'))).toBe(false);
+  }, 150000);
+
+  it('when npm is killed outright, the server notices and stops too', async () => {
+    const { proc } = await npmStart();
+    const node = nodePid(proc);
+    const postgres = postmasterPid(dataDir);
+    proc.child.kill('SIGKILL');
+    await waitFor(() => !alive(node) && !alive(postgres), 30000, 'node and PostgreSQL to exit');
+    expect(proc.output()).toContain('"reason":"parent process exited"');
+  }, 150000);
+
+  it('an embedded PostgreSQL left running by a crash is stopped by the next start', async () => {
+    const first = await npmStart();
+    const postgres = postmasterPid(dataDir);
+    process.kill(nodePid(first.proc), 'SIGKILL'); // a crash: nothing runs our shutdown
+    await waitFor(() => !alive(nodePid(first.proc)), 10000, 'the server to die');
+    expect(alive(postgres)).toBe(true);
+
+    const second = await npmStart();
+    expect(second.proc.output()).toContain('stopping an embedded PostgreSQL left running by an earlier crash');
+    expect(alive(postgres)).toBe(false);
+    expect((await fetch(`${second.base}/readyz`)).status).toBe(200);
+    const postgresNow = postmasterPid(dataDir);
+    second.proc.child.kill('SIGTERM');
+    await waitFor(() => !alive(postgresNow), 30000, 'PostgreSQL to stop');
+  }, 200000);
+});
+
+describe('a worker', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(() => db.drop());
+
+  it('stops cleanly (exit 0) on a SIGTERM that arrives while it is still starting', async () => {
+    const proc = startServerProcess({ DATABASE_URL: db.url, JWT_SECRET: TEST_JWT_SECRET, ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'), NODE_ENV: 'test' }, 'src/worker.ts');
+    await waitFor(() => proc.output().includes('"msg":"starting"'), 30000, 'the worker to begin starting');
+    proc.child.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+    expect(proc.output()).toContain('"msg":"stopped"');
+    expect(proc.output()).not.toContain('delivery worker running');
+  }, 60000);
+});
+
+describe('child processes of tests', () => {
+  it('get only the environment the test gives them, not the caller\'s secrets', () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, { JWT_SECRET: 'from-the-shell', ENCRYPTION_KEY: 'x', DATABASE_URL: 'postgres://elsewhere', NODE_OPTIONS: '--inspect' });
+    try {
+      const env = childEnv({ DATA_DIR: '/d' });
+      expect(env).toMatchObject({ DATA_DIR: '/d', PATH: process.env.PATH });
+      for (const name of ['JWT_SECRET', 'ENCRYPTION_KEY', 'DATABASE_URL', 'NODE_OPTIONS']) expect(env[name]).toBeUndefined();
+    } finally {
+      process.env = saved;
+    }
+  });
+});
