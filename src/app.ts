@@ -1,6 +1,5 @@
 import cors from 'cors';
 import express, { type Express } from 'express';
-import helmet from 'helmet';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Knex } from 'knex';
 import type { Config } from './config.js';
@@ -9,6 +8,8 @@ import { deliveryRoutes } from './delivery/delivery-routes.js';
 import { auditRoutes } from './audit/audit-routes.js';
 import { authenticate, requireDeclaredRole } from './http/auth.js';
 import { jsonOnly } from './http/json-only.js';
+import { requestLog } from './http/request-log.js';
+import { EXPOSED_HEADERS, securityHeaders } from './http/security-headers.js';
 import { rateLimitPerUser } from './http/rate-limit.js';
 import { docsRoutes } from './http/docs.js';
 import { errorHandler, sendError } from './http/error-handler.js';
@@ -25,7 +26,14 @@ export { SPEC_PATH };
 export interface AppDeps {
   config: Pick<
     Config,
-    'jwtSecret' | 'jwtIssuer' | 'jwtAudience' | 'validateResponses' | 'ingestMaxBodyBytes' | 'rateLimitPerMinute' | 'corsOrigins'
+    | 'jwtSecret'
+    | 'jwtIssuer'
+    | 'jwtAudience'
+    | 'validateResponses'
+    | 'ingestMaxBodyBytes'
+    | 'rateLimitPerMinute'
+    | 'corsOrigins'
+    | 'hstsMaxAgeSeconds'
   >;
   knex: Knex;
   logger: Logger;
@@ -39,18 +47,10 @@ export function createApp({ config, knex, logger, services }: AppDeps): Express 
   app.set('trust proxy', 'loopback');
   app.set('query parser', 'extended');
 
-  app.use((req, res, next) => {
-    const start = process.hrtime.bigint();
-    res.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      logger.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
-    });
-    next();
-  });
-
-  app.use(helmet());
+  app.use(requestLog(logger));
+  app.use(securityHeaders(config.hstsMaxAgeSeconds));
   if (config.corsOrigins.length > 0) {
-    app.use(cors({ origin: config.corsOrigins, exposedHeaders: ['ETag', 'Retry-After', 'Location'], maxAge: 600 }));
+    app.use(cors({ origin: config.corsOrigins, exposedHeaders: EXPOSED_HEADERS, maxAge: 600 }));
   }
   app.use(healthRoutes(knex));
   app.use(docsRoutes(SPEC_PATH));
@@ -65,7 +65,8 @@ export function createApp({ config, knex, logger, services }: AppDeps): Express 
   app.use(
     OpenApiValidator.middleware({
       apiSpec: SPEC_PATH,
-      validateRequests: { allowUnknownQueryParameters: false, coerceTypes: false }, // params are still coerced; bodies are not
+      // every problem of a request in `details`, not only the first; params are still coerced, bodies are not
+      validateRequests: { allowUnknownQueryParameters: false, coerceTypes: false, allErrors: true },
       validateResponses: config.validateResponses ? { removeAdditional: false } : false,
       validateSecurity: false,
       validateFormats: true,

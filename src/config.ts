@@ -32,6 +32,8 @@ export interface Config {
   rateLimitPerMinute: number;
   /** Origins allowed to call the API from a browser (the Management UI); none when empty. */
   corsOrigins: string[];
+  /** Served over HTTPS: send Strict-Transport-Security with this max-age (and CSP upgrade-insecure-requests). */
+  hstsMaxAgeSeconds?: number;
   /** Messages about generated development secrets, for the start-up log. */
   notices: string[];
 }
@@ -182,6 +184,7 @@ export function loadConfig(env: Env = process.env): Config {
     ingestMaxBodyBytes: int(env, 'INGEST_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024),
     rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 100, 1),
     corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+    hstsMaxAgeSeconds: env.HSTS_MAX_AGE_SECONDS ? int(env, 'HSTS_MAX_AGE_SECONDS', 0, 0, 2 * 365 * 86400) : undefined,
     mixpanelBaseUrls: {
       us: env.MIXPANEL_US_URL || 'https://api.mixpanel.com',
       eu: env.MIXPANEL_EU_URL || 'https://api-eu.mixpanel.com',

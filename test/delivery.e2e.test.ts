@@ -30,9 +30,20 @@ describe('delivery to the stand-in Mixpanel', () => {
     expect(h.us.state.engage.map((u) => Object.keys(u).pop())).toEqual(['$set', '$append']);
     expect(h.us.state.requests.every((r) => r.gzip)).toBe(true);
     expect(h.eu.state.requests).toHaveLength(0);
-    await h.until(async () => (await stats(id)).delivered === 5, 'stats');
+    await h.until(async () => (await stats(id)).delivered === 3, 'stats');
     const s = await stats(id);
-    expect(s).toMatchObject({ queued: 0, delivered: 5, failed: 0, dead_lettered: 0, success_rate_last_hour: 1, last_error: null });
+    // 3 canonical events → 3 Mixpanel events (Page Viewed, $identify, Order Completed) and 2 profile updates ($set, $append)
+    expect(s).toMatchObject({
+      queued: 0,
+      delivered: 3,
+      mixpanel_events_delivered: 3,
+      profile_updates_delivered: 2,
+      group_updates_delivered: 0,
+      failed: 0,
+      dead_lettered: 0,
+      success_rate_last_hour: 1,
+      last_error: null,
+    });
     expect(s.last_success_at).not.toBeNull();
     const rows = await logs(id);
     expect(rows.map((r) => [r.endpoint, r.status, r.http_status]).sort()).toEqual([
@@ -203,6 +214,36 @@ describe('delivery to the stand-in Mixpanel', () => {
     expect(h.us.received).toBe(1);
     expect((await h.t.request.get(`/v1/admin/integrations/${id}`).set(h.t.auth('acme'))).status).toBe(404);
     expect(await h.t.db.knex('integration_secrets').where({ integration_id: id })).toHaveLength(0);
+  });
+
+  it('logs each failed batch once, with the integration, endpoint, status, Mixpanel\'s error and what happens next', async () => {
+    const id = await h.install('Mixpanel');
+    h.us.faults = { nextStatuses: [503, 503] };
+    await h.post([page()]);
+    await h.until(() => h.us.eventsOf(US.token).length === 1, 'delivery after two 503s');
+    const failed = h.logs.filter((l) => l.msg.startsWith('delivery failed'));
+    // The second 503 is the same failure within a minute: counted, not written again.
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ level: 40, integration_id: id, org_id: 'acme' });
+    expect(failed[0].failures).toEqual([
+      expect.objectContaining({ endpoint: '/import', http_status: 503, items: 1, next: 'retry', retry_at: expect.any(String) }),
+    ]);
+    expect(failed[0].msg).toMatch(/^delivery failed: \/import 503 \(.+\): 1 item\(s\) retry at \d{4}-/);
+    await h.worker.stop(); // writes what was counted meanwhile
+    expect(h.logs.filter((l) => l.msg.startsWith('delivery failed')).at(-1)).toMatchObject({ repeats: 1 });
+
+    const lines = JSON.stringify(h.logs);
+    expect(lines).not.toContain(US.apiSecret);
+  });
+
+  it('logs events that are dead-lettered or held as errors and warnings', async () => {
+    const held = await h.install('Held', { project_token: US.token, api_secret: 'wrong-secret' });
+    await h.post([track('X', {}, { anonymousId: 'undefined' }), page()]);
+    await h.until(() => h.logs.some((l) => l.msg.startsWith('delivery failed')), 'a failure line');
+    const [line] = h.logs.filter((l) => l.msg.startsWith('delivery failed'));
+    expect(line).toMatchObject({ level: 50, integration_id: held }); // something was lost: an error, not a warning
+    expect(line.msg).toContain('blueprint (anonymousId "undefined" is not a valid Mixpanel distinct_id): 1 item(s) dead-lettered');
+    expect(line.msg).toContain('/import 401 (Invalid credentials): 1 item(s) held until the API secret is updated');
   });
 
   it('exposes Prometheus metrics with the platform\'s names', async () => {

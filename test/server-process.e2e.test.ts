@@ -98,7 +98,7 @@ describe('the service process', () => {
       // The counters live on the thread; the API process's /metrics adds them in. The thread counts
       // before it commits the batch's delivery log, which the success-rate gauge is computed from.
       const metricsText = async () => (await fetch(`${base}/metrics`)).text();
-      const counted = `mixpanel_delivery_items_total{integration_id="${id}",outcome="delivered"} 3`;
+      const counted = `mixpanel_delivery_items_total{integration_id="${id}",kind="event",outcome="delivered"} 3`;
       const logged = `delivery_success_rate{integration_id="${id}"} 1`;
       let text = '';
       await waitFor(async () => (text = await metricsText()).includes(counted) && text.includes(logged), 10000, 'the thread\'s counters and the logged batch');

@@ -27,6 +27,10 @@ interface Entry {
   k?: number;
   state: EntryState;
   reason?: string;
+  /** Mixpanel's HTTP status for an item that did not go through (0: no answer). */
+  httpStatus?: number;
+  /** When a retried item is due again. */
+  retryAt?: Date;
 }
 
 /** The Mixpanel item of an entry, read back from its batch's body (for retries only). */
@@ -52,6 +56,52 @@ export interface BatchSummary {
   retried: number;
   held: number;
   authFailed?: string;
+  /** What went wrong, one entry per kind of failure (for the log); empty when everything went through. */
+  failures: DeliveryFailure[];
+}
+
+/** Items of one batch that failed the same way, and what happens to them next. */
+export interface DeliveryFailure {
+  /** `/import`, `/engage`, `/groups`, or `blueprint` for events the blueprint refused. */
+  endpoint: string;
+  /** Mixpanel's HTTP status; 0 when no answer came (timeout, connection error); absent for the blueprint. */
+  http_status?: number;
+  /** Mixpanel's error (or the connection error, or the blueprint's reason). */
+  error: string;
+  items: number;
+  next: 'retry' | 'dead-lettered' | 'held';
+  /** For `retry`: when the earliest of them is sent again. */
+  retry_at?: string;
+}
+
+/** Counts Mixpanel's objects by kind: what `delivered` means per endpoint. */
+const KIND: Record<MixpanelEndpoint, 'events' | 'profileUpdates' | 'groupUpdates'> = {
+  '/import': 'events',
+  '/engage': 'profileUpdates',
+  '/groups': 'groupUpdates',
+};
+
+/** Groups the items that did not go through by endpoint, status, reason and fate, for the log. */
+function failuresOf(entries: Entry[], rejectedByBlueprint: string[]): DeliveryFailure[] {
+  const groups = new Map<string, DeliveryFailure>();
+  for (const en of entries) {
+    if (en.state === 'done' || en.state === 'pending') continue;
+    const next = en.state === 'retry' ? 'retry' : en.state === 'hold' ? 'held' : 'dead-lettered';
+    const error = en.reason ?? 'refused';
+    const key = `${en.endpoint}|${en.httpStatus}|${next}|${error}`;
+    const g = groups.get(key) ?? { endpoint: en.endpoint, http_status: en.httpStatus, error, items: 0, next };
+    g.items++;
+    const at = en.retryAt?.toISOString();
+    if (at && (!g.retry_at || at < g.retry_at)) g.retry_at = at;
+    groups.set(key, g);
+  }
+  for (const reason of rejectedByBlueprint) {
+    const key = `blueprint|${reason}`;
+    const g = groups.get(key) ?? { endpoint: 'blueprint', error: reason, items: 0, next: 'dead-lettered' as const };
+    g.items++;
+    groups.set(key, g);
+  }
+  return [...groups.values()];
 }
 
 /**
@@ -80,7 +130,15 @@ export class BatchProcessor {
     gate: Gate,
     jobs: PgBoss.Job<FetchedJob>[],
   ): Promise<BatchSummary> {
-    const record: BatchRecord = { logs: [], deadLetters: [], delivered: 0, failed: 0, skipped: 0 };
+    const record: BatchRecord = {
+      logs: [],
+      deadLetters: [],
+      delivered: { events: 0, profileUpdates: 0, groupUpdates: 0 },
+      eventsDelivered: 0,
+      failed: 0,
+      skipped: 0,
+    };
+    const rejectedByBlueprint: string[] = [];
     const entries: Entry[] = [];
     const dead = new Map<string, { job: number; e: number; reasons: string[] }>();
     const markDead = (job: number, e: number, reason: string) => {
@@ -106,7 +164,10 @@ export class BatchProcessor {
       }
       for (let e = 0; e < data.events.length; e++) {
         const mapped = compiled.map(data.events.at(e), ctx);
-        if (mapped.rejected) markDead(j, e, `rejected by the blueprint: ${mapped.rejected}`);
+        if (mapped.rejected) {
+          markDead(j, e, `rejected by the blueprint: ${mapped.rejected}`);
+          rejectedByBlueprint.push(mapped.rejected);
+        }
         else if (mapped.skipped) record.skipped++;
         for (const item of mapped.items) add(j, e, item);
       }
@@ -156,6 +217,7 @@ export class BatchProcessor {
             if (why) {
               en.state = 'dead';
               en.reason = `Mixpanel refused it: ${why}`;
+              en.httpStatus = res.status;
             } else en.state = 'done';
           });
           record.logs.push({ ...log, status: 'partial', failedCount: outcome.failed.size });
@@ -165,12 +227,17 @@ export class BatchProcessor {
           for (const en of batch) {
             en.state = 'dead';
             en.reason = `Mixpanel refused it: ${outcome.message}`;
+            en.httpStatus = res.status;
           }
           record.logs.push({ ...log, status: 'rejected', failedCount: batch.length });
           record.lastError = `${endpoint} ${res.status}: ${outcome.message}`;
           return;
         case 'auth':
-          for (const en of batch) en.state = 'hold';
+          for (const en of batch) {
+            en.state = 'hold';
+            en.reason = outcome.message;
+            en.httpStatus = res.status;
+          }
           authFailed = `Mixpanel answered ${res.status} (${outcome.message}): check the API secret`;
           record.logs.push({ ...log, status: 'auth_failed', failedCount: batch.length });
           record.lastError = authFailed;
@@ -186,6 +253,7 @@ export class BatchProcessor {
           for (const en of batch) {
             en.state = 'retry';
             en.reason = outcome.message;
+            en.httpStatus = res.status;
           }
           if (outcome.retryAfterMs !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, outcome.retryAfterMs);
           if (outcome.rateLimited) {
@@ -199,13 +267,18 @@ export class BatchProcessor {
     await Promise.all(batches.map((b) => send(b.endpoint, b.entries, b.body)));
 
     const followUps = this.followUps(jobs, entries, retryAfterMs);
+    // A canonical event is delivered when every Mixpanel object made from it went through.
+    const eventDone = new Map<string, boolean>();
     for (const en of entries) {
-      if (en.state === 'done') record.delivered++;
+      const key = `${en.job}:${en.e}`;
+      eventDone.set(key, (eventDone.get(key) ?? true) && en.state === 'done');
+      if (en.state === 'done') record.delivered[KIND[en.endpoint]]++;
       else if (en.state === 'dead') {
         record.failed++;
         markDead(en.job, en.e, en.reason ?? 'refused');
       }
     }
+    for (const done of eventDone.values()) if (done) record.eventsDelivered++;
     for (const d of dead.values()) {
       const job = jobs[d.job].data;
       record.deadLetters.push({
@@ -219,15 +292,16 @@ export class BatchProcessor {
 
     const now = Date.now();
     for (const en of entries) if (en.state === 'done') this.deps.metrics.latency(now - jobs[en.job].data.acceptedAt);
-    this.deps.metrics.outcome(integration.id, record.delivered, record.failed, record.deadLetters.length);
+    this.deps.metrics.outcome(integration.id, record);
 
     await this.commit(integration, jobs, record, followUps, authFailed);
     return {
-      delivered: record.delivered,
+      delivered: record.eventsDelivered,
       dead: record.deadLetters.length,
       retried: followUps.retried,
       held: followUps.held,
       authFailed,
+      failures: failuresOf(entries, rejectedByBlueprint),
     };
   }
 
@@ -255,10 +329,9 @@ export class BatchProcessor {
             en.reason = `gave up after ${attempts} attempt(s): ${lastError}`;
           }
         } else {
-          out.push({
-            data: this.carry(job.data, retry, attempts, lastError),
-            startAfter: new Date(now + retryDelayMs(attempts, cfg.retryBaseMs, cfg.retryMaxMs, retryAfterMs)),
-          });
+          const startAfter = new Date(now + retryDelayMs(attempts, cfg.retryBaseMs, cfg.retryMaxMs, retryAfterMs));
+          for (const en of retry) en.retryAt = startAfter;
+          out.push({ data: this.carry(job.data, retry, attempts, lastError), startAfter });
           retried += retry.length;
         }
       }

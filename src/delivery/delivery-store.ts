@@ -29,10 +29,19 @@ export interface DeadLetterRow {
   attempts: number;
 }
 
+/** Mixpanel objects accepted, by kind (endpoint). */
+export interface DeliveredByKind {
+  events: number;
+  profileUpdates: number;
+  groupUpdates: number;
+}
+
 export interface BatchRecord {
   logs: DeliveryLogRow[];
   deadLetters: DeadLetterRow[];
-  delivered: number;
+  delivered: DeliveredByKind;
+  /** Canonical events whose every Mixpanel object was accepted. */
+  eventsDelivered: number;
   failed: number;
   skipped: number;
   lastError?: string;
@@ -84,13 +93,21 @@ export class DeliveryStore {
       );
     }
     const now = new Date();
+    const { events, profileUpdates, groupUpdates } = r.delivered;
+    const items = events + profileUpdates + groupUpdates;
     await exec(
       client,
       this.knex.raw(
-        `INSERT INTO delivery_counters (integration_id, org_id, delivered, failed, dead_lettered, skipped, last_success_at, last_error_at, last_error)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO delivery_counters (integration_id, org_id, items_delivered, events_delivered, mixpanel_events_delivered,
+                                        profile_updates_delivered, group_updates_delivered, failed, dead_lettered, skipped,
+                                        last_success_at, last_error_at, last_error)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (integration_id) DO UPDATE SET
-           delivered = delivery_counters.delivered + EXCLUDED.delivered,
+           items_delivered = delivery_counters.items_delivered + EXCLUDED.items_delivered,
+           events_delivered = delivery_counters.events_delivered + EXCLUDED.events_delivered,
+           mixpanel_events_delivered = delivery_counters.mixpanel_events_delivered + EXCLUDED.mixpanel_events_delivered,
+           profile_updates_delivered = delivery_counters.profile_updates_delivered + EXCLUDED.profile_updates_delivered,
+           group_updates_delivered = delivery_counters.group_updates_delivered + EXCLUDED.group_updates_delivered,
            failed = delivery_counters.failed + EXCLUDED.failed,
            dead_lettered = delivery_counters.dead_lettered + EXCLUDED.dead_lettered,
            skipped = delivery_counters.skipped + EXCLUDED.skipped,
@@ -100,11 +117,15 @@ export class DeliveryStore {
         [
           integrationId,
           orgId,
-          r.delivered,
+          items,
+          r.eventsDelivered,
+          events,
+          profileUpdates,
+          groupUpdates,
           r.failed,
           r.deadLetters.length,
           r.skipped,
-          r.delivered > 0 ? now : null,
+          items > 0 ? now : null,
           r.lastError ? now : null,
           r.lastError?.slice(0, 1000) ?? null,
         ],

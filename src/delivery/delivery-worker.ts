@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import type { BatchProcessor } from './batch-processor.js';
 import type { DeliveryQueue } from './delivery-queue.js';
 import type { DeliveryStore } from './delivery-store.js';
+import { FailureLog } from './failure-log.js';
 import { Gate } from './gate.js';
 
 export interface WorkerDeps {
@@ -33,8 +34,11 @@ export class DeliveryWorker {
   private readonly secrets = new Map<string, { updatedAt: number; secret: string }>();
   private refresher?: Promise<void>;
   private lastPrune = 0;
+  private readonly failureLog: FailureLog;
 
-  constructor(private readonly deps: WorkerDeps) {}
+  constructor(private readonly deps: WorkerDeps) {
+    this.failureLog = new FailureLog(deps.logger);
+  }
 
   start(): void {
     if (this.running) return;
@@ -46,6 +50,7 @@ export class DeliveryWorker {
     while (this.running) {
       try {
         await this.refresh();
+        this.failureLog.flush();
         if (Date.now() - this.lastPrune > 3600_000) {
           this.lastPrune = Date.now();
           await this.deps.store.pruneLogs(this.deps.config.logRetentionHours);
@@ -118,6 +123,7 @@ export class DeliveryWorker {
           continue;
         }
         const summary = await processor.process(integration, await this.secretFor(integration), this.gate(id), jobs);
+        this.failureLog.report(integration, summary.failures);
         if (summary.authFailed) {
           logger.warn({ integration_id: id }, `delivery held: ${summary.authFailed}`);
           loop.stop = true;
@@ -136,5 +142,6 @@ export class DeliveryWorker {
     for (const l of all) l.stop = true;
     this.loops.clear();
     await Promise.all([this.refresher, ...all.flatMap((l) => l.done)]);
+    this.failureLog.flush(Number.POSITIVE_INFINITY);
   }
 }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { BatchRecord } from './delivery-store.js';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 
 /** Metrics as prom-client hands them between registries (and between threads: plain data). */
@@ -10,7 +11,8 @@ export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
  */
 export class DeliveryMetrics {
   readonly registry = new Registry();
-  private readonly items: Counter<'integration_id' | 'outcome'>;
+  private readonly items: Counter<'integration_id' | 'kind' | 'outcome'>;
+  private readonly events: Counter<'integration_id' | 'outcome'>;
   private readonly requests: Counter<'integration_id' | 'endpoint' | 'status'>;
   private readonly requestSeconds: Histogram<'endpoint'>;
   private readonly latencySeconds: Histogram<string>;
@@ -18,7 +20,13 @@ export class DeliveryMetrics {
   constructor() {
     this.items = new Counter({
       name: 'mixpanel_delivery_items_total',
-      help: 'Mixpanel items (events and profile updates) by outcome',
+      help: 'Mixpanel objects by kind (event, profile_update, group_update) and outcome (refused ones have kind "any")',
+      labelNames: ['integration_id', 'kind', 'outcome'],
+      registers: [this.registry],
+    });
+    this.events = new Counter({
+      name: 'delivery_events_total',
+      help: 'Canonical events by outcome: delivered (every Mixpanel object made from it accepted) or dead_lettered',
       labelNames: ['integration_id', 'outcome'],
       registers: [this.registry],
     });
@@ -48,10 +56,15 @@ export class DeliveryMetrics {
     this.requestSeconds.observe({ endpoint }, ms / 1000);
   }
 
-  outcome(integrationId: string, delivered: number, failed: number, deadLettered: number): void {
-    if (delivered) this.items.inc({ integration_id: integrationId, outcome: 'delivered' }, delivered);
-    if (failed) this.items.inc({ integration_id: integrationId, outcome: 'failed' }, failed);
-    if (deadLettered) this.items.inc({ integration_id: integrationId, outcome: 'dead_lettered' }, deadLettered);
+  outcome(integrationId: string, r: Pick<BatchRecord, 'delivered' | 'eventsDelivered' | 'failed' | 'deadLetters'>): void {
+    const id = integrationId;
+    const items = (kind: string, outcome: string, n: number) => n && this.items.inc({ integration_id: id, kind, outcome }, n);
+    items('event', 'delivered', r.delivered.events);
+    items('profile_update', 'delivered', r.delivered.profileUpdates);
+    items('group_update', 'delivered', r.delivered.groupUpdates);
+    items('any', 'failed', r.failed);
+    if (r.eventsDelivered) this.events.inc({ integration_id: id, outcome: 'delivered' }, r.eventsDelivered);
+    if (r.deadLetters.length) this.events.inc({ integration_id: id, outcome: 'dead_lettered' }, r.deadLetters.length);
   }
 
   latency(ms: number): void {

@@ -15,9 +15,10 @@ interface HttpLikeError {
   message?: string;
 }
 
-export function sendError(res: Response, status: number, code: string, message: string, details?: unknown): void {
+export function sendError(res: Response, status: number, code: string, message: string, details?: unknown, requestId?: string): void {
   const error: Record<string, unknown> = { code, message };
   if (details !== undefined) error.details = details;
+  if (requestId !== undefined) error.request_id = requestId;
   res.status(status).json({ error });
 }
 
@@ -49,8 +50,9 @@ export function errorHandler(logger: Logger) {
       return sendError(res, 400, 'VALIDATION_ERROR', summary || 'The request is invalid', details);
     }
     if (status >= 400 && status < 500) return sendError(res, status, 'BAD_REQUEST', e.message ?? 'Bad request');
-    logger.error({ err, method: req.method, path: req.path }, 'unhandled error');
+    logger.error({ err, request_id: req.id, method: req.method, path: req.originalUrl.split('?')[0] }, 'unhandled error');
     const message = Array.isArray(e.errors) ? `Response does not match the API contract: ${e.message}` : 'Internal server error';
-    return sendError(res, 500, 'INTERNAL', message);
+    // The id finds the log line above; nothing else about the failure leaves the server.
+    return sendError(res, 500, 'INTERNAL', message, undefined, req.id);
   };
 }

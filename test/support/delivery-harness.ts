@@ -1,6 +1,7 @@
 import { FakeMixpanel } from '../fake-mixpanel/server.js';
 import type { DeliveryWorker } from '../../src/delivery/delivery-worker.js';
-import { createLogger } from '../../src/logger.js';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { guideInstallBody, startTestApp, type TestApp } from './test-app.js';
 import { waitFor } from './server-process.js';
 
@@ -19,11 +20,30 @@ export const FAST_DELIVERY_ENV = {
   QUEUE_MAINTENANCE_SECONDS: '1',
 };
 
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+/** A logger whose lines land in `lines`, as an operator would read them. */
+export function capturingLogger(lines: LogLine[]) {
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(JSON.parse(chunk.toString()) as LogLine);
+      done();
+    },
+  });
+  return pino({ level: 'info' }, sink);
+}
+
 export interface Harness {
   t: TestApp;
   us: FakeMixpanel;
   eu: FakeMixpanel;
   worker: DeliveryWorker;
+  /** What the worker logged (JSON lines, parsed). */
+  logs: LogLine[];
   ingestKey: string;
   /** Installs an integration for org acme and returns its id. */
   install(name: string, config?: Record<string, unknown>, variant?: string): Promise<string>;
@@ -38,7 +58,8 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   await us.start();
   await eu.start();
   const t = await startTestApp({ ...FAST_DELIVERY_ENV, MIXPANEL_US_URL: us.url, MIXPANEL_EU_URL: eu.url, ...env });
-  const worker = t.services.createWorker(createLogger('silent'));
+  const logs: LogLine[] = [];
+  const worker = t.services.createWorker(capturingLogger(logs));
   worker.start();
   const key = await t.request.post('/v1/admin/ingest-keys').set(t.auth('acme')).send({ name: 'web' });
   return {
@@ -46,6 +67,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     us,
     eu,
     worker,
+    logs,
     ingestKey: key.body.key,
     async install(name, config = { project_token: US.token, api_secret: US.apiSecret }, variant = 'default') {
       const res = await t.request

@@ -32,7 +32,7 @@ export async function startTestApp(env: Record<string, string> = {}, existingDb?
     RATE_LIMIT_PER_MINUTE: '100000', // the rate-limit test sets its own
     ...env,
   });
-  const logger = createLogger('silent');
+  const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const services = await createServices(db.knex, db.url, config, logger);
   const app = createApp({ config, knex: db.knex, logger, services });
   const token = (org: string, role: Role, sub = `user-${role}`) => signAccessToken(TEST_JWT_SECRET, { sub, org_id: org, role });
