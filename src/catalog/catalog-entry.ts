@@ -8,7 +8,10 @@ export interface ConfigField {
   placeholder?: string;
   help_text: string;
   default?: string | boolean;
-  max_length?: number;
+  /** String rules, exactly as the server checks them on install and change (a UI can check the same). */
+  validation?: { pattern: string; min_length: number; max_length: number };
+  /** Whether PATCH may change it after install (all Mixpanel fields can). */
+  updatable: boolean;
 }
 
 export interface Variant {
@@ -27,6 +30,10 @@ export interface CatalogEntry {
   website: string;
   config_fields: ConfigField[];
   variants: Variant[];
+  /** The variant an install without `variant` gets. */
+  default_variant: string;
+  /** Where a user reads how to set it up. */
+  docs_url: string;
   /** Blueprint per variant key; seeded into PostgreSQL on start. */
   blueprints: Record<string, Blueprint>;
 }

@@ -69,8 +69,10 @@ export function configProblems(entry: CatalogEntry, config: Record<string, unkno
     }
     if (f.type === 'boolean' ? typeof v !== 'boolean' : typeof v !== 'string') {
       problems.push({ path, message: `must be a ${f.type === 'boolean' ? 'boolean' : 'string'}` });
-    } else if (f.max_length && typeof v === 'string' && v.length > f.max_length) {
-      problems.push({ path, message: `must be at most ${f.max_length} characters` });
+    } else if (f.validation && typeof v === 'string') {
+      const { pattern, min_length: min, max_length: max } = f.validation;
+      if (v.length < min || v.length > max) problems.push({ path, message: `must be ${min} to ${max} characters` });
+      else if (!new RegExp(pattern, 'u').test(v)) problems.push({ path, message: `must match ${pattern}` });
     }
   }
   return problems;
@@ -91,7 +93,7 @@ export class IntegrationService {
   async install(actor: Actor, key: string, input: InstallInput): Promise<IntegrationRecord> {
     const entry = findCatalogEntry(key);
     if (!entry) throw new NotFoundError(`No catalog entry "${key}"`);
-    const variant = input.variant ?? 'default';
+    const variant = input.variant ?? entry.default_variant;
     if (!entry.variants.some((v) => v.key === variant)) {
       throw invalid([{ path: 'body.variant', message: `must be one of ${entry.variants.map((v) => v.key).join(', ')}` }]);
     }

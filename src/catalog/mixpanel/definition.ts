@@ -2,6 +2,9 @@ import type { CatalogEntry } from '../catalog-entry.js';
 import { defaultBlueprint } from './blueprints/default.js';
 import { retailBlueprint } from './blueprints/retail.js';
 
+/** Project tokens and API secrets: one word, as MixpanelConfigInput in openapi.yaml also says (tested). */
+const TOKEN_RULES = { pattern: '^\\S+$', min_length: 1, max_length: 255 };
+
 /** Mixpanel as the integration guide describes it (configuration table, variants). */
 export const mixpanel: CatalogEntry = {
   key: 'mixpanel',
@@ -11,6 +14,8 @@ export const mixpanel: CatalogEntry = {
   category: 'analytics',
   status: 'ga',
   website: 'https://mixpanel.com',
+  docs_url: 'https://docs.mixpanel.com/reference/ingestion-api',
+  default_variant: 'default',
   config_fields: [
     {
       key: 'project_token',
@@ -19,7 +24,8 @@ export const mixpanel: CatalogEntry = {
       required: true,
       placeholder: 'abc123def456789',
       help_text: 'Your Mixpanel project token. Found in Project Settings > Access Keys.',
-      max_length: 255,
+      validation: TOKEN_RULES,
+      updatable: true,
     },
     {
       key: 'api_secret',
@@ -28,7 +34,8 @@ export const mixpanel: CatalogEntry = {
       required: true,
       placeholder: 'your_api_secret',
       help_text: 'Your Mixpanel project API secret for server-side authentication. Found in Project Settings > Access Keys.',
-      max_length: 255,
+      validation: TOKEN_RULES,
+      updatable: true,
     },
     {
       key: 'eu_data_residency',
@@ -38,6 +45,7 @@ export const mixpanel: CatalogEntry = {
       help_text:
         "Enable to send data to Mixpanel's EU data center (api-eu.mixpanel.com). Required for EU-resident organizations. Defaults to false (US).",
       default: false,
+      updatable: true,
     },
   ],
   variants: [
