@@ -22,10 +22,23 @@ describe('migrations', () => {
       current_revision: 1,
       created_by: 'u',
     });
+    await db.knex.migrate.up(migrationConfig); // delivery
+    await db.knex.migrate.up(migrationConfig); // rate limits
+    const counters = { integration_id: '00000000-0000-4000-8000-000000000001', org_id: 'acme' };
+    await db.knex('delivery_counters').insert({ ...counters, delivered: 7 });
     await db.knex.migrate.latest(migrationConfig);
     const [done, pending] = (await db.knex.migrate.list(migrationConfig)) as [{ name: string }[], unknown[]];
     expect(pending).toHaveLength(0);
-    expect(done.map((m) => m.name)).toEqual(['20261128000000_init', '20261128010000_delivery', '20261128020000_rate_limits']);
+    expect(done.map((m) => m.name)).toEqual([
+      '20261128000000_init',
+      '20261128010000_delivery',
+      '20261128020000_rate_limits',
+      '20261129000000_delivered_by_kind',
+    ]);
+    // The old mixed count is kept as items_delivered; the counts by kind start at 0.
+    expect(await db.knex('delivery_counters').where(counters).first()).toMatchObject({ items_delivered: 7, events_delivered: 0, profile_updates_delivered: 0 });
+    await db.knex.migrate.down(migrationConfig);
+    expect(await db.knex('delivery_counters').where(counters).first()).toMatchObject({ delivered: 7 });
     await db.knex.migrate.down(migrationConfig);
     await db.knex.migrate.down(migrationConfig);
     expect(await db.knex.schema.hasTable('dead_letters')).toBe(false);
@@ -41,7 +54,7 @@ describe('migrations', () => {
     try {
       await Promise.all([fresh.knex, ...others].map((k) => prepareDatabase(k, fresh.url)));
       const [done, pending] = (await fresh.knex.migrate.list(migrationConfig)) as [unknown[], unknown[]];
-      expect([done.length, pending.length]).toEqual([3, 0]);
+      expect([done.length, pending.length]).toEqual([4, 0]);
       expect(Number((await fresh.knex('catalog_blueprints').count({ n: '*' }))[0].n)).toBeGreaterThan(0);
     } finally {
       await Promise.all(others.map((k) => k.destroy()));
