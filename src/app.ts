@@ -8,7 +8,9 @@ import { deliveryRoutes } from './delivery/delivery-routes.js';
 import { auditRoutes } from './audit/audit-routes.js';
 import { authenticate, requireDeclaredRole } from './http/auth.js';
 import { jsonOnly } from './http/json-only.js';
+import { metricsAuth } from './http/metrics-auth.js';
 import { requestLog } from './http/request-log.js';
+import { storableText } from './http/storable-text.js';
 import { EXPOSED_HEADERS, securityHeaders } from './http/security-headers.js';
 import { rateLimitPerUser } from './http/rate-limit.js';
 import { docsRoutes } from './http/docs.js';
@@ -34,13 +36,14 @@ export interface AppDeps {
     | 'rateLimitPerMinute'
     | 'corsOrigins'
     | 'hstsMaxAgeSeconds'
+    | 'metricsToken'
   >;
   knex: Knex;
   logger: Logger;
   services: Services;
 }
 
-/** security headers → parsers → auth → rate limit → openapi validator → role guard → routes → errors. */
+/** request log → security headers → auth → rate limit → parsers → openapi validator → role guard → routes → errors. */
 export function createApp({ config, knex, logger, services }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -54,14 +57,17 @@ export function createApp({ config, knex, logger, services }: AppDeps): Express 
   }
   app.use(healthRoutes(knex));
   app.use(docsRoutes(SPEC_PATH));
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', metricsAuth(config.metricsToken), async (_req, res) => {
     res.type(services.metricsExport.contentType).send(await services.metricsExport.text());
   });
-  app.use(jsonOnly);
-  app.use('/v1/events', ingestAuth(services.ingest), express.raw({ type: () => true, limit: config.ingestMaxBodyBytes }), eventsBody);
-  app.use(express.json({ limit: '1mb' }));
+  // Who is calling comes first, from the headers alone: a request without a valid token is answered
+  // 401 (or 429) before a byte of its body is read, so unauthenticated clients cannot make us hold bodies.
+  app.use('/v1/events', ingestAuth(services.ingest));
   app.use('/v1/admin', authenticate({ secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience }));
   app.use('/v1/admin', rateLimitPerUser(knex, config.rateLimitPerMinute));
+  app.use(jsonOnly);
+  app.use('/v1/events', express.raw({ type: () => true, limit: config.ingestMaxBodyBytes }), eventsBody);
+  app.use(express.json({ limit: '1mb' }));
   app.use(
     OpenApiValidator.middleware({
       apiSpec: SPEC_PATH,
@@ -74,6 +80,7 @@ export function createApp({ config, knex, logger, services }: AppDeps): Express 
       ignorePaths: /^\/(docs|metrics)/,
     }),
   );
+  app.use('/v1/admin', storableText);
   app.use('/v1/admin', requireDeclaredRole);
   app.use(ingestRoutes(services.ingest));
   app.use('/v1/admin', catalogRoutes(services.catalogBlueprints));

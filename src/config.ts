@@ -32,6 +32,8 @@ export interface Config {
   rateLimitPerMinute: number;
   /** Origins allowed to call the API from a browser (the Management UI); none when empty. */
   corsOrigins: string[];
+  /** When set, GET /metrics needs `Authorization: Bearer <this>` (Prometheus: `authorization.credentials`). */
+  metricsToken?: string;
   /** Served over HTTPS: send Strict-Transport-Security with this max-age (and CSP upgrade-insecure-requests). */
   hstsMaxAgeSeconds?: number;
   /** Messages about generated development secrets, for the start-up log. */
@@ -148,6 +150,7 @@ export function loadConfig(env: Env = process.env): Config {
     encryptionKeys ??= [{ id: 'k1', key: parseKey('DATA_DIR/secrets.json encryption_key', dev.encryption_key) }];
   }
   if (jwtSecret.length < 32) throw new ConfigError('JWT_SECRET must be at least 32 characters');
+  if (production && !env.METRICS_TOKEN) notices.push('GET /metrics is open to anyone who reaches the port: set METRICS_TOKEN');
 
   return {
     env: nodeEnv,
@@ -184,6 +187,7 @@ export function loadConfig(env: Env = process.env): Config {
     ingestMaxBodyBytes: int(env, 'INGEST_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024),
     rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 100, 1),
     corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+    metricsToken: env.METRICS_TOKEN || undefined,
     hstsMaxAgeSeconds: env.HSTS_MAX_AGE_SECONDS ? int(env, 'HSTS_MAX_AGE_SECONDS', 0, 0, 2 * 365 * 86400) : undefined,
     mixpanelBaseUrls: {
       us: env.MIXPANEL_US_URL || 'https://api.mixpanel.com',

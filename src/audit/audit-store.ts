@@ -51,7 +51,7 @@ export class AuditStore {
     if (filter.resourceId) q.where({ resource_id: filter.resourceId });
     if (filter.from) q.where('timestamp', '>=', filter.from);
     if (filter.to) q.where('timestamp', '<', filter.to);
-    return paginate(q, page, { time: 'timestamp', id: 'id' }, (r: Record<string, unknown>) => ({
+    return paginate(q, page, { time: 'timestamp', id: 'id', idType: 'bigint' }, (r: Record<string, unknown>) => ({
       id: String(r.id),
       action: r.action,
       user_id: r.user_id,

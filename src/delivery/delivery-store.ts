@@ -136,7 +136,7 @@ export class DeliveryStore {
   listLogs(orgId: string, integrationId: string, status: string | undefined, page: PageRequest): Promise<Page<Record<string, unknown>>> {
     const q = this.knex('delivery_logs').where({ org_id: orgId, integration_id: integrationId });
     if (status) q.where({ status });
-    return paginate(q, page, { time: 'created_at', id: 'id' }, (r: Record<string, unknown>) => ({
+    return paginate(q, page, { time: 'created_at', id: 'id', idType: 'bigint' }, (r: Record<string, unknown>) => ({
       id: String(r.id),
       endpoint: r.endpoint,
       host: r.host,

@@ -24,6 +24,20 @@ export interface AuthOptions {
   audience?: string;
 }
 
+/** Longest user or org id accepted: ids are stored (audit log, rows) and compared as text. */
+export const MAX_CLAIM_LENGTH = 255;
+
+/**
+ * Why a `sub` or `org_id` claim cannot be used, or undefined. Checked once, here: everything after auth
+ * stores and compares these as text, and PostgreSQL refuses NUL bytes and unpaired surrogates.
+ */
+function claimProblem(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value === '') return 'is missing';
+  if (value.length > MAX_CLAIM_LENGTH) return `is longer than ${MAX_CLAIM_LENGTH} characters`;
+  if (/\p{Cc}/u.test(value) || !value.isWellFormed()) return 'holds control characters or invalid Unicode';
+  return undefined;
+}
+
 export function verifyAccessToken(token: string, opts: AuthOptions): Principal {
   let payload: jwt.JwtPayload | string;
   try {
@@ -40,11 +54,12 @@ export function verifyAccessToken(token: string, opts: AuthOptions): Principal {
     throw new InvalidTokenError('The access token must carry an exp claim');
   }
   const { sub, org_id: orgId, role } = payload as Record<string, unknown>;
-  if (typeof sub !== 'string' || sub === '' || typeof orgId !== 'string' || orgId === '') {
-    throw new InvalidTokenError('The access token must carry sub and org_id claims');
+  for (const [name, value] of [['sub', sub], ['org_id', orgId]] as const) {
+    const problem = claimProblem(value);
+    if (problem) throw new InvalidTokenError(`The access token's ${name} claim ${problem}`);
   }
   if (!ROLES.includes(role as Role)) throw new InvalidTokenError('The access token has an unknown role');
-  return { userId: sub, orgId, role: role as Role };
+  return { userId: sub as string, orgId: orgId as string, role: role as Role };
 }
 
 /** Requires a valid bearer token; the principal is attached to the request. */

@@ -29,9 +29,45 @@ function validatorDetails(errors: ValidatorErrorItem[]): { path: string; message
   }));
 }
 
-/** Maps every error (domain, validator, body parser) to `{"error": {code, message}}`. */
+/** The database has no connection to give within its wait (the pool is full) or cannot be reached. */
+export function databaseBusy(err: unknown): boolean {
+  const e = err as { name?: string; message?: string; code?: string } | undefined;
+  return (
+    e?.name === 'KnexTimeoutError' ||
+    /timeout exceeded when trying to connect|Connection terminated due to connection timeout/.test(e?.message ?? '') ||
+    e?.code === 'ECONNREFUSED' ||
+    e?.code === '57P03' // the database system is starting up / shutting down
+  );
+}
+
+/** Seconds a client should wait before trying again when the database is busy. */
+export const BUSY_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * Maps every error (domain, validator, body parser) to `{"error": {code, message}}`. An answer the
+ * contract does not document (the response validator throws while sending it) is logged and sent as
+ * a 500 in the same shape, past the validator, so even that failure is a clear error and not HTML.
+ */
 export function errorHandler(logger: Logger) {
+  const handle = mapError(logger);
+  return (err: unknown, req: Request, res: Response, next: NextFunction) => {
+    try {
+      handle(err, req, res, next);
+    } catch (sendErr) {
+      logger.error({ err: sendErr, cause: err, request_id: req.id, path: req.originalUrl.split('?')[0] }, 'error answer does not match the API contract');
+      if (res.headersSent) return;
+      const message = `Response does not match the API contract: ${(sendErr as Error).message}`;
+      res.status(500).type('application/json').send(JSON.stringify({ error: { code: 'INTERNAL', message, request_id: req.id } }));
+    }
+  };
+}
+
+function mapError(logger: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (databaseBusy(err)) {
+      res.set('Retry-After', String(BUSY_RETRY_AFTER_SECONDS));
+      return sendError(res, 503, 'SERVICE_UNAVAILABLE', 'The database is busy; retry shortly');
+    }
     if (err instanceof AppError) {
       return sendError(res, err.status, err.code, err.message, err.details);
     }

@@ -17,15 +17,35 @@ interface CursorPosition {
   id: string | number;
 }
 
-function decodeCursor(cursor: string): CursorPosition {
+/** How the id column is typed: a cursor's id must be one PostgreSQL can compare with it. */
+export type IdType = 'uuid' | 'bigint';
+
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function validId(id: unknown, type: IdType): boolean {
+  if (type === 'uuid') return typeof id === 'string' && UUID.test(id);
+  return (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0) || (typeof id === 'string' && /^\d{1,15}$/.test(id));
+}
+
+/**
+ * A cursor this API handed out: `at` an ISO instant PostgreSQL reads the same way (the form we write,
+ * years 1970–9999), `id` of the column's type. Anything else is the caller's mistake (400), never a
+ * query PostgreSQL would refuse.
+ */
+function decodeCursor(cursor: string, idType: IdType): CursorPosition {
+  const invalid = () => new ValidationError('cursor is not valid', [{ path: 'query.cursor', message: 'is not a cursor from this API' }]);
+  let parsed: Partial<CursorPosition>;
   try {
-    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as CursorPosition;
-    if (typeof parsed.at !== 'string' || Number.isNaN(Date.parse(parsed.at))) throw new Error('bad');
-    if (typeof parsed.id !== 'string' && typeof parsed.id !== 'number') throw new Error('bad');
-    return parsed;
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Partial<CursorPosition>;
   } catch {
-    throw new ValidationError('cursor is not valid', [{ path: 'query.cursor', message: 'is not a cursor from this API' }]);
+    throw invalid();
   }
+  if (!parsed || typeof parsed !== 'object' || typeof parsed.at !== 'string' || !ISO_INSTANT.test(parsed.at)) throw invalid();
+  const ms = Date.parse(parsed.at);
+  if (Number.isNaN(ms) || ms < 0 || new Date(ms).toISOString().slice(0, 19) !== parsed.at.slice(0, 19)) throw invalid();
+  if (!validId(parsed.id, idType)) throw invalid();
+  return { at: parsed.at, id: parsed.id as string | number };
 }
 
 /**
@@ -35,12 +55,12 @@ function decodeCursor(cursor: string): CursorPosition {
 export async function paginate<Row extends Record<string, unknown>, T>(
   query: Knex.QueryBuilder,
   page: PageRequest,
-  columns: { time: string; id: string },
+  columns: { time: string; id: string; idType?: IdType },
   toItem: (row: Row) => T,
 ): Promise<Page<T>> {
   const limit = Math.min(Math.max(page.limit ?? 50, 1), 100);
   if (page.cursor) {
-    const pos = decodeCursor(page.cursor);
+    const pos = decodeCursor(page.cursor, columns.idType ?? 'uuid');
     query.whereRaw(`(??, ??) < (?::timestamptz, ?)`, [columns.time, columns.id, pos.at, pos.id]);
   }
   const rows = (await query.orderBy([
