@@ -20,7 +20,7 @@ export function firstUnstorable(root: unknown, rootPath: string): string | undef
       for (let i = value.length - 1; i >= 0; i--) stack.push([value[i], `${at}[${i}]`]);
     } else if (value !== null && typeof value === 'object') {
       for (const [k, v] of Object.entries(value)) {
-        if (unstorable(k)) return `${at}.${k.replace(/[\u0000\ud800-\udfff]/g, '\ufffd')}`;
+        if (unstorable(k)) return `${at}.${k.toWellFormed().replaceAll('\u0000', '\ufffd')}`;
         stack.push([v, `${at}.${k}`]);
       }
     }
