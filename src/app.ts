@@ -55,7 +55,7 @@ export function createApp({ config, knex, logger, services }: AppDeps): Express 
   if (config.corsOrigins.length > 0) {
     app.use(cors({ origin: config.corsOrigins, exposedHeaders: EXPOSED_HEADERS, maxAge: 600 }));
   }
-  app.use(healthRoutes(knex));
+  app.use(healthRoutes(services.readiness));
   app.use(docsRoutes(SPEC_PATH));
   app.get('/metrics', metricsAuth(config.metricsToken), async (_req, res) => {
     res.type(services.metricsExport.contentType).send(await services.metricsExport.text());

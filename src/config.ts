@@ -28,6 +28,9 @@ export interface Config {
    */
   deliveryThreads: number;
   ingestMaxBodyBytes: number;
+  /** Connections of the API's database pool, and how long a request waits for one before it answers 503. */
+  dbPoolMax: number;
+  dbAcquireTimeoutMs: number;
   /** Management API requests per user per minute. */
   rateLimitPerMinute: number;
   /** Origins allowed to call the API from a browser (the Management UI); none when empty. */
@@ -185,6 +188,8 @@ export function loadConfig(env: Env = process.env): Config {
     workersInProcess: (env.WORKERS_IN_PROCESS ?? 'true') !== 'false',
     deliveryThreads: int(env, 'DELIVERY_THREADS', 1, 0, 16),
     ingestMaxBodyBytes: int(env, 'INGEST_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024),
+    dbPoolMax: int(env, 'DB_POOL_MAX', 10, 1, 200),
+    dbAcquireTimeoutMs: int(env, 'DB_ACQUIRE_TIMEOUT_MS', 2000, 10, 60_000),
     rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 100, 1),
     corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     metricsToken: env.METRICS_TOKEN || undefined,

@@ -20,8 +20,15 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export function createKnex(connectionString: string, poolMax = 10): Knex {
-  return knexFactory({ client: 'pg', connection: connectionString, pool: { min: 0, max: poolMax } });
+/** How long a query waits for a free connection before it fails (and a request answers 503). */
+export const DEFAULT_ACQUIRE_TIMEOUT_MS = 2000;
+
+/**
+ * A knex pool that fails fast when it is full: a request that cannot get a connection within
+ * `acquireTimeoutMs` answers 503 with Retry-After, instead of every request queueing for a minute.
+ */
+export function createKnex(connectionString: string, poolMax = 10, acquireTimeoutMs = DEFAULT_ACQUIRE_TIMEOUT_MS): Knex {
+  return knexFactory({ client: 'pg', connection: connectionString, pool: { min: 0, max: poolMax }, acquireConnectionTimeout: acquireTimeoutMs });
 }
 
 export function describeUrl(url: string): string {
@@ -138,7 +145,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     stopEmbedded = embedded.stop;
     description = `embedded PostgreSQL ${describeUrl(url)}, data in ${path.join(config.dataDir, 'pg')}`;
   }
-  const knex = createKnex(url);
+  const knex = createKnex(url, config.dbPoolMax, config.dbAcquireTimeoutMs);
   return {
     knex,
     url,

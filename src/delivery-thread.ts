@@ -15,7 +15,7 @@ async function deliveryThread(): Promise<void> {
   const config = { ...data.config, encryptionKeys: data.config.encryptionKeys.map((k) => ({ id: k.id, key: Buffer.from(k.key) })) };
   const databaseUrl = data.databaseUrl;
   const logger = createLogger(config.logLevel).child({ thread: threadId });
-  const knex = createKnex(databaseUrl);
+  const knex = createKnex(databaseUrl, config.dbPoolMax, config.dbAcquireTimeoutMs);
   const services = await createServices(knex, databaseUrl, config, logger);
   const worker = services.createWorker(logger);
   worker.start();

@@ -5,7 +5,8 @@ import { BlueprintCache } from './blueprints/engine.js';
 import { CATALOG } from './catalog/catalog.js';
 import { CatalogBlueprintStore } from './catalog/catalog-blueprint-store.js';
 import type { Config } from './config.js';
-import { migrateLatest } from './db.js';
+import { createKnex, migrateLatest } from './db.js';
+import { Readiness } from './readiness.js';
 import { MixpanelClient } from './destinations/mixpanel/client.js';
 import { BatchProcessor } from './delivery/batch-processor.js';
 import { DeliveryAdminService } from './delivery/delivery-admin-service.js';
@@ -36,12 +37,14 @@ export interface Services {
   /** GET /metrics (made on first use: a delivery thread never serves it). */
   readonly metricsExport: MetricsExport;
   queue: DeliveryQueue;
+  /** /readyz's view of the database, on a connection of its own. */
+  readiness: Readiness;
   /** A delivery worker over these services (not started). */
   createWorker(logger: Logger): DeliveryWorker;
   close(): Promise<void>;
 }
 
-type ServiceConfig = Pick<Config, 'encryptionKeys' | 'mixpanelBaseUrls' | 'delivery'>;
+type ServiceConfig = Pick<Config, 'encryptionKeys' | 'mixpanelBaseUrls' | 'delivery' | 'dbPoolMax' | 'dbAcquireTimeoutMs'>;
 
 export async function createServices(knex: Knex, databaseUrl: string, config: ServiceConfig, logger: Logger): Promise<Services> {
   const queue = await DeliveryQueue.start(databaseUrl, knex, {
@@ -50,8 +53,10 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
     poolMax: config.delivery.queuePoolMax,
     onError: (err) => logger.error({ err }, 'job queue error'),
   });
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+  // Transactions shared with the queue; like knex's pool, it fails fast when full (503, not a freeze).
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: config.dbPoolMax, connectionTimeoutMillis: config.dbAcquireTimeoutMs });
   pool.on('error', () => {}); // an idle client lost its connection; the pool replaces it
+  const readiness = new Readiness(createKnex(databaseUrl, 1, 1000));
   const catalogBlueprints = new CatalogBlueprintStore(knex);
   const secrets = new SecretBox(config.encryptionKeys);
   const audit = new AuditStore(knex);
@@ -88,9 +93,11 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
       return (metricsExport ??= new MetricsExport(knex, metrics));
     },
     queue,
+    readiness,
     createWorker: (workerLogger) =>
       new DeliveryWorker({ knex, queue, processor, integrations, store, config: config.delivery, logger: workerLogger }),
     async close() {
+      await readiness.close();
       await queue.stop();
       await pool.end();
       client.close();

@@ -4,6 +4,7 @@ import type { Actor, IntegrationService } from '../integrations/integration-serv
 import type { PageRequest } from '../shared/pagination.js';
 import type { DeliveryQueue } from './delivery-queue.js';
 import type { DeliveryStore } from './delivery-store.js';
+import { NotFoundError } from '../errors.js';
 import { pgTransaction } from './pg-transaction.js';
 
 /** What operators see and do about delivery: request logs, dead letters and replay, stats. */
@@ -30,9 +31,11 @@ export class DeliveryAdminService {
 
   /** Queues dead letters again (all, or the given ids), mapped afresh with the current blueprint. */
   async replay(actor: Actor, id: string, ids?: string[]): Promise<{ replayed: number }> {
+    await this.deps.integrations.get(actor.orgId, id); // 404 for another org's or a deleted one
+    await this.deps.queue.ensure(id); // before the transaction: it may need a connection of its own
     return pgTransaction(this.deps.pool, async (client, db) => {
-      await this.deps.queue.lockForCommit([id], db); // a delete committing now cannot leave these jobs behind
-      await this.deps.integrations.get(actor.orgId, id);
+      // Under the commit lock, and looked at again: a delete committing now cannot leave these jobs behind.
+      if (!(await this.deps.queue.liveUnderLock([id], db)).has(id)) throw new NotFoundError(`No integration ${id}`);
       const events = await this.deps.store.takeForReplay(client, actor.orgId, id, ids);
       if (events.length > 0) {
         const acceptedAt = Date.now();

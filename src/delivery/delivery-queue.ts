@@ -154,9 +154,21 @@ export class DeliveryQueue {
     this.ensured.add(name);
   }
 
-  /** Inserts all jobs in one statement (atomic), optionally inside the caller's transaction. */
+  async ensureAll(integrationIds: Iterable<string>): Promise<void> {
+    await Promise.all([...new Set(integrationIds)].map((id) => this.ensure(id)));
+  }
+
+  /**
+   * Inserts all jobs in one statement (atomic), optionally inside the caller's transaction. Inside one,
+   * the queues must exist already (ensure them first): creating one takes a connection and a lock of
+   * its own, and a request must never hold a connection while it waits for another.
+   */
   async enqueue(jobs: JobToQueue[], db?: QueueDb): Promise<void> {
     if (jobs.length === 0) return;
+    if (db) {
+      const missing = jobs.map((j) => j.data.integrationId).filter((id) => !this.ensured.has(DeliveryQueue.queueName(id)));
+      if (missing.length > 0) throw new Error(`queues not ensured before the transaction: ${[...new Set(missing)].join(', ')}`);
+    }
     const encoded = await encodeAll(jobs);
     const rows = jobs.map((j, i) => ({
       name: DeliveryQueue.queueName(j.data.integrationId),
@@ -166,7 +178,7 @@ export class DeliveryQueue {
       expireInSeconds: this.expireInSeconds,
       ...(j.startAfter ? { startAfter: j.startAfter } : {}),
     }));
-    for (const j of jobs) await this.ensure(j.data.integrationId);
+    if (!db) await this.ensureAll(jobs.map((j) => j.data.integrationId));
     try {
       await this.boss.insert(rows, db ? { db } : {});
     } catch (err) {

@@ -289,7 +289,7 @@ export class IntegrationService {
   async restore(actor: Actor, id: string, n: number, ifMatch?: string): Promise<IntegrationRecord> {
     await this.deps.knex.transaction(async (trx) => {
       const current = await this.lockForChange(trx, actor.orgId, id, ifMatch);
-      const old = await this.deps.integrations.findRevision(actor.orgId, id, n);
+      const old = await this.deps.integrations.findRevision(actor.orgId, id, n, trx); // on the transaction's connection: never wait for a second one
       if (!old) throw new NotFoundError(`No revision ${n} of integration ${id}`);
       await this.nextRevision(trx, actor, current, {
         config: old.config,

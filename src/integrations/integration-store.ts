@@ -164,8 +164,8 @@ export class IntegrationStore {
     );
   }
 
-  async findRevision(orgId: string, integrationId: string, n: number): Promise<RevisionRecord | undefined> {
-    const row = await this.knex('integration_revisions').where({ org_id: orgId, integration_id: integrationId, revision_number: n }).first();
+  async findRevision(orgId: string, integrationId: string, n: number, db: Knex | Knex.Transaction = this.knex): Promise<RevisionRecord | undefined> {
+    const row = await db('integration_revisions').where({ org_id: orgId, integration_id: integrationId, revision_number: n }).first();
     return row && toRevision(row, true);
   }
 
