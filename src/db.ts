@@ -20,6 +20,8 @@ export interface Database {
   close(): Promise<void>;
 }
 
+const quiet = () => {};
+
 /** How long a query waits for a free connection before it fails (and a request answers 503). */
 export const DEFAULT_ACQUIRE_TIMEOUT_MS = 2000;
 
@@ -28,7 +30,15 @@ export const DEFAULT_ACQUIRE_TIMEOUT_MS = 2000;
  * `acquireTimeoutMs` answers 503 with Retry-After, instead of every request queueing for a minute.
  */
 export function createKnex(connectionString: string, poolMax = 10, acquireTimeoutMs = DEFAULT_ACQUIRE_TIMEOUT_MS): Knex {
-  return knexFactory({ client: 'pg', connection: connectionString, pool: { min: 0, max: poolMax }, acquireConnectionTimeout: acquireTimeoutMs });
+  return knexFactory({
+    client: 'pg',
+    connection: connectionString,
+    pool: { min: 0, max: poolMax },
+    acquireConnectionTimeout: acquireTimeoutMs,
+    // knex would print its own warnings (an acquire timeout, …) to the console; every such failure
+    // reaches its caller as an error, which answers or logs it through pino.
+    log: { warn: quiet, error: quiet, deprecate: quiet, debug: quiet },
+  });
 }
 
 export function describeUrl(url: string): string {

@@ -9,7 +9,7 @@ import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { guideInstallBody, TEST_JWT_SECRET } from './support/test-app.js';
 import { signAccessToken } from '../src/http/auth.js';
 
-/** The API on a deliberately small pool (3 connections, 500 ms wait), as under a burst of load. */
+/** The API on a deliberately small pool (3 connections, 1 s wait), as under a burst of load. */
 let db: TestDatabase;
 let knex: Knex;
 let services: Services;
@@ -25,7 +25,7 @@ beforeAll(async () => {
     DATABASE_URL: db.url,
     RATE_LIMIT_PER_MINUTE: '100000',
     DB_POOL_MAX: '3',
-    DB_ACQUIRE_TIMEOUT_MS: '500',
+    DB_ACQUIRE_TIMEOUT_MS: '1000',
   });
   knex = createKnex(db.url, config.dbPoolMax, config.dbAcquireTimeoutMs);
   const logger = createLogger('silent');
@@ -47,6 +47,7 @@ const timed = async <T>(p: PromiseLike<T>) => {
 describe('a full connection pool', () => {
   it('many concurrent restores, PATCHes, PUTs and installs all answer quickly, none with 500', async () => {
     const installed = await request.post('/v1/admin/integration-catalog/mixpanel/install').set(auth()).send(guideInstallBody());
+    expect(installed.status).toBe(201);
     const id = installed.body.id as string;
     const blueprint = installed.body.blueprint;
     const calls = [

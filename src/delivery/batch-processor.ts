@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type PgBoss from 'pg-boss';
 import type { BlueprintCache, MixpanelEndpoint, MixpanelItem } from '../blueprints/engine.js';
+import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import type { DeliveryConfig } from '../config.js';
 import type { MixpanelClient } from '../destinations/mixpanel/client.js';
 import { classify } from '../destinations/mixpanel/outcome.js';
@@ -72,6 +73,19 @@ export interface DeliveryFailure {
   next: 'retry' | 'dead-lettered' | 'held';
   /** For `retry`: when the earliest of them is sent again. */
   retry_at?: string;
+}
+
+/** An event for its dead letter: as stored, or a note when even that cannot be read back. */
+function readableEvent(events: FetchedJob['events'], e: number): CanonicalEvent {
+  let reason: string;
+  try {
+    const event = events.at(e);
+    if (event !== null && typeof event === 'object' && !Array.isArray(event)) return event;
+    reason = 'it is not a JSON object';
+  } catch (err) {
+    reason = (err as Error).message;
+  }
+  return { unreadable_event: `the queued event could not be read: ${reason}` } as unknown as CanonicalEvent;
 }
 
 /** Counts Mixpanel's objects by kind: what `delivered` means per endpoint. */
@@ -150,26 +164,44 @@ export class BatchProcessor {
 
     const compiled = this.deps.blueprints.get(`${integration.id}:${integration.revision}`, integration.blueprint);
     const ctx = { projectToken: integration.config.project_token };
-    // Each event is parsed, mapped and serialised into its request body in turn, and then let go.
-    const add = (job: number, e: number, item: MixpanelItem) => {
-      const en: Entry = { job, e, endpoint: item.endpoint, state: 'pending' };
-      entries.push(en);
-      planner.add(en, item);
+    // Each event is parsed, mapped and serialised into its request body in turn, and then let go. One
+    // that makes any of that throw is dead-lettered with the reason; its neighbours go on.
+    const add = (job: number, e: number, items: MixpanelItem[]) => {
+      const serialised = items.map((item) => JSON.stringify(item.body)); // all or none of an event's items
+      items.forEach((item, i) => {
+        const en: Entry = { job, e, endpoint: item.endpoint, state: 'pending' };
+        entries.push(en);
+        planner.addJson(en, item.endpoint, serialised[i]);
+      });
+    };
+    const poisoned = (j: number, e: number, err: unknown) => {
+      const reason = `could not be delivered: ${(err as Error)?.message ?? String(err)}`;
+      markDead(j, e, reason);
+      rejectedByBlueprint.push(reason);
     };
     jobs.forEach((job, j) => {
       const data = job.data;
       if (data.pending) {
-        for (const p of data.pending) add(j, p.e, p.item);
+        for (const p of data.pending) {
+          try {
+            add(j, p.e, [p.item]);
+          } catch (err) {
+            poisoned(j, p.e, err);
+          }
+        }
         return;
       }
       for (let e = 0; e < data.events.length; e++) {
-        const mapped = compiled.map(data.events.at(e), ctx);
-        if (mapped.rejected) {
-          markDead(j, e, `rejected by the blueprint: ${mapped.rejected}`);
-          rejectedByBlueprint.push(mapped.rejected);
+        try {
+          const mapped = compiled.map(data.events.at(e), ctx);
+          if (mapped.rejected) {
+            markDead(j, e, `rejected by the blueprint: ${mapped.rejected}`);
+            rejectedByBlueprint.push(mapped.rejected);
+          } else if (mapped.skipped) record.skipped++;
+          add(j, e, mapped.items);
+        } catch (err) {
+          poisoned(j, e, err);
         }
-        else if (mapped.skipped) record.skipped++;
-        for (const item of mapped.items) add(j, e, item);
       }
     });
     const batches = planner.finish();
@@ -284,7 +316,7 @@ export class BatchProcessor {
       record.deadLetters.push({
         orgId: integration.orgId,
         integrationId: integration.id,
-        event: job.events.at(d.e),
+        event: readableEvent(job.events, d.e),
         reason: [...new Set(d.reasons)].join('; '),
         attempts: job.attempt + 1,
       });
@@ -358,6 +390,29 @@ export class BatchProcessor {
       pending.push({ e, item: itemOf(en) });
     }
     return { orgId: job.orgId, integrationId: job.integrationId, events, pending, attempt, acceptedAt: job.acceptedAt, lastError };
+  }
+
+  /** Dead-letters every event of a job that makes delivery fail, with the reason, and completes it. */
+  async quarantine(integration: IntegrationRecord, job: PgBoss.Job<FetchedJob>, reason: string): Promise<void> {
+    const record: BatchRecord = {
+      logs: [],
+      deadLetters: Array.from({ length: Math.max(1, job.data.events.length) }, (_, e) => ({
+        orgId: integration.orgId,
+        integrationId: integration.id,
+        event: readableEvent(job.data.events, e),
+        reason,
+        attempts: job.data.attempt + 1,
+      })),
+      delivered: { events: 0, profileUpdates: 0, groupUpdates: 0 },
+      eventsDelivered: 0,
+      failed: 0,
+      skipped: 0,
+      lastError: reason,
+    };
+    await pgTransaction(this.deps.pool, async (client, db) => {
+      await this.deps.store.record(client, integration.id, integration.orgId, record);
+      await this.deps.queue.complete(integration.id, [job.id], db);
+    });
   }
 
   /** Puts fetched jobs back untouched (the integration is disabled or its credentials are refused). */

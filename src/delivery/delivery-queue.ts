@@ -58,6 +58,18 @@ async function decode(stored: StoredJob): Promise<FetchedJob> {
   return { ...meta, events: body.events, ...(body.pending ? { pending: body.pending } : {}) };
 }
 
+/**
+ * A job whose payload cannot be read back: its events (as many as it counted) each fail when read, so
+ * delivery dead-letters them with the reason instead of the job failing again and again.
+ */
+function unreadable(stored: StoredJob, err: unknown): FetchedJob {
+  const { payload: _payload, count, format: _format, bytes: _bytes, ...meta } = stored; // eslint-disable-line @typescript-eslint/no-unused-vars
+  const fail = (): never => {
+    throw new Error(`its job's payload cannot be read: ${(err as Error)?.message ?? String(err)}`);
+  };
+  return { ...meta, events: { length: Math.max(1, Number(count) || 1), at: fail, stored: fail } };
+}
+
 function legacyBody(bytes: Buffer): FetchedJobBody {
   const body = JSON.parse(bytes.toString('utf8')) as JobBody & { events: CanonicalEvent[] };
   return { ...body, events: eventList(body.events) };
@@ -194,7 +206,7 @@ export class DeliveryQueue {
   async fetch(integrationId: string, batchSize: number): Promise<PgBoss.Job<FetchedJob>[]> {
     await this.ensure(integrationId);
     const jobs = (await this.boss.fetch<StoredJob>(DeliveryQueue.queueName(integrationId), { batchSize })) ?? [];
-    return Promise.all(jobs.map(async (j) => ({ ...j, data: await decode(j.data) })));
+    return Promise.all(jobs.map(async (j) => ({ ...j, data: await decode(j.data).catch((err) => unreadable(j.data, err)) })));
   }
 
   /** Jobs waiting (not yet fetched) in an integration's queue, decoded; for inspection and tests. */

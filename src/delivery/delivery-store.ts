@@ -4,6 +4,7 @@ import type pg from 'pg';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import { paginate, type Page, type PageRequest } from '../shared/pagination.js';
 import { exec } from './pg-transaction.js';
+import { storableJson } from '../shared/storable-json.js';
 
 export interface DeliveryLogRow {
   orgId: string;
@@ -85,7 +86,8 @@ export class DeliveryStore {
             id: randomUUID(),
             org_id: d.orgId,
             integration_id: d.integrationId,
-            event: JSON.stringify(d.event),
+            // Whatever the event holds, its dead letter is stored (and listed) — never a failed commit.
+            event: storableJson(d.event, (reason) => ({ unstorable_event: `the event could not be stored as it was: ${reason}` })),
             reason: d.reason.slice(0, RESPONSE_BODY_LIMIT),
             attempts: d.attempts,
           })),

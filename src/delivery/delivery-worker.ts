@@ -9,6 +9,23 @@ import type { DeliveryStore } from './delivery-store.js';
 import { FailureLog } from './failure-log.js';
 import { Gate } from './gate.js';
 
+type FetchedJobs = Awaited<ReturnType<DeliveryQueue['fetch']>>;
+
+/**
+ * A failure of the database or the network, which says nothing about the jobs: they are left to come
+ * back when they expire. Any other failure is the batch's own, and is isolated.
+ */
+export function isInfrastructureError(err: unknown): boolean {
+  const e = err as { name?: string; code?: string; message?: string } | undefined;
+  const code = String(e?.code ?? '');
+  return (
+    e?.name === 'KnexTimeoutError' ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code) ||
+    /^(08|53|57P|40001|40P01)/.test(code) || // connection, resources, shutdown, serialisation, deadlock
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(e?.message ?? '')
+  );
+}
+
 export interface WorkerDeps {
   knex: Knex;
   queue: DeliveryQueue;
@@ -105,33 +122,71 @@ export class DeliveryWorker {
   }
 
   private async run(id: string, orgId: string, loop: { stop: boolean }): Promise<void> {
-    const { queue, processor, integrations, config, logger } = this.deps;
+    const { queue, config, logger } = this.deps;
     while (!loop.stop && this.running) {
+      let jobs: FetchedJobs = [];
       try {
-        const jobs = await queue.fetch(id, config.jobsPerFetch);
+        jobs = await queue.fetch(id, config.jobsPerFetch);
         if (jobs.length === 0) {
           await sleep(config.pollMs);
           continue;
         }
-        const integration = await integrations.find(orgId, id);
-        if (!integration) {
-          await queue.complete(id, jobs.map((j) => j.id));
-          continue;
-        }
-        if (!integration.enabled || integration.status !== 'active') {
-          await processor.hold(id, jobs);
-          continue;
-        }
-        const summary = await processor.process(integration, await this.secretFor(integration), this.gate(id), jobs);
-        this.failureLog.report(integration, summary.failures);
-        if (summary.authFailed) {
-          logger.warn({ integration_id: id }, `delivery held: ${summary.authFailed}`);
-          loop.stop = true;
-          this.loops.delete(id);
-        }
+        await this.deliver(id, orgId, jobs, loop);
       } catch (err) {
+        if (jobs.length > 0 && !isInfrastructureError(err)) {
+          await this.isolate(id, orgId, jobs, err, loop);
+          continue;
+        }
         logger.error({ err, integration_id: id }, 'delivery batch failed; its jobs will come back when they expire');
         await sleep(Math.max(config.pollMs, 1000));
+      }
+    }
+  }
+
+  private async deliver(id: string, orgId: string, jobs: FetchedJobs, loop: { stop: boolean }): Promise<void> {
+    const { queue, processor, integrations, logger } = this.deps;
+    const integration = await integrations.find(orgId, id);
+    if (!integration) {
+      await queue.complete(id, jobs.map((j) => j.id));
+      return;
+    }
+    if (!integration.enabled || integration.status !== 'active') {
+      await processor.hold(id, jobs);
+      return;
+    }
+    const summary = await processor.process(integration, await this.secretFor(integration), this.gate(id), jobs);
+    this.failureLog.report(integration, summary.failures);
+    if (summary.authFailed) {
+      logger.warn({ integration_id: id }, `delivery held: ${summary.authFailed}`);
+      loop.stop = true;
+      this.loops.delete(id);
+    }
+  }
+
+  /**
+   * A batch that failed for a reason of its own (not the database or the network): each job is tried
+   * alone, and one that still fails is dead-lettered whole with the reason, so it cannot come back
+   * again and again and hold up the jobs queued after it.
+   */
+  private async isolate(id: string, orgId: string, jobs: FetchedJobs, err: unknown, loop: { stop: boolean }): Promise<void> {
+    const { processor, integrations, logger } = this.deps;
+    for (const job of jobs) {
+      let failure = err;
+      if (jobs.length > 1) {
+        try {
+          await this.deliver(id, orgId, [job], loop);
+          continue;
+        } catch (alone) {
+          failure = alone;
+        }
+      }
+      try {
+        if (isInfrastructureError(failure)) throw failure;
+        const integration = await integrations.find(orgId, id);
+        if (integration) await processor.quarantine(integration, job, `delivery of its job failed: ${(failure as Error)?.message ?? String(failure)}`);
+        logger.error({ err: failure, integration_id: id, org_id: orgId, job_id: job.id }, 'delivery failed: a job that makes delivery fail was dead-lettered');
+      } catch (again) {
+        logger.error({ err: again, integration_id: id, job_id: job.id }, 'delivery batch failed; its jobs will come back when they expire');
       }
     }
   }

@@ -9,6 +9,7 @@ import { pgTransaction } from '../delivery/pg-transaction.js';
 import { InvalidTokenError, NotFoundError, ValidationError } from '../errors.js';
 import type { Actor } from '../integrations/integration-service.js';
 import type { PageRequest } from '../shared/pagination.js';
+import { eventLimitsReason } from './event-limits.js';
 import type { EventValidator } from './event-validator.js';
 import type { IngestKeyStore } from './ingest-key-store.js';
 
@@ -72,7 +73,8 @@ export class IngestService {
     events.forEach((item, index) => {
       const received = Buffer.isBuffer(item) ? item : undefined;
       const raw = received ? parseEventJson(received) : item;
-      const reason = this.deps.validator.reason(raw);
+      // Mixpanel's and PostgreSQL's limits first (one iterative walk), then the contract's schema.
+      const reason = eventLimitsReason(raw, received?.length) ?? this.deps.validator.reason(raw);
       if (reason) {
         rejected.push({ index, reason });
         return;

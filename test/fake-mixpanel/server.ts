@@ -25,6 +25,11 @@ export interface Faults {
   afterIngestStatuses?: number[];
   /** Wait this long before answering. */
   delayMs?: number;
+  /**
+   * Refuse a whole /import request (400 without failed_records, as for a body Mixpanel cannot take)
+   * when any of its events carries this property: a poison event the sender must isolate.
+   */
+  poisonProperty?: string;
 }
 
 export interface StoredEvent {
@@ -194,6 +199,11 @@ export class FakeMixpanel {
     if (events.length > 2000) {
       record(400);
       return this.send(res, 400, { code: 400, error: 'request contains more than 2000 events', status: 'Bad Request' });
+    }
+    const poison = this.faults.poisonProperty;
+    if (poison && events.some((e) => Object.hasOwn((e.properties ?? {}) as object, poison))) {
+      record(400);
+      return this.send(res, 400, { code: 400, error: `unable to process property ${poison}`, status: 'Bad Request' });
     }
     const strict = url.searchParams.get('strict') === '1';
     const failed: { index: number; insert_id: string; field: string; message: string }[] = [];

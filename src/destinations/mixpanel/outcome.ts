@@ -7,7 +7,7 @@ import type { MixpanelResponse } from './client.js';
  * - partial: the items in `failed` are refused for good (with Mixpanel's message), the rest are in;
  * - rejected: every item is refused for good (a 400 without per-item detail, or `status: 0`);
  * - auth: credentials refused (401/403), hold everything and surface it;
- * - split: the body is too large (413), resend in halves;
+ * - split: the body is too large (413), or refused as a whole without per-item detail (400): resend in halves;
  * - retry: 429, 5xx, timeouts, connection errors; `retryAfterMs` when Mixpanel said so.
  */
 export type Outcome =
@@ -41,8 +41,10 @@ export function classify(endpoint: MixpanelEndpoint, res: MixpanelResponse, item
       if (typeof r.index === 'number') failed.set(r.index, [r.field, r.message].filter(Boolean).join(': ') || message);
     }
     if (failed.size > 0) return { kind: 'partial', failed };
-    return { kind: 'rejected', message };
   }
+  // A refusal of the whole request without per-item detail: one item may be the cause, so halves are
+  // sent apart until the item (or items) Mixpanel refuses stands alone, and its neighbours go through.
+  if (res.status === 400 && itemCount > 1) return { kind: 'split' };
   if (res.status >= 200 && res.status < 300) {
     if (endpoint !== '/import' && body && body.status === 0) return { kind: 'rejected', message };
     return { kind: 'delivered' };

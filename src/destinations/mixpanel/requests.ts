@@ -80,14 +80,18 @@ export class BatchPlanner<T> {
   constructor(private readonly maxBytes = MAX_REQUEST_BYTES) {}
 
   add(entry: T, item: MixpanelItem): void {
-    const json = JSON.stringify(item.body);
-    const b = this.open.get(item.endpoint);
-    if (b && b.entries.length < MAX_ITEMS[item.endpoint] && b.tryAdd(entry, json)) return;
-    this.close(item.endpoint);
+    this.addJson(entry, item.endpoint, JSON.stringify(item.body));
+  }
+
+  /** Adds an item already serialised (so a caller can serialise all of an event's items before adding any). */
+  addJson(entry: T, endpoint: MixpanelEndpoint, json: string): void {
+    const b = this.open.get(endpoint);
+    if (b && b.entries.length < MAX_ITEMS[endpoint] && b.tryAdd(entry, json)) return;
+    this.close(endpoint);
     const room = this.maxBytes === bodyBuffers.bytes ? bodyBuffers.take() : Buffer.allocUnsafe(this.maxBytes);
     this.rooms.push(room);
     const fresh = new OpenBody<T>(this.maxBytes, room);
-    this.open.set(item.endpoint, fresh);
+    this.open.set(endpoint, fresh);
     fresh.tryAdd(entry, json);
   }
 
