@@ -50,6 +50,12 @@ export interface DeliveryConfig {
   maxAgeMs: number;
   retryBaseMs: number;
   retryMaxMs: number;
+  /** Attempts retried with the short back-off before the rest are spread over the window. */
+  shortRetries: number;
+  /** Batches in a row failing transiently that open an integration's circuit breaker. */
+  breakerThreshold: number;
+  /** While it is open: how often one batch is let through to see whether Mixpanel is back. */
+  breakerProbeMs: number;
   pollMs: number;
   jobsPerFetch: number;
   /** Fetch loops per integration per worker process (they share the gate). */
@@ -170,7 +176,12 @@ export function loadConfig(env: Env = process.env): Config {
     delivery: {
       concurrency: int(env, 'DELIVERY_CONCURRENCY', 10, 1, 100),
       maxAttempts: int(env, 'DELIVERY_MAX_ATTEMPTS', 5, 1, 100),
-      maxAgeMs: int(env, 'DELIVERY_MAX_AGE_HOURS', 24, 1, 24 * 7) * 3600_000,
+      maxAgeMs: env.DELIVERY_MAX_AGE_SECONDS
+        ? int(env, 'DELIVERY_MAX_AGE_SECONDS', 86_400, 1, 7 * 86_400) * 1000
+        : int(env, 'DELIVERY_MAX_AGE_HOURS', 24, 1, 24 * 7) * 3600_000,
+      shortRetries: int(env, 'DELIVERY_SHORT_RETRIES', 3, 0, 100),
+      breakerThreshold: int(env, 'DELIVERY_BREAKER_THRESHOLD', 3, 1, 10_000),
+      breakerProbeMs: int(env, 'DELIVERY_BREAKER_PROBE_MS', 15_000, 10, 3_600_000),
       retryBaseMs: int(env, 'DELIVERY_RETRY_BASE_MS', 2000, 1),
       retryMaxMs: int(env, 'DELIVERY_RETRY_MAX_MS', 60_000, 1),
       pollMs: int(env, 'DELIVERY_POLL_MS', 200, 10),

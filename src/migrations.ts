@@ -3,6 +3,7 @@ import * as init from '../migrations/20261128000000_init.js';
 import * as delivery from '../migrations/20261128010000_delivery.js';
 import * as rateLimits from '../migrations/20261128020000_rate_limits.js';
 import * as deliveredByKind from '../migrations/20261129000000_delivered_by_kind.js';
+import * as degraded from '../migrations/20261129010000_degraded.js';
 
 /**
  * Migrations are listed here and imported statically, so the server, the knex CLI and jest all run
@@ -13,6 +14,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261128010000_delivery': delivery,
   '20261128020000_rate_limits': rateLimits,
   '20261129000000_delivered_by_kind': deliveredByKind,
+  '20261129010000_degraded': degraded,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -7,7 +7,8 @@ import type { MixpanelClient } from '../destinations/mixpanel/client.js';
 import { classify } from '../destinations/mixpanel/outcome.js';
 import { BatchPlanner, requestUrl, subBody, type MixpanelRegion, type PlannedBatch } from '../destinations/mixpanel/requests.js';
 import { regionOf, type IntegrationRecord } from '../integrations/integration.js';
-import { retryDelayMs } from './backoff.js';
+import { nextAttemptDelayMs, retryDelayMs } from './backoff.js';
+import type { BatchHealth } from './breaker.js';
 import { toDeliveryJob, type DeliveryJob, type FetchedJob, type PendingItem } from './delivery-job.js';
 import type { DeliveryQueue, QueueDb } from './delivery-queue.js';
 import type { BatchRecord, DeliveryStore } from './delivery-store.js';
@@ -57,6 +58,9 @@ export interface BatchSummary {
   retried: number;
   held: number;
   authFailed?: string;
+  /** What the batch said about Mixpanel, for the integration's circuit breaker. */
+  health: BatchHealth;
+  lastError?: string;
   /** What went wrong, one entry per kind of failure (for the log); empty when everything went through. */
   failures: DeliveryFailure[];
 }
@@ -86,6 +90,16 @@ function readableEvent(events: FetchedJob['events'], e: number): CanonicalEvent 
     reason = (err as Error).message;
   }
   return { unreadable_event: `the queued event could not be read: ${reason}` } as unknown as CanonicalEvent;
+}
+
+/** Why events are dead-lettered when they were not delivered within the delivery window. */
+function outlived(maxAgeMs: number, lastError: string): string {
+  const window = maxAgeMs % 3_600_000 === 0 ? `${maxAgeMs / 3_600_000} h` : `${Math.round(maxAgeMs / 1000)} s`;
+  return `gave up: not delivered within the delivery window (${window}); last error: ${lastError}`;
+}
+
+function emptyRecord(): BatchRecord {
+  return { logs: [], deadLetters: [], delivered: { events: 0, profileUpdates: 0, groupUpdates: 0 }, eventsDelivered: 0, failed: 0, skipped: 0 };
 }
 
 /** Counts Mixpanel's objects by kind: what `delivered` means per endpoint. */
@@ -128,10 +142,20 @@ function failuresOf(entries: Entry[], rejectedByBlueprint: string[]): DeliveryFa
 export class BatchProcessor {
   constructor(private readonly deps: ProcessorDeps) {}
 
-  async process(integration: IntegrationRecord, apiSecret: string, gate: Gate, jobs: PgBoss.Job<FetchedJob>[]): Promise<BatchSummary> {
+  /**
+   * `holdTransientUntil`: the integration's circuit breaker is open and this batch is its probe; items
+   * that fail transiently again wait until then without spending an attempt.
+   */
+  async process(
+    integration: IntegrationRecord,
+    apiSecret: string,
+    gate: Gate,
+    jobs: PgBoss.Job<FetchedJob>[],
+    holdTransientUntil?: Date,
+  ): Promise<BatchSummary> {
     const planner = new BatchPlanner<Entry>();
     try {
-      return await this.deliver(planner, integration, apiSecret, gate, jobs);
+      return await this.deliver(planner, integration, apiSecret, gate, jobs, holdTransientUntil);
     } finally {
       planner.release(); // nothing reads the request bodies any more
     }
@@ -143,15 +167,9 @@ export class BatchProcessor {
     apiSecret: string,
     gate: Gate,
     jobs: PgBoss.Job<FetchedJob>[],
+    holdTransientUntil: Date | undefined,
   ): Promise<BatchSummary> {
-    const record: BatchRecord = {
-      logs: [],
-      deadLetters: [],
-      delivered: { events: 0, profileUpdates: 0, groupUpdates: 0 },
-      eventsDelivered: 0,
-      failed: 0,
-      skipped: 0,
-    };
+    const record = emptyRecord();
     const rejectedByBlueprint: string[] = [];
     const entries: Entry[] = [];
     const dead = new Map<string, { job: number; e: number; reasons: string[] }>();
@@ -219,6 +237,7 @@ export class BatchProcessor {
     const attemptOf = (entriesOfBatch: Entry[]) => jobs[entriesOfBatch[0].job].data.attempt + 1;
     let authFailed: string | undefined;
     let retryAfterMs: number | undefined;
+    const outcomes = { ok: 0, transient: 0 };
 
     const send = async (endpoint: MixpanelEndpoint, batch: Entry[], body: Buffer): Promise<void> => {
       const res = await gate.run(() => this.deps.client.post(requestUrl(baseUrl, endpoint), body, endpoint === '/import' ? apiSecret : undefined));
@@ -237,6 +256,8 @@ export class BatchProcessor {
         durationMs: res.durationMs,
       };
       this.deps.metrics.request(integration.id, endpoint, res.status, res.durationMs);
+      if (outcome.kind === 'retry') outcomes.transient++;
+      else if (outcome.kind !== 'auth') outcomes.ok++; // Mixpanel answered: it is up
       switch (outcome.kind) {
         case 'delivered':
           for (const en of batch) en.state = 'done';
@@ -298,7 +319,7 @@ export class BatchProcessor {
 
     await Promise.all(batches.map((b) => send(b.endpoint, b.entries, b.body)));
 
-    const followUps = this.followUps(jobs, entries, retryAfterMs);
+    const followUps = this.followUps(jobs, entries, retryAfterMs, holdTransientUntil);
     // A canonical event is delivered when every Mixpanel object made from it went through.
     const eventDone = new Map<string, boolean>();
     for (const en of entries) {
@@ -333,6 +354,8 @@ export class BatchProcessor {
       retried: followUps.retried,
       held: followUps.held,
       authFailed,
+      health: outcomes.ok > 0 ? 'ok' : outcomes.transient > 0 ? 'transient' : 'other',
+      lastError: record.lastError,
       failures: failuresOf(entries, rejectedByBlueprint),
     };
   }
@@ -342,6 +365,7 @@ export class BatchProcessor {
     jobs: PgBoss.Job<FetchedJob>[],
     entries: Entry[],
     retryAfterMs: number | undefined,
+    holdTransientUntil: Date | undefined,
   ) {
     const cfg = this.deps.config;
     const now = Date.now();
@@ -353,15 +377,17 @@ export class BatchProcessor {
       const retry = mine.filter((en) => en.state === 'retry');
       const hold = mine.filter((en) => en.state === 'hold');
       if (retry.length > 0) {
-        const attempts = job.data.attempt + 1;
+        // While the breaker is open (Mixpanel failing for everyone), a failed probe spends no attempt.
+        const attempts = holdTransientUntil ? job.data.attempt : job.data.attempt + 1;
         const lastError = retry[0].reason ?? 'no answer';
-        if (attempts >= cfg.maxAttempts || now - job.data.acceptedAt >= cfg.maxAgeMs) {
+        const expired = now - job.data.acceptedAt >= cfg.maxAgeMs;
+        if (expired || attempts >= cfg.maxAttempts) {
           for (const en of retry) {
             en.state = 'dead';
-            en.reason = `gave up after ${attempts} attempt(s): ${lastError}`;
+            en.reason = expired ? outlived(cfg.maxAgeMs, lastError) : `gave up after ${attempts} attempt(s): ${lastError}`;
           }
         } else {
-          const startAfter = new Date(now + retryDelayMs(attempts, cfg.retryBaseMs, cfg.retryMaxMs, retryAfterMs));
+          const startAfter = holdTransientUntil ?? new Date(now + nextAttemptDelayMs(attempts, job.data.acceptedAt, now, cfg, retryAfterMs));
           for (const en of retry) en.retryAt = startAfter;
           out.push({ data: this.carry(job.data, retry, attempts, lastError), startAfter });
           retried += retry.length;
@@ -395,7 +421,7 @@ export class BatchProcessor {
   /** Dead-letters every event of a job that makes delivery fail, with the reason, and completes it. */
   async quarantine(integration: IntegrationRecord, job: PgBoss.Job<FetchedJob>, reason: string): Promise<void> {
     const record: BatchRecord = {
-      logs: [],
+      ...emptyRecord(),
       deadLetters: Array.from({ length: Math.max(1, job.data.events.length) }, (_, e) => ({
         orgId: integration.orgId,
         integrationId: integration.id,
@@ -403,10 +429,6 @@ export class BatchProcessor {
         reason,
         attempts: job.data.attempt + 1,
       })),
-      delivered: { events: 0, profileUpdates: 0, groupUpdates: 0 },
-      eventsDelivered: 0,
-      failed: 0,
-      skipped: 0,
       lastError: reason,
     };
     await pgTransaction(this.deps.pool, async (client, db) => {
@@ -416,11 +438,26 @@ export class BatchProcessor {
   }
 
   /** Puts fetched jobs back untouched (the integration is disabled or its credentials are refused). */
-  async hold(integrationId: string, jobs: PgBoss.Job<FetchedJob>[]): Promise<void> {
-    const startAfter = new Date(Date.now() + this.deps.config.holdMs);
-    await pgTransaction(this.deps.pool, async (_client, db) => {
-      if (await this.stillLive(integrationId, db)) {
-        await this.deps.queue.enqueue(jobs.map((j) => ({ data: toDeliveryJob(j.data), startAfter })), db);
+  /**
+   * Puts fetched jobs back untouched until `until` (default: the hold time), spending no attempt: the
+   * integration is disabled, its credentials are refused, or its circuit breaker is open. Jobs older
+   * than the delivery window are dead-lettered instead, with `why` they could not be sent.
+   */
+  async hold(integrationId: string, jobs: PgBoss.Job<FetchedJob>[], until?: Date, why = 'held'): Promise<void> {
+    const now = Date.now();
+    const startAfter = until ?? new Date(now + this.deps.config.holdMs);
+    const expired = jobs.filter((j) => now - j.data.acceptedAt >= this.deps.config.maxAgeMs);
+    const kept = jobs.filter((j) => !expired.includes(j));
+    await pgTransaction(this.deps.pool, async (client, db) => {
+      const live = await this.stillLive(integrationId, db);
+      if (live && kept.length > 0) await this.deps.queue.enqueue(kept.map((j) => ({ data: toDeliveryJob(j.data), startAfter })), db);
+      if (live && expired.length > 0) {
+        const { orgId } = expired[0].data;
+        const reason = outlived(this.deps.config.maxAgeMs, expired[0].data.lastError ?? why);
+        const deadLetters = expired.flatMap((j) =>
+          Array.from({ length: j.data.events.length }, (_, e) => ({ orgId, integrationId, event: readableEvent(j.data.events, e), reason, attempts: j.data.attempt })),
+        );
+        await this.deps.store.record(client, integrationId, orgId, { ...emptyRecord(), deadLetters, lastError: reason });
       }
       await this.deps.queue.complete(integrationId, jobs.map((j) => j.id), db);
     });

@@ -71,6 +71,8 @@ export class DeliveryAdminService {
     return {
       integration_id: id,
       status: integration.status,
+      delivery_health: integration.degradedSince ? 'degraded' : 'healthy',
+      degraded_since: integration.degradedSince?.toISOString() ?? null,
       enabled: integration.enabled,
       queued: counts.queuedEvents,
       in_flight: counts.inFlightEvents,

@@ -252,6 +252,14 @@ export class DeliveryQueue {
     return new Set((rows as { id: string }[]).map((r) => r.id));
   }
 
+  /** Makes the integration's waiting jobs due now (after its circuit breaker closed); returns how many. */
+  async wake(integrationId: string): Promise<number> {
+    const res = await this.knex.raw(`UPDATE pgboss.job SET start_after = now() WHERE name = ? AND state IN ('created', 'retry') AND start_after > now()`, [
+      DeliveryQueue.queueName(integrationId),
+    ]);
+    return res.rowCount ?? 0;
+  }
+
   async counts(integrationId: string): Promise<QueueCounts> {
     const rows = (
       await this.knex.raw(

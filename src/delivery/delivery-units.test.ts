@@ -1,4 +1,5 @@
-import { retryDelayMs } from './backoff.js';
+import { nextAttemptDelayMs, retryDelayMs } from './backoff.js';
+import { Breaker } from './breaker.js';
 import { Gate } from './gate.js';
 import { classify } from '../destinations/mixpanel/outcome.js';
 import { MAX_ITEMS, planBatches } from '../destinations/mixpanel/requests.js';
@@ -127,5 +128,51 @@ describe('planBatches', () => {
     const cut = planBatches(items, (x) => x, 3500);
     expect(cut.map((b) => b.entries.length)).toEqual([1, 1, 1]);
     expect(JSON.parse(cut[1].body.toString('utf8'))).toEqual([items[1].body]);
+  });
+});
+
+describe('the retry schedule over the delivery window', () => {
+  const s = { maxAttempts: 5, maxAgeMs: 24 * 3600_000, shortRetries: 3, retryBaseMs: 2000, retryMaxMs: 60_000 };
+  const noJitter = () => 0;
+  it('follows Mixpanel\'s short back-off first, then spreads the remaining attempts over what is left of the window', () => {
+    const t0 = 0;
+    expect(nextAttemptDelayMs(1, t0, 0, s, undefined, noJitter)).toBe(2000 + 1000);
+    expect(nextAttemptDelayMs(2, t0, 10_000, s, undefined, noJitter)).toBe(4000 + 1000);
+    // after the 3rd attempt, 2 remain: the next comes after a third of the time left, the last after half of the rest
+    const third = nextAttemptDelayMs(3, t0, 60_000, s, undefined, noJitter);
+    expect(third).toBe(Math.floor((24 * 3600_000 - 60_000) / 3));
+    const fourthAt = 60_000 + third;
+    const fourth = nextAttemptDelayMs(4, t0, fourthAt, s, undefined, noJitter);
+    expect(fourthAt + fourth).toBeLessThan(24 * 3600_000); // the last attempt is still inside the window
+    expect(fourth).toBe(Math.floor((24 * 3600_000 - fourthAt) / 2));
+  });
+  it('never comes sooner than a Retry-After', () => {
+    expect(nextAttemptDelayMs(1, 0, 0, s, 90_000, noJitter)).toBe(90_000);
+  });
+});
+
+describe('the circuit breaker', () => {
+  it('opens after N transient failures in a row, lets one probe through per interval, and closes on the first success', () => {
+    const b = new Breaker(3, 1000);
+    expect(b.record('transient', 0)).toBeUndefined();
+    expect(b.record('other', 1)).toBeUndefined(); // a refusal says nothing about Mixpanel being down
+    expect(b.record('transient', 2)).toBeUndefined();
+    expect(b.record('transient', 3)).toBe('opened');
+    expect([b.open, b.since?.getTime(), b.probeAt.getTime()]).toEqual([true, 3, 1003]);
+    expect(b.allow(500)).toBe(false);
+    expect(b.allow(1003)).toBe(true); // the probe
+    expect(b.allow(1004)).toBe(false); // only one per interval
+    expect(b.record('transient', 1100)).toBeUndefined();
+    expect(b.allow(2003)).toBe(true);
+    expect(b.record('ok', 2100)).toBe('closed');
+    expect([b.open, b.allow(2101)]).toEqual([false, true]);
+    expect(b.record('transient', 2200)).toBeUndefined(); // counting starts again
+  });
+  it('a success resets the count', () => {
+    const b = new Breaker(2, 1000);
+    b.record('transient', 0);
+    b.record('ok', 1);
+    expect(b.record('transient', 2)).toBeUndefined();
+    expect(b.record('transient', 3)).toBe('opened');
   });
 });

@@ -8,6 +8,7 @@ import type { DeliveryQueue } from './delivery-queue.js';
 import type { DeliveryStore } from './delivery-store.js';
 import { FailureLog } from './failure-log.js';
 import { Gate } from './gate.js';
+import { Breaker } from './breaker.js';
 
 type FetchedJobs = Awaited<ReturnType<DeliveryQueue['fetch']>>;
 
@@ -47,6 +48,7 @@ export class DeliveryWorker {
   private running = false;
   private readonly loops = new Map<string, { stop: boolean; done: Promise<void>[] }>();
   private readonly gates = new Map<string, Gate>();
+  private readonly breakers = new Map<string, Breaker>();
   /** Decrypted secrets, valid while the integration row is unchanged (a new secret updates it). */
   private readonly secrets = new Map<string, { updatedAt: number; secret: string }>();
   private refresher?: Promise<void>;
@@ -92,6 +94,7 @@ export class DeliveryWorker {
         loop.stop = true;
         this.loops.delete(id);
         this.gates.delete(id);
+        this.breakers.delete(id);
         this.secrets.delete(id);
       }
     }
@@ -100,6 +103,33 @@ export class DeliveryWorker {
       const loop = { stop: false, done: [] as Promise<void>[] };
       this.loops.set(id, loop);
       for (let i = 0; i < this.deps.config.loopsPerIntegration; i++) loop.done.push(this.run(id, orgId, loop));
+    }
+  }
+
+  private breaker(id: string): Breaker {
+    let b = this.breakers.get(id);
+    if (!b) {
+      b = new Breaker(this.deps.config.breakerThreshold, this.deps.config.breakerProbeMs);
+      this.breakers.set(id, b);
+    }
+    return b;
+  }
+
+  /**
+   * Shows the breaker's state on the integration (degraded since, last error) and in the log. Once it
+   * closes, the jobs held for the next probe are due at once: the backlog drains at full speed.
+   */
+  private async breakerChanged(integration: IntegrationRecord, change: 'opened' | 'closed' | undefined, lastError: string | undefined, breaker: Breaker) {
+    const { integrations, queue, logger } = this.deps;
+    const log = { integration_id: integration.id, org_id: integration.orgId };
+    if (change === 'opened') {
+      const reason = lastError ?? 'Mixpanel is not answering';
+      await integrations.setDegraded(integration.id, { since: breaker.since!, reason });
+      logger.error({ ...log, reason, probe_ms: this.deps.config.breakerProbeMs }, `delivery degraded: Mixpanel keeps failing (${reason}); events are held without spending attempts, one batch probes every ${this.deps.config.breakerProbeMs} ms`);
+    } else if (change === 'closed') {
+      await integrations.setDegraded(integration.id, null);
+      const woken = await queue.wake(integration.id);
+      logger.info({ ...log, jobs: woken }, 'delivery recovered: Mixpanel answers again; draining the held events');
     }
   }
 
@@ -154,8 +184,16 @@ export class DeliveryWorker {
       await processor.hold(id, jobs);
       return;
     }
-    const summary = await processor.process(integration, await this.secretFor(integration), this.gate(id), jobs);
+    const breaker = this.breaker(id);
+    if (!breaker.allow()) {
+      // Mixpanel is failing for this integration: wait for the next probe, spending no attempt.
+      await processor.hold(id, jobs, breaker.probeAt, integration.degradedReason ?? 'Mixpanel failing');
+      return;
+    }
+    const probeHold = breaker.open ? breaker.probeAt : undefined;
+    const summary = await processor.process(integration, await this.secretFor(integration), this.gate(id), jobs, probeHold);
     this.failureLog.report(integration, summary.failures);
+    await this.breakerChanged(integration, breaker.record(summary.health), summary.lastError, breaker);
     if (summary.authFailed) {
       logger.warn({ integration_id: id }, `delivery held: ${summary.authFailed}`);
       loop.stop = true;

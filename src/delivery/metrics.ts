@@ -128,6 +128,11 @@ export class MetricsExport {
       `SELECT i.id AS integration_id, CASE WHEN bool_or(i.enabled) AND count(l.id) = 0 THEN 1 ELSE 0 END AS value ${lastHour}`,
     );
     gauge(
+      'delivery_degraded',
+      '1 while Mixpanel keeps failing for an integration (its circuit breaker is open: events held, one batch probing)',
+      `SELECT id AS integration_id, CASE WHEN degraded_since IS NULL THEN 0 ELSE 1 END AS value FROM integrations WHERE deleted_at IS NULL`,
+    );
+    gauge(
       'dlq_depth',
       'Dead letters waiting for an operator',
       `SELECT i.id AS integration_id, count(d.id) AS value FROM integrations i

@@ -356,6 +356,11 @@ export class IntegrationService {
     return { results, requests };
   }
 
+  /** Delivery's view of Mixpanel for this integration: failing since (with the reason), or healthy (null). */
+  setDegraded(id: string, degraded: { since: Date; reason: string } | null): Promise<void> {
+    return this.deps.integrations.setDegraded(id, degraded);
+  }
+
   /** The decrypted API secret, for delivery only. Never returned by the API. */
   async apiSecret(orgId: string, id: string): Promise<string> {
     const sealed = await this.deps.integrations.loadSecret(orgId, id, 'api_secret');

@@ -14,6 +14,8 @@ interface JoinedRow extends Record<string, unknown> {
   enabled: boolean;
   status: 'active' | 'auth_failed';
   status_reason: string | null;
+  degraded_since: Date | null;
+  degraded_reason: string | null;
   current_revision: number;
   config: PublicConfig & { api_secret?: string };
   blueprint: Blueprint;
@@ -32,6 +34,8 @@ function toRecord(row: JoinedRow): IntegrationRecord {
     enabled: row.enabled,
     status: row.status,
     statusReason: row.status_reason,
+    degradedSince: row.degraded_since,
+    degradedReason: row.degraded_reason,
     revision: row.current_revision,
     config: { project_token: row.config.project_token, eu_data_residency: row.config.eu_data_residency },
     blueprint: row.blueprint,
@@ -162,6 +166,16 @@ export class IntegrationStore {
       { time: 'created_at', id: 'id' },
       (r: Record<string, unknown>) => toRevision(r, false),
     );
+  }
+
+  /**
+   * Marks delivery degraded (Mixpanel failing) or healthy again. Not a change of the integration's
+   * settings: its ETag (updated_at) stays, so nobody's edit fails on it.
+   */
+  async setDegraded(id: string, degraded: { since: Date; reason: string } | null): Promise<void> {
+    await this.knex('integrations')
+      .where({ id })
+      .update({ degraded_since: degraded?.since ?? null, degraded_reason: degraded?.reason.slice(0, 1000) ?? null });
   }
 
   async findRevision(orgId: string, integrationId: string, n: number, db: Knex | Knex.Transaction = this.knex): Promise<RevisionRecord | undefined> {

@@ -20,6 +20,9 @@ export interface IntegrationRecord {
   enabled: boolean;
   status: 'active' | 'auth_failed';
   statusReason: string | null;
+  /** Since when Mixpanel has been failing for it (its circuit breaker is open), and the last error. */
+  degradedSince: Date | null;
+  degradedReason: string | null;
   revision: number;
   config: PublicConfig;
   blueprint: Blueprint;
@@ -42,6 +45,9 @@ export function toApi(rec: IntegrationRecord, withBlueprint = true) {
     enabled: rec.enabled,
     status: rec.status,
     status_reason: rec.statusReason,
+    delivery_health: rec.degradedSince ? 'degraded' : 'healthy',
+    degraded_since: rec.degradedSince?.toISOString() ?? null,
+    degraded_reason: rec.degradedReason,
     config: { project_token: rec.config.project_token, api_secret: MASK, eu_data_residency: rec.config.eu_data_residency },
     region: regionOf(rec.config),
     revision: rec.revision,

@@ -18,6 +18,10 @@ export const FAST_DELIVERY_ENV = {
   DELIVERY_HOLD_MS: '100',
   DELIVERY_JOB_EXPIRE_SECONDS: '2',
   QUEUE_MAINTENANCE_SECONDS: '1',
+  // Each test sees retries as it sets them: every attempt with the short back-off, and no circuit
+  // breaker unless the test asks for one (test/outage.e2e.test.ts).
+  DELIVERY_SHORT_RETRIES: '100',
+  DELIVERY_BREAKER_THRESHOLD: '10000',
 };
 
 export interface LogLine {
