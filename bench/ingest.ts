@@ -23,28 +23,34 @@ export function benchIngestChecks(seconds = 3): Record<string, number> {
             : track('Order Completed', order, { userId: `u-${i}`, context });
     mix.push(Buffer.from(JSON.stringify(e)));
   }
-  const run = (guard: boolean) => {
-    const once = () => {
-      for (const bytes of mix) {
-        const raw = JSON.parse(bytes.toString('utf8'));
-        if ((guard && eventLimitsReason(raw, bytes.length)) || validator.reason(raw)) throw new Error('bench events must be valid');
-      }
-    };
-    for (let w = 0; w < 20; w++) once();
+  const once = (guard: boolean) => {
+    for (const bytes of mix) {
+      const raw = JSON.parse(bytes.toString('utf8'));
+      if ((guard && eventLimitsReason(raw, bytes)) || validator.reason(raw)) throw new Error('bench events must be valid');
+    }
+  };
+  const rate = (guard: boolean, ms: number) => {
     let n = 0;
     const start = process.hrtime.bigint();
-    const deadline = start + BigInt(seconds * 1e9);
+    const deadline = start + BigInt(ms * 1e6);
     while (process.hrtime.bigint() < deadline) {
-      once();
+      once(guard);
       n += mix.length;
     }
-    return Math.round(n / (Number(process.hrtime.bigint() - start) / 1e9));
+    return n / (Number(process.hrtime.bigint() - start) / 1e9);
   };
-  const without = run(false);
-  const withGuard = run(true);
+  for (let w = 0; w < 20; w++) once(w % 2 === 0);
+  // Alternating short rounds, best of each: this machine's speed drifts more than the guard costs.
+  let without = 0;
+  let withGuard = 0;
+  const rounds = Math.max(2, Math.round(seconds * 2));
+  for (let r = 0; r < rounds; r++) {
+    without = Math.max(without, rate(false, 500));
+    withGuard = Math.max(withGuard, rate(true, 500));
+  }
   return {
-    ingest_checks_events_per_s: withGuard,
-    ingest_checks_without_guard_events_per_s: without,
+    ingest_checks_events_per_s: Math.round(withGuard),
+    ingest_checks_without_guard_events_per_s: Math.round(without),
     ingest_guard_cost_percent: Math.round((1 - withGuard / without) * 1000) / 10,
   };
 }

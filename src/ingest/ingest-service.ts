@@ -74,7 +74,7 @@ export class IngestService {
       const received = Buffer.isBuffer(item) ? item : undefined;
       const raw = received ? parseEventJson(received) : item;
       // Mixpanel's and PostgreSQL's limits first (one iterative walk), then the contract's schema.
-      const reason = eventLimitsReason(raw, received?.length) ?? this.deps.validator.reason(raw);
+      const reason = eventLimitsReason(raw, received) ?? this.deps.validator.reason(raw);
       if (reason) {
         rejected.push({ index, reason });
         return;
