@@ -130,12 +130,17 @@ function cpuSeconds(match: (cmd: string, pid: number) => boolean): number {
   return ticks / 100;
 }
 
-/** The node flags `npm start` / `npm run worker` give the script, so the bench runs it the same way. */
-function npmScriptNodeFlags(script: string): string[] {
+/**
+ * The service's scripts run as production runs them: the compiled build (dist/), with the node flags
+ * `npm start` / `npm run worker` give it. Bench helpers (the stand-in) run from source through tsx.
+ */
+function serviceCommand(script: string): string[] {
+  const built = `dist/${script.replace(/\.ts$/, '.js')}`;
   const scripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
-  const command = Object.values(scripts).find((c) => c.startsWith('node ') && c.endsWith(` ${script}`)) ?? '';
-  const words = command.split(' ');
-  return words.slice(1, words.indexOf('--import'));
+  const command = Object.values(scripts).find((c) => c.replace(/^exec /, '').startsWith('node ') && c.endsWith(` ${built}`)) ?? '';
+  const words = command.replace(/^exec /, '').split(' ');
+  const flags = process.env.BENCH_NODE_ARGS?.split(' ') ?? words.slice(1, -1);
+  return [...flags, built];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -171,14 +176,15 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
     stopPg = embedded.stop;
   }
 
+  execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' }); // the service runs from its build
   const children: ChildProcess[] = [];
   let stopping = false;
   const spawnTs = (script: string, args: string[], env: Record<string, string>) => {
     const base = { ...process.env };
     delete base.NODE_OPTIONS;
     const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
-    const nodeArgs = script.startsWith('src/') ? (process.env.BENCH_NODE_ARGS?.split(' ') ?? npmScriptNodeFlags(script)) : [];
-    const c = spawn(process.execPath, [...nodeArgs, ...profile, '--import', 'tsx', script, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const command = script.startsWith('src/') ? serviceCommand(script) : ['--import', 'tsx', script];
+    const c = spawn(process.execPath, [...profile, ...command, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(c);
     return c;
   };
