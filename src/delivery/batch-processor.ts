@@ -439,21 +439,22 @@ export class BatchProcessor {
 
   /** Puts fetched jobs back untouched (the integration is disabled or its credentials are refused). */
   /**
-   * Puts fetched jobs back untouched until `until` (default: the hold time), spending no attempt: the
-   * integration is disabled, its credentials are refused, or its circuit breaker is open. Jobs older
-   * than the delivery window are dead-lettered instead, with `why` they could not be sent.
+   * Puts fetched jobs back untouched, spending no attempt: the integration is disabled or its
+   * credentials are refused (they wait for as long as it takes, until the hold time has passed), or its
+   * circuit breaker is open (`probe`: until the next probe, and jobs older than the delivery window are
+   * dead-lettered instead, with the error that kept them from Mixpanel).
    */
-  async hold(integrationId: string, jobs: PgBoss.Job<FetchedJob>[], until?: Date, why = 'held'): Promise<void> {
+  async hold(integrationId: string, jobs: PgBoss.Job<FetchedJob>[], probe?: { at: Date; error: string }): Promise<void> {
     const now = Date.now();
-    const startAfter = until ?? new Date(now + this.deps.config.holdMs);
-    const expired = jobs.filter((j) => now - j.data.acceptedAt >= this.deps.config.maxAgeMs);
+    const startAfter = probe?.at ?? new Date(now + this.deps.config.holdMs);
+    const expired = probe ? jobs.filter((j) => now - j.data.acceptedAt >= this.deps.config.maxAgeMs) : [];
     const kept = jobs.filter((j) => !expired.includes(j));
     await pgTransaction(this.deps.pool, async (client, db) => {
       const live = await this.stillLive(integrationId, db);
       if (live && kept.length > 0) await this.deps.queue.enqueue(kept.map((j) => ({ data: toDeliveryJob(j.data), startAfter })), db);
       if (live && expired.length > 0) {
         const { orgId } = expired[0].data;
-        const reason = outlived(this.deps.config.maxAgeMs, expired[0].data.lastError ?? why);
+        const reason = outlived(this.deps.config.maxAgeMs, expired[0].data.lastError ?? probe!.error);
         const deadLetters = expired.flatMap((j) =>
           Array.from({ length: j.data.events.length }, (_, e) => ({ orgId, integrationId, event: readableEvent(j.data.events, e), reason, attempts: j.data.attempt })),
         );

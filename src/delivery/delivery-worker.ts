@@ -187,7 +187,7 @@ export class DeliveryWorker {
     const breaker = this.breaker(id);
     if (!breaker.allow()) {
       // Mixpanel is failing for this integration: wait for the next probe, spending no attempt.
-      await processor.hold(id, jobs, breaker.probeAt, integration.degradedReason ?? 'Mixpanel failing');
+      await processor.hold(id, jobs, { at: breaker.probeAt, error: integration.degradedReason ?? 'Mixpanel is failing' });
       return;
     }
     const probeHold = breaker.open ? breaker.probeAt : undefined;
