@@ -183,7 +183,8 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
     const base = { ...process.env };
     delete base.NODE_OPTIONS;
     const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
-    const command = script.startsWith('src/') ? serviceCommand(script) : ['--import', 'tsx', script];
+    // BENCH_FROM_SOURCE=1: the service from its TypeScript sources through tsx, as `npm run dev` runs it.
+    const command = script.startsWith('src/') && !process.env.BENCH_FROM_SOURCE ? serviceCommand(script) : [...(script.startsWith('src/') ? serviceCommand(script).slice(0, -1) : []), '--import', 'tsx', script];
     const c = spawn(process.execPath, [...profile, ...command, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(c);
     return c;

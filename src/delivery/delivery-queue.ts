@@ -166,6 +166,10 @@ export class DeliveryQueue {
     this.ensured.add(name);
   }
 
+  isEnsured(integrationId: string): boolean {
+    return this.ensured.has(DeliveryQueue.queueName(integrationId));
+  }
+
   async ensureAll(integrationIds: Iterable<string>): Promise<void> {
     await Promise.all([...new Set(integrationIds)].map((id) => this.ensure(id)));
   }

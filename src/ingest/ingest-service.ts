@@ -91,14 +91,22 @@ export class IngestService {
     });
     if (accepted.length > 0) {
       const acceptedAt = Date.now();
-      const enabled: string[] = await this.deps.knex('integrations').where({ org_id: orgId, enabled: true }).whereNull('deleted_at').pluck('id');
-      await this.deps.queue.ensureAll(enabled); // before the transaction: it may need a connection of its own
-      await pgTransaction(this.deps.pool, async (_client, db) => {
-        // Under the queues' commit lock, so an integration deleted meanwhile gets no job.
-        const live = await this.deps.queue.liveUnderLock(enabled, db);
-        const jobs = [...live].map((integrationId) => ({ data: { orgId, integrationId, events: accepted, attempt: 0, acceptedAt } }));
-        await this.deps.queue.enqueue(jobs, db);
-      });
+      for (;;) {
+        const notReady = await pgTransaction(this.deps.pool, async (client, db) => {
+          const enabled = await client.query<{ id: string }>('SELECT id FROM integrations WHERE org_id = $1 AND enabled AND deleted_at IS NULL', [orgId]);
+          // A queue this process has not made sure of yet is made outside any transaction (it needs a
+          // connection of its own), once; this one then queues nothing and is tried again.
+          const missing = enabled.rows.map((r) => r.id).filter((id) => !this.deps.queue.isEnsured(id));
+          if (missing.length > 0) return missing;
+          // Under the queues' commit lock, so an integration deleted meanwhile gets no job.
+          const live = await this.deps.queue.liveUnderLock(enabled.rows.map((r) => r.id), db);
+          const jobs = [...live].map((integrationId) => ({ data: { orgId, integrationId, events: accepted, attempt: 0, acceptedAt } }));
+          await this.deps.queue.enqueue(jobs, db);
+          return [];
+        });
+        if (notReady.length === 0) break;
+        await this.deps.queue.ensureAll(notReady);
+      }
     }
     return { accepted: accepted.length, rejected };
   }
