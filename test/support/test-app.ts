@@ -34,7 +34,15 @@ export async function startTestApp(env: Record<string, string> = {}, existingDb?
   });
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const services = await createServices(db.knex, db.url, config, logger);
-  const app = createApp({ config, knex: db.knex, logger, services });
+  let app: Express;
+  try {
+    app = createApp({ config, knex: db.knex, logger, services });
+  } catch (err) {
+    // A test file whose app cannot be built still leaves nothing running (jest would never exit).
+    await services.close();
+    if (!existingDb) await db.drop();
+    throw err;
+  }
   const token = (org: string, role: Role, sub = `user-${role}`) => signAccessToken(TEST_JWT_SECRET, { sub, org_id: org, role });
   return {
     app,
