@@ -9,23 +9,9 @@ import type { DeliveryStore } from './delivery-store.js';
 import { FailureLog } from './failure-log.js';
 import { Gate } from './gate.js';
 import { Breaker } from './breaker.js';
+import { isInfrastructureError } from '../shared/infrastructure-errors.js';
 
 type FetchedJobs = Awaited<ReturnType<DeliveryQueue['fetch']>>;
-
-/**
- * A failure of the database or the network, which says nothing about the jobs: they are left to come
- * back when they expire. Any other failure is the batch's own, and is isolated.
- */
-export function isInfrastructureError(err: unknown): boolean {
-  const e = err as { name?: string; code?: string; message?: string } | undefined;
-  const code = String(e?.code ?? '');
-  return (
-    e?.name === 'KnexTimeoutError' ||
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code) ||
-    /^(08|53|57P|40001|40P01)/.test(code) || // connection, resources, shutdown, serialisation, deadlock
-    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(e?.message ?? '')
-  );
-}
 
 export interface WorkerDeps {
   knex: Knex;

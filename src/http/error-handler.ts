@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { AppError } from '../errors.js';
+import { isInfrastructureError } from '../shared/infrastructure-errors.js';
 import type { Logger } from '../logger.js';
 
 interface ValidatorErrorItem {
@@ -29,17 +30,6 @@ function validatorDetails(errors: ValidatorErrorItem[]): { path: string; message
   }));
 }
 
-/** The database has no connection to give within its wait (the pool is full) or cannot be reached. */
-export function databaseBusy(err: unknown): boolean {
-  const e = err as { name?: string; message?: string; code?: string } | undefined;
-  return (
-    e?.name === 'KnexTimeoutError' ||
-    /timeout exceeded when trying to connect|Connection terminated due to connection timeout/.test(e?.message ?? '') ||
-    e?.code === 'ECONNREFUSED' ||
-    e?.code === '57P03' // the database system is starting up / shutting down
-  );
-}
-
 /** Seconds a client should wait before trying again when the database is busy. */
 export const BUSY_RETRY_AFTER_SECONDS = 1;
 
@@ -64,7 +54,7 @@ export function errorHandler(logger: Logger) {
 
 function mapError(logger: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    if (databaseBusy(err)) {
+    if (isInfrastructureError(err)) {
       res.set('Retry-After', String(BUSY_RETRY_AFTER_SECONDS));
       return sendError(res, 503, 'SERVICE_UNAVAILABLE', 'The database is busy; retry shortly');
     }
