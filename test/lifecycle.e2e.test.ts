@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { SPEC_PATH } from '../src/spec.js';
-import { ROLES, roleAtLeast, type Role } from '../src/http/auth.js';
+import { ROLES, roleAtLeast, type Role } from '../src/auth/actor.js';
 import { SecretBox } from '../src/secrets/secret-box.js';
 import { rotateSecrets } from '../src/secrets/rotate-secrets.js';
 import { page } from './fixtures/events.js';

@@ -1,25 +1,8 @@
-/** The platform's canonical event (PRODUCT.md), as the delivery module receives it. */
-export interface CanonicalEvent {
-  type: 'track' | 'page' | 'identify' | 'group' | 'alias';
-  event?: string;
-  name?: string;
-  properties?: Record<string, unknown>;
-  traits?: Record<string, unknown>;
-  userId?: string | null;
-  anonymousId: string;
-  groupId?: string;
-  previousId?: string;
-  timestamp: string;
-  messageId: string;
-  context?: {
-    page?: { url?: string; path?: string; referrer?: string; title?: string; search?: string };
-    userAgent?: string;
-    ip?: string;
-    locale?: string;
-    campaign?: { source?: string; medium?: string; name?: string; term?: string; content?: string };
-    device?: Record<string, unknown>;
-    consent?: Record<string, unknown>;
-    [key: string]: unknown;
-  };
-  [key: string]: unknown;
-}
+import type { components } from '../generated/api.js';
+
+/**
+ * The platform's canonical event (PRODUCT.md) as openapi.yaml defines it (`CanonicalEvent`, generated
+ * from the contract). Ingest fills `messageId` and `timestamp` when they are missing, so every queued
+ * event carries both; the engine still checks them, since a queued event is read back from bytes.
+ */
+export type CanonicalEvent = components['schemas']['CanonicalEvent'] & { messageId: string; timestamp: string };

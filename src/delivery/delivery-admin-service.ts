@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { AuditStore } from '../audit/audit-store.js';
-import type { Actor, IntegrationService } from '../integrations/integration-service.js';
+import type { Actor } from '../auth/actor.js';
+import type { IntegrationService } from '../integrations/integration-service.js';
 import type { PageRequest } from '../shared/pagination.js';
 import type { DeliveryQueue } from './delivery-queue.js';
 import type { DeliveryStore } from './delivery-store.js';

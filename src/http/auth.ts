@@ -1,16 +1,11 @@
 import type { NextFunction, Request, Response } from 'express';
 import jwt from 'jsonwebtoken';
+import { ROLES, roleAtLeast, type Principal, type Role } from '../auth/actor.js';
 import { ExpiredTokenError, ForbiddenError, InvalidTokenError } from '../errors.js';
 
-export const ROLES = ['viewer', 'editor', 'admin', 'owner'] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES, type Principal, type Role };
 
-/** Who is calling, from a verified access token. */
-export interface Principal {
-  userId: string;
-  orgId: string;
-  role: Role;
-}
+
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -90,9 +85,6 @@ export function signAccessToken(
   });
 }
 
-export function roleAtLeast(role: Role, min: Role): boolean {
-  return ROLES.indexOf(role) >= ROLES.indexOf(min);
-}
 
 interface OpenApiRequest extends Request {
   openapi?: { schema?: Record<string, unknown> };

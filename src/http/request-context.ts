@@ -1,6 +1,5 @@
 import type { Request } from 'express';
-import type { Principal } from './auth.js';
-import type { Actor } from '../integrations/integration-service.js';
+import type { Actor, Principal } from '../auth/actor.js';
 
 /** Who is calling, for routes (Express 5 forwards rejected promises to the error handler). */
 export function principal(req: Request): Principal {

@@ -7,7 +7,7 @@ import type { EventToQueue } from '../delivery/delivery-job.js';
 import type { DeliveryQueue } from '../delivery/delivery-queue.js';
 import { pgTransaction } from '../delivery/pg-transaction.js';
 import { InvalidTokenError, NotFoundError, ValidationError } from '../errors.js';
-import type { Actor } from '../integrations/integration-service.js';
+import type { Actor } from '../auth/actor.js';
 import type { PageRequest } from '../shared/pagination.js';
 import { eventLimitsReason } from './event-limits.js';
 import type { EventValidator } from './event-validator.js';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { AuditStore } from '../audit/audit-store.js';
+import type { components } from '../generated/api.js';
 import type { Blueprint } from '../blueprints/blueprint.js';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import { BlueprintCache, type MixpanelItem } from '../blueprints/engine.js';
@@ -10,30 +11,18 @@ import type { CatalogBlueprintStore } from '../catalog/catalog-blueprint-store.j
 import type { CatalogEntry } from '../catalog/catalog-entry.js';
 import { planBatches, requestUrl, type MixpanelRegion } from '../destinations/mixpanel/requests.js';
 import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.js';
-import type { Principal } from '../http/auth.js';
+import type { Actor } from '../auth/actor.js';
 import { secretContext, type SecretBox } from '../secrets/secret-box.js';
 import type { PageRequest } from '../shared/pagination.js';
 import { MASK, regionOf, type IntegrationRecord } from './integration.js';
 import { UniqueNameError, type IntegrationStore } from './integration-store.js';
 
-export interface InstallInput {
-  name: string;
-  variant?: string;
-  config: Record<string, unknown>;
-  delivery_mode?: 'server_side';
-}
+/** The install body (`InstallRequest` in openapi.yaml, generated). */
+export type InstallInput = components['schemas']['InstallRequest'];
 
-/** Who asked and from where, for the audit log. */
-export interface Actor extends Principal {
-  ip?: string;
-}
 
-export interface PatchInput {
-  name?: string;
-  enabled?: boolean;
-  config?: Record<string, unknown>;
-  change_summary?: string;
-}
+/** The PATCH body (`PatchRequest` in openapi.yaml, generated). */
+export type PatchInput = components['schemas']['PatchRequest'];
 
 /** What the service needs of the delivery queue: a queue per integration, dropped on delete. */
 export interface IntegrationQueues {
@@ -100,10 +89,11 @@ export class IntegrationService {
     const problems = configProblems(entry, input.config);
     if (problems.length > 0) throw invalid(problems);
     const secretFields = entry.config_fields.filter((f) => f.type === 'secret').map((f) => f.key);
+    const given: Record<string, unknown> = input.config; // read field by field, as the catalog lists them
     const publicConfig: Record<string, unknown> = {};
     for (const f of entry.config_fields) {
       if (f.type === 'secret') publicConfig[f.key] = MASK;
-      else publicConfig[f.key] = input.config[f.key] ?? f.default;
+      else publicConfig[f.key] = given[f.key] ?? f.default;
     }
     const name = input.name.trim();
     const id = randomUUID();
@@ -132,7 +122,7 @@ export class IntegrationService {
           createdBy: actor.userId,
         });
         for (const field of secretFields) {
-          const sealed = this.deps.secrets.seal(String(input.config[field]), secretContext(actor.orgId, id, field));
+          const sealed = this.deps.secrets.seal(String(given[field]), secretContext(actor.orgId, id, field));
           await this.deps.integrations.saveSecret(trx, id, actor.orgId, field, sealed);
         }
         await this.deps.audit.record(trx, {

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Blueprint } from '../blueprints/blueprint.js';
+import type { components } from '../generated/api.js';
 import type { SealedSecret } from '../secrets/secret-box.js';
 import { paginate, type Page, type PageRequest } from '../shared/pagination.js';
 import type { IntegrationRecord, PublicConfig } from './integration.js';
@@ -58,26 +59,16 @@ export interface NewRevision {
 
 export class UniqueNameError extends Error {}
 
-/** An immutable revision as the API shows it (config secrets are stored masked). */
-export interface RevisionRecord {
-  id: string;
-  integration_id: string;
-  revision_number: number;
-  config: Record<string, unknown>;
-  delivery_mode: string;
-  change_summary: string;
-  created_by: string;
-  created_at: string;
-  blueprint?: Blueprint;
-}
+/** An immutable revision as the API shows it (`Revision` in openapi.yaml, generated; config secrets are stored masked). */
+export type RevisionRecord = components['schemas']['Revision'];
 
 function toRevision(r: Record<string, unknown>, withBlueprint: boolean): RevisionRecord {
   return {
     id: r.id as string,
     integration_id: r.integration_id as string,
     revision_number: r.revision_number as number,
-    config: r.config as Record<string, unknown>,
-    delivery_mode: r.delivery_mode as string,
+    config: r.config as RevisionRecord['config'],
+    delivery_mode: r.delivery_mode as RevisionRecord['delivery_mode'],
     change_summary: r.change_summary as string,
     created_by: r.created_by as string,
     created_at: (r.created_at as Date).toISOString(),
