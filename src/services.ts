@@ -58,6 +58,7 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
   pool.on('error', () => {}); // an idle client lost its connection; the pool replaces it
   const readiness = new Readiness(createKnex(databaseUrl, 1, 1000));
   const catalogBlueprints = new CatalogBlueprintStore(knex);
+  const integrationStore = new IntegrationStore(knex);
   const secrets = new SecretBox(config.encryptionKeys);
   const audit = new AuditStore(knex);
   const blueprints = new BlueprintCache();
@@ -66,7 +67,7 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
   const client = new MixpanelClient({ timeoutMs: config.delivery.requestTimeoutMs, gzipLevel: config.delivery.gzipLevel });
   const integrations = new IntegrationService({
     knex,
-    integrations: new IntegrationStore(knex),
+    integrations: integrationStore,
     catalogBlueprints,
     audit,
     secrets,
@@ -75,7 +76,7 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
     queues: queue,
   });
   const delivery = new DeliveryAdminService({ pool, integrations, store, queue, audit });
-  const processor = new BatchProcessor({ pool, queue, store, client, blueprints, config: config.delivery, baseUrls: config.mixpanelBaseUrls, metrics });
+  const processor = new BatchProcessor({ pool, integrations: integrationStore, queue, store, client, blueprints, config: config.delivery, baseUrls: config.mixpanelBaseUrls, metrics });
   // Made on first use: a delivery thread builds these services too, and needs neither.
   let ingest: IngestService | undefined;
   let metricsExport: MetricsExport | undefined;
@@ -83,7 +84,7 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
     catalogBlueprints,
     integrations,
     get ingest() {
-      return (ingest ??= new IngestService({ knex, pool, keys: new IngestKeyStore(knex), queue, validator: new EventValidator(SPEC_PATH), audit }));
+      return (ingest ??= new IngestService({ knex, pool, keys: new IngestKeyStore(knex), integrations: integrationStore, queue, validator: new EventValidator(SPEC_PATH), audit }));
     },
     delivery,
     audit,
@@ -95,7 +96,7 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
     queue,
     readiness,
     createWorker: (workerLogger) =>
-      new DeliveryWorker({ knex, queue, processor, integrations, store, config: config.delivery, logger: workerLogger }),
+      new DeliveryWorker({ queue, processor, integrations, store, config: config.delivery, logger: workerLogger }),
     async close() {
       await readiness.close();
       await queue.stop();

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type pg from 'pg';
-import { exec } from '../delivery/pg-transaction.js';
+import { exec } from '../db-transaction.js';
 import { paginate, type Page, type PageRequest } from '../shared/pagination.js';
 
 export interface AuditEntry {

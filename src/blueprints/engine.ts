@@ -1,3 +1,4 @@
+import type { MixpanelItem } from '../destinations/mixpanel/wire.js';
 import type { Blueprint, EventRule } from './blueprint.js';
 import type { CanonicalEvent } from './canonical-event.js';
 import { eventReason, invalidIdReason, updateReason } from './guards.js';
@@ -5,13 +6,6 @@ import { insertId } from './insert-id.js';
 import { compileMappings, compileValue, keysReadUnder, type CompiledMappings, type ValueFn } from './mappings.js';
 import { compilePath, isPresent, type Getter } from './paths.js';
 
-export type MixpanelEndpoint = '/import' | '/engage' | '/groups';
-
-/** One object for one Mixpanel endpoint: an event for /import, an update for /engage or /groups. */
-export interface MixpanelItem {
-  endpoint: MixpanelEndpoint;
-  body: Record<string, unknown>;
-}
 
 /** What one canonical event becomes. `rejected` goes to dead letters; `skipped` is intended silence. */
 export interface MappedEvent {

@@ -1,12 +1,14 @@
 import type pg from 'pg';
 import type PgBoss from 'pg-boss';
-import type { BlueprintCache, MixpanelEndpoint, MixpanelItem } from '../blueprints/engine.js';
+import type { BlueprintCache } from '../blueprints/engine.js';
+import type { MixpanelEndpoint, MixpanelItem } from '../destinations/mixpanel/wire.js';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import type { DeliveryConfig } from '../config.js';
 import type { MixpanelClient } from '../destinations/mixpanel/client.js';
 import { classify } from '../destinations/mixpanel/outcome.js';
 import { BatchPlanner, requestUrl, subBody, type MixpanelRegion, type PlannedBatch } from '../destinations/mixpanel/requests.js';
 import { regionOf, type IntegrationRecord } from '../integrations/integration.js';
+import type { IntegrationStore } from '../integrations/integration-store.js';
 import { nextAttemptDelayMs, retryDelayMs } from './backoff.js';
 import type { BatchHealth } from './breaker.js';
 import { toDeliveryJob, type DeliveryJob, type FetchedJob, type PendingItem } from './delivery-job.js';
@@ -14,7 +16,7 @@ import type { DeliveryQueue, QueueDb } from './delivery-queue.js';
 import type { BatchRecord, DeliveryStore } from './delivery-store.js';
 import type { Gate } from './gate.js';
 import { parseSpan } from '../shared/json-spans.js';
-import { pgTransaction } from './pg-transaction.js';
+import { pgTransaction } from '../db-transaction.js';
 import type { DeliveryMetrics } from './metrics.js';
 
 type EntryState = 'pending' | 'done' | 'dead' | 'retry' | 'hold';
@@ -43,6 +45,8 @@ function itemOf(en: Entry): MixpanelItem {
 
 export interface ProcessorDeps {
   pool: pg.Pool;
+  /** The integrations table's owner, for marking credentials refused. */
+  integrations: Pick<IntegrationStore, 'markAuthFailed' | 'liveIds'>;
   queue: DeliveryQueue;
   store: DeliveryStore;
   client: MixpanelClient;
@@ -466,7 +470,8 @@ export class BatchProcessor {
 
   /** Holds the queue's commit lock for the transaction, then says whether follow-ups may be queued. */
   private async stillLive(integrationId: string, db: QueueDb): Promise<boolean> {
-    return (await this.deps.queue.liveUnderLock([integrationId], db)).has(integrationId);
+    await this.deps.queue.lockForCommit([integrationId], db);
+    return (await this.deps.integrations.liveIds(db, [integrationId])).has(integrationId);
   }
 
   private async commit(
@@ -478,12 +483,7 @@ export class BatchProcessor {
   ): Promise<void> {
     await pgTransaction(this.deps.pool, async (client, db) => {
       await this.deps.store.record(client, integration.id, integration.orgId, record);
-      if (authFailed) {
-        await client.query(`UPDATE integrations SET status = 'auth_failed', status_reason = $1, updated_at = now() WHERE id = $2`, [
-          authFailed,
-          integration.id,
-        ]);
-      }
+      if (authFailed) await this.deps.integrations.markAuthFailed(client, integration.id, authFailed);
       if (await this.stillLive(integration.id, db)) await this.deps.queue.enqueue(followUps.jobs, db);
       await this.deps.queue.complete(integration.id, jobs.map((j) => j.id), db);
     });

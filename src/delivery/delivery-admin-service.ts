@@ -6,7 +6,7 @@ import type { PageRequest } from '../shared/pagination.js';
 import type { DeliveryQueue } from './delivery-queue.js';
 import type { DeliveryStore } from './delivery-store.js';
 import { NotFoundError } from '../errors.js';
-import { pgTransaction } from './pg-transaction.js';
+import { pgTransaction } from '../db-transaction.js';
 
 /** What operators see and do about delivery: request logs, dead letters and replay, stats. */
 export class DeliveryAdminService {
@@ -36,7 +36,8 @@ export class DeliveryAdminService {
     await this.deps.queue.ensure(id); // before the transaction: it may need a connection of its own
     return pgTransaction(this.deps.pool, async (client, db) => {
       // Under the commit lock, and looked at again: a delete committing now cannot leave these jobs behind.
-      if (!(await this.deps.queue.liveUnderLock([id], db)).has(id)) throw new NotFoundError(`No integration ${id}`);
+      await this.deps.queue.lockForCommit([id], db);
+      if (!(await this.deps.integrations.liveIds(db, [id])).has(id)) throw new NotFoundError(`No integration ${id}`);
       const events = await this.deps.store.takeForReplay(client, actor.orgId, id, ids);
       if (events.length > 0) {
         const acceptedAt = Date.now();

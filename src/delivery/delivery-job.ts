@@ -1,5 +1,5 @@
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
-import type { MixpanelItem } from '../blueprints/engine.js';
+import type { MixpanelItem } from '../destinations/mixpanel/wire.js';
 
 /**
  * A canonical event to queue, or its JSON as received (UTF-8 bytes on one line), which is queued as

@@ -1,4 +1,5 @@
 import PgBoss from 'pg-boss';
+import type { SqlExecutor } from '../db-transaction.js';
 import type { Knex } from 'knex';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import { gunzip, gzip } from '../shared/zlib.js';
@@ -75,9 +76,8 @@ function legacyBody(bytes: Buffer): FetchedJobBody {
   return { ...body, events: eventList(body.events) };
 }
 
-export interface QueueDb {
-  executeSql(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;
-}
+/** A caller's transaction the queue's changes join (see db-transaction). */
+export type QueueDb = SqlExecutor;
 
 export interface QueueCounts {
   queuedJobs: number;
@@ -248,13 +248,6 @@ export class DeliveryQueue {
     ]);
   }
 
-  /** Takes the commit lock, then says which of these integrations still exist (may be queued for). */
-  async liveUnderLock(integrationIds: string[], db: QueueDb): Promise<Set<string>> {
-    await this.lockForCommit(integrationIds, db);
-    // A statement of its own: it sees a deletion that committed while the lock was awaited.
-    const { rows } = await db.executeSql('SELECT id FROM integrations WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL', [integrationIds]);
-    return new Set((rows as { id: string }[]).map((r) => r.id));
-  }
 
   /** Makes the integration's waiting jobs due now (after its circuit breaker closed); returns how many. */
   async wake(integrationId: string): Promise<number> {

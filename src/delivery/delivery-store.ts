@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type pg from 'pg';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import { paginate, type Page, type PageRequest } from '../shared/pagination.js';
-import { exec } from './pg-transaction.js';
+import { exec } from '../db-transaction.js';
 import { storableJson } from '../shared/storable-json.js';
 
 export interface DeliveryLogRow {

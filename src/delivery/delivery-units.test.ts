@@ -3,7 +3,7 @@ import { Breaker } from './breaker.js';
 import { Gate } from './gate.js';
 import { classify } from '../destinations/mixpanel/outcome.js';
 import { MAX_ITEMS, planBatches } from '../destinations/mixpanel/requests.js';
-import type { MixpanelItem } from '../blueprints/engine.js';
+import type { MixpanelItem } from '../destinations/mixpanel/wire.js';
 
 describe('retryDelayMs (Mixpanel: 2 s doubling to 60 s, 1–5 s jitter)', () => {
   it.each([

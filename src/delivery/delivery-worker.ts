@@ -1,4 +1,3 @@
-import type { Knex } from 'knex';
 import type { DeliveryConfig } from '../config.js';
 import type { IntegrationRecord } from '../integrations/integration.js';
 import type { IntegrationService } from '../integrations/integration-service.js';
@@ -14,7 +13,6 @@ import { isInfrastructureError } from '../shared/infrastructure-errors.js';
 type FetchedJobs = Awaited<ReturnType<DeliveryQueue['fetch']>>;
 
 export interface WorkerDeps {
-  knex: Knex;
   queue: DeliveryQueue;
   processor: BatchProcessor;
   integrations: IntegrationService;
@@ -69,12 +67,7 @@ export class DeliveryWorker {
 
   /** Starts loops for deliverable integrations and stops loops of the others. */
   async refresh(): Promise<void> {
-    const rows = (await this.deps
-      .knex('integrations')
-      .whereNull('deleted_at')
-      .where({ enabled: true, status: 'active' })
-      .select('id', 'org_id')) as { id: string; org_id: string }[];
-    const wanted = new Map(rows.map((r) => [r.id, r.org_id]));
+    const wanted = new Map((await this.deps.integrations.deliverable()).map((r) => [r.id, r.orgId]));
     for (const [id, loop] of this.loops) {
       if (!wanted.has(id)) {
         loop.stop = true;

@@ -5,13 +5,14 @@ import type { AuditStore } from '../audit/audit-store.js';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import type { EventToQueue } from '../delivery/delivery-job.js';
 import type { DeliveryQueue } from '../delivery/delivery-queue.js';
-import { pgTransaction } from '../delivery/pg-transaction.js';
+import { pgTransaction } from '../db-transaction.js';
 import { InvalidTokenError, NotFoundError, ValidationError } from '../errors.js';
 import type { Actor } from '../auth/actor.js';
 import type { PageRequest } from '../shared/pagination.js';
 import { eventLimitsReason } from './event-limits.js';
 import type { EventValidator } from './event-validator.js';
 import type { IngestKeyStore } from './ingest-key-store.js';
+import type { IntegrationStore } from '../integrations/integration-store.js';
 
 export interface IngestResult {
   accepted: number;
@@ -38,7 +39,16 @@ export class IngestService {
   private readonly touched = new Map<string, number>();
 
   constructor(
-    private readonly deps: { knex: Knex; pool: pg.Pool; keys: IngestKeyStore; queue: DeliveryQueue; validator: EventValidator; audit: AuditStore },
+    private readonly deps: {
+      knex: Knex;
+      pool: pg.Pool;
+      keys: IngestKeyStore;
+      /** The integrations table's owner: which integrations of the org get the events. */
+      integrations: Pick<IntegrationStore, 'enabledIds' | 'liveIds'>;
+      queue: DeliveryQueue;
+      validator: EventValidator;
+      audit: AuditStore;
+    },
   ) {}
 
   /** The org of an ingestion key (cached for a few seconds; a revoked key stops within that time). */
@@ -92,14 +102,15 @@ export class IngestService {
     if (accepted.length > 0) {
       const acceptedAt = Date.now();
       for (;;) {
-        const notReady = await pgTransaction(this.deps.pool, async (client, db) => {
-          const enabled = await client.query<{ id: string }>('SELECT id FROM integrations WHERE org_id = $1 AND enabled AND deleted_at IS NULL', [orgId]);
+        const notReady = await pgTransaction(this.deps.pool, async (_client, db) => {
+          const enabled = await this.deps.integrations.enabledIds(db, orgId);
           // A queue this process has not made sure of yet is made outside any transaction (it needs a
           // connection of its own), once; this one then queues nothing and is tried again.
-          const missing = enabled.rows.map((r) => r.id).filter((id) => !this.deps.queue.isEnsured(id));
+          const missing = enabled.filter((id) => !this.deps.queue.isEnsured(id));
           if (missing.length > 0) return missing;
           // Under the queues' commit lock, so an integration deleted meanwhile gets no job.
-          const live = await this.deps.queue.liveUnderLock(enabled.rows.map((r) => r.id), db);
+          await this.deps.queue.lockForCommit(enabled, db);
+          const live = await this.deps.integrations.liveIds(db, enabled);
           const jobs = [...live].map((integrationId) => ({ data: { orgId, integrationId, events: accepted, attempt: 0, acceptedAt } }));
           await this.deps.queue.enqueue(jobs, db);
           return [];

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { AuditStore } from '../audit/audit-store.js';
+import type { SqlExecutor } from '../db-transaction.js';
 import type { components } from '../generated/api.js';
 import type { Blueprint } from '../blueprints/blueprint.js';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
-import { BlueprintCache, type MixpanelItem } from '../blueprints/engine.js';
+import { BlueprintCache } from '../blueprints/engine.js';
+import type { MixpanelItem } from '../destinations/mixpanel/wire.js';
 import { blueprintProblems } from '../blueprints/validate.js';
 import { findCatalogEntry } from '../catalog/catalog.js';
 import type { CatalogBlueprintStore } from '../catalog/catalog-blueprint-store.js';
@@ -344,6 +346,16 @@ export class IntegrationService {
       body: JSON.parse(b.body.toString('utf8')) as Record<string, unknown>[],
     }));
     return { results, requests };
+  }
+
+  /** Which of these still exist, in the caller's transaction (see IntegrationStore.liveIds). */
+  liveIds(db: SqlExecutor, ids: string[]): Promise<Set<string>> {
+    return this.deps.integrations.liveIds(db, ids);
+  }
+
+  /** Integrations delivery runs for (enabled, credentials not refused, not deleted). */
+  deliverable(): Promise<{ id: string; orgId: string }[]> {
+    return this.deps.integrations.deliverable();
   }
 
   /** Delivery's view of Mixpanel for this integration: failing since (with the reason), or healthy (null). */

@@ -1,4 +1,6 @@
 import type { Knex } from 'knex';
+import type pg from 'pg';
+import { exec, type SqlExecutor } from '../db-transaction.js';
 import type { Blueprint } from '../blueprints/blueprint.js';
 import type { components } from '../generated/api.js';
 import type { SealedSecret } from '../secrets/secret-box.js';
@@ -157,6 +159,35 @@ export class IntegrationStore {
       { time: 'created_at', id: 'id' },
       (r: Record<string, unknown>) => toRevision(r, false),
     );
+  }
+
+  /** Integrations delivery runs for: enabled, credentials not refused, not deleted. */
+  async deliverable(): Promise<{ id: string; orgId: string }[]> {
+    const rows = (await this.knex('integrations').whereNull('deleted_at').where({ enabled: true, status: 'active' }).select('id', 'org_id')) as {
+      id: string;
+      org_id: string;
+    }[];
+    return rows.map((r) => ({ id: r.id, orgId: r.org_id }));
+  }
+
+  /** The org's enabled integrations, in the caller's transaction (ingest queues a job for each). */
+  async enabledIds(db: SqlExecutor, orgId: string): Promise<string[]> {
+    const { rows } = await db.executeSql('SELECT id FROM integrations WHERE org_id = $1 AND enabled AND deleted_at IS NULL', [orgId]);
+    return (rows as { id: string }[]).map((r) => r.id);
+  }
+
+  /**
+   * Which of these integrations still exist, in the caller's transaction. Asked after the queues'
+   * commit lock is held, as a statement of its own, it sees a deletion that committed meanwhile.
+   */
+  async liveIds(db: SqlExecutor, ids: string[]): Promise<Set<string>> {
+    const { rows } = await db.executeSql('SELECT id FROM integrations WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL', [ids]);
+    return new Set((rows as { id: string }[]).map((r) => r.id));
+  }
+
+  /** Mixpanel refused the credentials: held until a new secret is PATCHed, in delivery's transaction. */
+  async markAuthFailed(client: pg.PoolClient, id: string, reason: string): Promise<void> {
+    await exec(client, this.knex('integrations').where({ id }).update({ status: 'auth_failed', status_reason: reason, updated_at: this.knex.fn.now() }));
   }
 
   /**

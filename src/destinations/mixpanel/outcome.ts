@@ -1,4 +1,4 @@
-import type { MixpanelEndpoint } from '../../blueprints/engine.js';
+import type { MixpanelEndpoint } from './wire.js';
 import type { MixpanelResponse } from './client.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { MixpanelEndpoint, MixpanelItem } from '../../blueprints/engine.js';
+import type { MixpanelEndpoint, MixpanelItem } from './wire.js';
 import { bodyBuffers } from '../../shared/buffer-pool.js';
 import { ByteWriter } from '../../shared/byte-writer.js';
 import { spanBytes } from '../../shared/json-spans.js';
