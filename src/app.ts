@@ -85,7 +85,7 @@ export function createApp({ config, knex, logger, services }: AppDeps): Express 
   app.use(ingestRoutes(services.ingest));
   app.use('/v1/admin', catalogRoutes(services.catalogBlueprints));
   app.use('/v1/admin', integrationRoutes(services.integrations));
-  app.use('/v1/admin', deliveryRoutes(services.delivery));
+  app.use('/v1/admin', deliveryRoutes(services.delivery, services.preview));
   app.use('/v1/admin', ingestKeyRoutes(services.ingest));
   app.use('/v1/admin', auditRoutes(services.audit));
   app.use((req, res) => sendError(res, 404, 'NOT_FOUND', `No route for ${req.method} ${req.path}`));

@@ -10,6 +10,7 @@ import { Readiness } from './readiness.js';
 import { MixpanelClient } from './destinations/mixpanel/client.js';
 import { BatchProcessor } from './delivery/batch-processor.js';
 import { DeliveryAdminService } from './delivery/delivery-admin-service.js';
+import { DeliveryPreview } from './delivery/delivery-preview.js';
 import { DeliveryQueue } from './delivery/delivery-queue.js';
 import { DeliveryStore } from './delivery/delivery-store.js';
 import { DeliveryWorker } from './delivery/delivery-worker.js';
@@ -20,6 +21,7 @@ import { IngestService } from './ingest/ingest-service.js';
 import { IntegrationService } from './integrations/integration-service.js';
 import { IntegrationStore } from './integrations/integration-store.js';
 import type { Logger } from './logger.js';
+import { IntegrationSecrets } from './secrets/integration-secrets.js';
 import { SecretBox } from './secrets/secret-box.js';
 import { SPEC_PATH } from './spec.js';
 
@@ -30,6 +32,7 @@ export interface Services {
   /** Made on first use, like metricsExport: a delivery thread never ingests (its validator compiles the contract). */
   readonly ingest: IngestService;
   delivery: DeliveryAdminService;
+  preview: DeliveryPreview;
   audit: AuditStore;
   secrets: SecretBox;
   /** This process's delivery counters (updated by workers on its event loop). */
@@ -70,9 +73,7 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
     integrations: integrationStore,
     catalogBlueprints,
     audit,
-    secrets,
-    blueprints,
-    mixpanelBaseUrls: config.mixpanelBaseUrls,
+    secrets: new IntegrationSecrets(secrets, integrationStore),
     queues: queue,
   });
   const delivery = new DeliveryAdminService({ pool, integrations, store, queue, audit });
@@ -87,6 +88,7 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
       return (ingest ??= new IngestService({ knex, pool, keys: new IngestKeyStore(knex), integrations: integrationStore, queue, validator: new EventValidator(SPEC_PATH), audit }));
     },
     delivery,
+    preview: new DeliveryPreview({ integrations, blueprints, baseUrls: config.mixpanelBaseUrls }),
     audit,
     secrets,
     metrics,

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { Actor } from '../auth/actor.js';
 import type pg from 'pg';
 import { exec } from '../db-transaction.js';
 import { paginate, type Page, type PageRequest } from '../shared/pagination.js';
@@ -34,6 +35,11 @@ export class AuditStore {
       changes: JSON.stringify(entry.changes),
       ip_address: entry.ipAddress ?? null,
     };
+  }
+
+  /** What an actor did to a resource, in the transaction of the change (who, from where, old/new). */
+  async byActor(trx: Knex.Transaction, actor: Actor, action: string, resource: { type: string; id: string }, changes: AuditEntry['changes']): Promise<void> {
+    await this.record(trx, { orgId: actor.orgId, userId: actor.userId, action, resourceType: resource.type, resourceId: resource.id, changes, ipAddress: actor.ip });
   }
 
   async record(trx: Knex.Transaction, entry: AuditEntry): Promise<void> {

@@ -125,15 +125,7 @@ export class IngestService {
   async createKey(actor: Actor, name: string) {
     return this.deps.knex.transaction(async (trx) => {
       const created = await this.deps.keys.create(trx, actor.orgId, name, actor.userId);
-      await this.deps.audit.record(trx, {
-        orgId: actor.orgId,
-        userId: actor.userId,
-        action: 'ingest_key.create',
-        resourceType: 'ingest_key',
-        resourceId: created.record.id,
-        changes: { old: null, new: { name, key_prefix: created.record.key_prefix } },
-        ipAddress: actor.ip,
-      });
+      await this.deps.audit.byActor(trx, actor, 'ingest_key.create', { type: 'ingest_key', id: created.record.id }, { old: null, new: { name, key_prefix: created.record.key_prefix } });
       return created;
     });
   }
@@ -146,15 +138,7 @@ export class IngestService {
     await this.deps.knex.transaction(async (trx) => {
       const revoked = await this.deps.keys.revoke(trx, actor.orgId, id);
       if (!revoked) throw new NotFoundError(`No active ingestion key ${id}`);
-      await this.deps.audit.record(trx, {
-        orgId: actor.orgId,
-        userId: actor.userId,
-        action: 'ingest_key.revoke',
-        resourceType: 'ingest_key',
-        resourceId: id,
-        changes: { old: { revoked_at: null }, new: { revoked_at: revoked.revoked_at } },
-        ipAddress: actor.ip,
-      });
+      await this.deps.audit.byActor(trx, actor, 'ingest_key.revoke', { type: 'ingest_key', id: id }, { old: { revoked_at: null }, new: { revoked_at: revoked.revoked_at } });
     });
     this.keyCache.clear();
   }

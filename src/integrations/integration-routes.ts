@@ -1,6 +1,5 @@
 import { Router } from 'express';
 import type { Blueprint } from '../blueprints/blueprint.js';
-import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import { actor, principal } from '../http/request-context.js';
 import { toApi } from './integration.js';
 import { etagOf, type InstallInput, type IntegrationService, type PatchInput } from './integration-service.js';
@@ -64,9 +63,6 @@ export function integrationRoutes(service: IntegrationService): Router {
     res.set('ETag', etagOf(rec)).json(toApi(rec));
   });
 
-  r.post('/integrations/:id/preview', async (req, res) => {
-    res.json(await service.preview(principal(req).orgId, req.params.id, req.body.events as CanonicalEvent[]));
-  });
 
   return r;
 }

@@ -4,19 +4,16 @@ import type { AuditStore } from '../audit/audit-store.js';
 import type { SqlExecutor } from '../db-transaction.js';
 import type { components } from '../generated/api.js';
 import type { Blueprint } from '../blueprints/blueprint.js';
-import type { CanonicalEvent } from '../blueprints/canonical-event.js';
-import { BlueprintCache } from '../blueprints/engine.js';
-import type { MixpanelItem } from '../destinations/mixpanel/wire.js';
 import { blueprintProblems } from '../blueprints/validate.js';
 import { findCatalogEntry } from '../catalog/catalog.js';
+import { configProblems, maskedConfig, secretFields, type ConfigProblem } from '../catalog/catalog-config.js';
 import type { CatalogBlueprintStore } from '../catalog/catalog-blueprint-store.js';
 import type { CatalogEntry } from '../catalog/catalog-entry.js';
-import { planBatches, requestUrl, type MixpanelRegion } from '../destinations/mixpanel/requests.js';
 import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.js';
 import type { Actor } from '../auth/actor.js';
-import { secretContext, type SecretBox } from '../secrets/secret-box.js';
+import type { IntegrationSecrets } from '../secrets/integration-secrets.js';
 import type { PageRequest } from '../shared/pagination.js';
-import { MASK, regionOf, type IntegrationRecord } from './integration.js';
+import type { IntegrationRecord } from './integration.js';
 import { UniqueNameError, type IntegrationStore } from './integration-store.js';
 
 /** The install body (`InstallRequest` in openapi.yaml, generated). */
@@ -37,39 +34,16 @@ export interface IntegrationServiceDeps {
   integrations: IntegrationStore;
   catalogBlueprints: CatalogBlueprintStore;
   audit: AuditStore;
-  secrets: SecretBox;
-  blueprints: BlueprintCache;
-  mixpanelBaseUrls: Record<MixpanelRegion, string>;
+  secrets: IntegrationSecrets;
   queues: IntegrationQueues;
 }
 
-/** Checks a config against the catalog's field list: required, type, length, unknown keys. */
-export function configProblems(entry: CatalogEntry, config: Record<string, unknown>, partial = false): { path: string; message: string }[] {
-  const problems: { path: string; message: string }[] = [];
-  const known = new Set(entry.config_fields.map((f) => f.key));
-  for (const key of Object.keys(config)) {
-    if (!known.has(key)) problems.push({ path: `body.config.${key}`, message: 'is not a configuration field of this integration' });
-  }
-  for (const f of entry.config_fields) {
-    const v = config[f.key];
-    const path = `body.config.${f.key}`;
-    if (partial && v === undefined) continue;
-    if (v === undefined || v === null || (typeof v === 'string' && v.trim() === '')) {
-      if (f.required || v !== undefined) problems.push({ path, message: f.required ? 'is required' : 'must not be empty' });
-      continue;
-    }
-    if (f.type === 'boolean' ? typeof v !== 'boolean' : typeof v !== 'string') {
-      problems.push({ path, message: `must be a ${f.type === 'boolean' ? 'boolean' : 'string'}` });
-    } else if (f.validation && typeof v === 'string') {
-      const { pattern, min_length: min, max_length: max } = f.validation;
-      if (v.length < min || v.length > max) problems.push({ path, message: `must be ${min} to ${max} characters` });
-      else if (!new RegExp(pattern, 'u').test(v)) problems.push({ path, message: `must match ${pattern}` });
-    }
-  }
-  return problems;
+/** The catalog entry an installed integration was made from (it exists: vendors are never removed). */
+function catalogEntryOf(rec: IntegrationRecord): CatalogEntry {
+  return findCatalogEntry(rec.vendor)!;
 }
 
-function invalid(problems: { path: string; message: string }[]): ValidationError {
+function invalid(problems: ConfigProblem[]): ValidationError {
   return new ValidationError(problems.map((p) => `${p.path}: ${p.message}`).join('; '), problems);
 }
 
@@ -90,13 +64,8 @@ export class IntegrationService {
     }
     const problems = configProblems(entry, input.config);
     if (problems.length > 0) throw invalid(problems);
-    const secretFields = entry.config_fields.filter((f) => f.type === 'secret').map((f) => f.key);
     const given: Record<string, unknown> = input.config; // read field by field, as the catalog lists them
-    const publicConfig: Record<string, unknown> = {};
-    for (const f of entry.config_fields) {
-      if (f.type === 'secret') publicConfig[f.key] = MASK;
-      else publicConfig[f.key] = given[f.key] ?? f.default;
-    }
+    const publicConfig = maskedConfig(entry, Object.fromEntries(entry.config_fields.map((f) => [f.key, given[f.key] ?? f.default])));
     const name = input.name.trim();
     const id = randomUUID();
     try {
@@ -123,19 +92,10 @@ export class IntegrationService {
           changeSummary: `Installed ${entry.name} (${variant} variant)`,
           createdBy: actor.userId,
         });
-        for (const field of secretFields) {
-          const sealed = this.deps.secrets.seal(String(given[field]), secretContext(actor.orgId, id, field));
-          await this.deps.integrations.saveSecret(trx, id, actor.orgId, field, sealed);
+        for (const field of secretFields(entry)) {
+          await this.deps.secrets.save(trx, actor.orgId, id, field, String(given[field]));
         }
-        await this.deps.audit.record(trx, {
-          orgId: actor.orgId,
-          userId: actor.userId,
-          action: 'integration.install',
-          resourceType: 'integration',
-          resourceId: id,
-          changes: { old: null, new: { name, vendor: entry.key, variant, config: publicConfig } },
-          ipAddress: actor.ip,
-        });
+        await this.deps.audit.byActor(trx, actor, 'integration.install', { type: 'integration', id }, { old: null, new: { name, vendor: entry.key, variant, config: publicConfig } });
       });
     } catch (err) {
       if (err instanceof UniqueNameError) throw new ConflictError(`An integration named "${name}" already exists`);
@@ -157,7 +117,7 @@ export class IntegrationService {
       integrationId: current.id,
       orgId: actor.orgId,
       revisionNumber: current.revision + 1,
-      config: { ...(change.config ?? current.config), api_secret: MASK },
+      config: maskedConfig(catalogEntryOf(current), change.config ?? current.config),
       blueprint: change.blueprint ?? current.blueprint,
       deliveryMode: current.deliveryMode,
       changeSummary: change.changeSummary,
@@ -194,15 +154,7 @@ export class IntegrationService {
     await this.deps.knex.transaction(async (trx) => {
       const current = await this.lockForChange(trx, actor.orgId, id, ifMatch);
       await this.nextRevision(trx, actor, current, { blueprint, changeSummary: 'Blueprint replaced' });
-      await this.deps.audit.record(trx, {
-        orgId: actor.orgId,
-        userId: actor.userId,
-        action: 'integration.blueprint.replace',
-        resourceType: 'integration',
-        resourceId: id,
-        changes: { old: { revision: current.revision }, new: { revision: current.revision + 1, blueprint } },
-        ipAddress: actor.ip,
-      });
+      await this.deps.audit.byActor(trx, actor, 'integration.blueprint.replace', { type: 'integration', id }, { old: { revision: current.revision }, new: { revision: current.revision + 1, blueprint } });
     });
     return this.get(actor.orgId, id);
   }
@@ -219,14 +171,13 @@ export class IntegrationService {
         const changes = input.config ?? {};
         const problems = configProblems(entry, changes, true);
         if (problems.length > 0) throw invalid(problems);
-        const secretFields = new Set(entry.config_fields.filter((f) => f.type === 'secret').map((f) => f.key));
-        const oldConfig: Record<string, unknown> = { ...current.config, api_secret: MASK };
+        const secrets = new Set(secretFields(entry));
+        const oldConfig = maskedConfig(entry, current.config);
         const newConfig: Record<string, unknown> = { ...oldConfig };
         let secretChanged = false;
         for (const [key, value] of Object.entries(changes)) {
-          if (secretFields.has(key)) {
-            const sealed = this.deps.secrets.seal(String(value), secretContext(actor.orgId, id, key));
-            await this.deps.integrations.saveSecret(trx, id, actor.orgId, key, sealed);
+          if (secrets.has(key)) {
+            await this.deps.secrets.save(trx, actor.orgId, id, key, String(value));
             secretChanged = true;
           } else newConfig[key] = value;
         }
@@ -240,13 +191,7 @@ export class IntegrationService {
         if (input.enabled !== undefined) row.enabled = input.enabled;
         if (secretChanged) Object.assign(row, { status: 'active', status_reason: null });
         if (Object.keys(row).length > 0) await this.deps.integrations.update(trx, actor.orgId, id, row);
-        await this.deps.audit.record(trx, {
-          orgId: actor.orgId,
-          userId: actor.userId,
-          action: 'integration.update',
-          resourceType: 'integration',
-          resourceId: id,
-          changes: {
+        await this.deps.audit.byActor(trx, actor, 'integration.update', { type: 'integration', id }, {
             old: { name: current.name, enabled: current.enabled, config: oldConfig, revision: current.revision },
             new: {
               name: row.name ?? current.name,
@@ -254,9 +199,7 @@ export class IntegrationService {
               config: newConfig,
               revision: configChanged ? current.revision + 1 : current.revision,
             },
-          },
-          ipAddress: actor.ip,
-        });
+          });
       });
     } catch (err) {
       if (err instanceof UniqueNameError) throw new ConflictError(`An integration named "${input.name}" already exists`);
@@ -288,15 +231,10 @@ export class IntegrationService {
         blueprint: old.blueprint!,
         changeSummary: `Restored revision ${n}`,
       });
-      await this.deps.audit.record(trx, {
-        orgId: actor.orgId,
-        userId: actor.userId,
-        action: 'integration.revision.restore',
-        resourceType: 'integration',
-        resourceId: id,
-        changes: { old: { revision: current.revision, config: { ...current.config, api_secret: MASK } }, new: { revision: current.revision + 1, restored_from: n, config: old.config } },
-        ipAddress: actor.ip,
-      });
+      await this.deps.audit.byActor(trx, actor, 'integration.revision.restore', { type: 'integration', id }, {
+          old: { revision: current.revision, config: maskedConfig(catalogEntryOf(current), current.config) },
+          new: { revision: current.revision + 1, restored_from: n, config: old.config },
+        });
     });
     return this.get(actor.orgId, id);
   }
@@ -306,46 +244,9 @@ export class IntegrationService {
     await this.deps.knex.transaction(async (trx) => {
       const current = await this.lockForChange(trx, actor.orgId, id, ifMatch);
       await this.deps.integrations.softDelete(trx, actor.orgId, id);
-      await this.deps.audit.record(trx, {
-        orgId: actor.orgId,
-        userId: actor.userId,
-        action: 'integration.delete',
-        resourceType: 'integration',
-        resourceId: id,
-        changes: { old: { name: current.name, enabled: current.enabled, revision: current.revision }, new: null },
-        ipAddress: actor.ip,
-      });
+      await this.deps.audit.byActor(trx, actor, 'integration.delete', { type: 'integration', id }, { old: { name: current.name, enabled: current.enabled, revision: current.revision }, new: null });
       await this.deps.queues.drop(id, trx);
     });
-  }
-
-  /** What delivery would send for these events with the current blueprint. Nothing is sent. */
-  async preview(orgId: string, id: string, events: CanonicalEvent[]) {
-    const rec = await this.get(orgId, id);
-    const compiled = this.deps.blueprints.get(`${rec.id}:${rec.revision}`, rec.blueprint);
-    const items: MixpanelItem[] = [];
-    const results = events.map((event, index) => {
-      const mapped = compiled.map(event, { projectToken: rec.config.project_token });
-      items.push(...mapped.items);
-      const status = mapped.rejected ? 'rejected' : mapped.skipped ? 'skipped' : 'mapped';
-      const reason = mapped.rejected ?? mapped.skipped;
-      return { index, status, ...(reason ? { reason } : {}), warnings: mapped.warnings };
-    });
-    const region = regionOf(rec.config);
-    const baseUrl = this.deps.mixpanelBaseUrls[region];
-    const requests = planBatches(items, (i) => i).map((b) => ({
-      method: 'POST' as const,
-      url: requestUrl(baseUrl, b.endpoint),
-      endpoint: b.endpoint,
-      region,
-      headers: {
-        'Content-Type': 'application/json',
-        'Content-Encoding': 'gzip',
-        ...(b.endpoint === '/import' ? { Authorization: `Basic ${MASK}` } : {}),
-      },
-      body: JSON.parse(b.body.toString('utf8')) as Record<string, unknown>[],
-    }));
-    return { results, requests };
   }
 
   /** Which of these still exist, in the caller's transaction (see IntegrationStore.liveIds). */
@@ -365,9 +266,9 @@ export class IntegrationService {
 
   /** The decrypted API secret, for delivery only. Never returned by the API. */
   async apiSecret(orgId: string, id: string): Promise<string> {
-    const sealed = await this.deps.integrations.loadSecret(orgId, id, 'api_secret');
-    if (!sealed) throw new NotFoundError(`No api_secret stored for integration ${id}`);
-    return this.deps.secrets.open(sealed, secretContext(orgId, id, 'api_secret'));
+    const secret = await this.deps.secrets.open(orgId, id, 'api_secret');
+    if (secret === undefined) throw new NotFoundError(`No api_secret stored for integration ${id}`);
+    return secret;
   }
 }
 

@@ -1,0 +1,45 @@
+import { MASK } from '../integrations/integration.js';
+import type { CatalogEntry } from './catalog-entry.js';
+
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}
+
+/** Checks a config against the catalog's field list: required, type, the field's rules, unknown keys. */
+export function configProblems(entry: CatalogEntry, config: Record<string, unknown>, partial = false): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const known = new Set(entry.config_fields.map((f) => f.key));
+  for (const key of Object.keys(config)) {
+    if (!known.has(key)) problems.push({ path: `body.config.${key}`, message: 'is not a configuration field of this integration' });
+  }
+  for (const f of entry.config_fields) {
+    const v = config[f.key];
+    const path = `body.config.${f.key}`;
+    if (partial && v === undefined) continue;
+    if (v === undefined || v === null || (typeof v === 'string' && v.trim() === '')) {
+      if (f.required || v !== undefined) problems.push({ path, message: f.required ? 'is required' : 'must not be empty' });
+      continue;
+    }
+    if (f.type === 'boolean' ? typeof v !== 'boolean' : typeof v !== 'string') {
+      problems.push({ path, message: `must be a ${f.type === 'boolean' ? 'boolean' : 'string'}` });
+    } else if (f.validation && typeof v === 'string') {
+      const { pattern, min_length: min, max_length: max } = f.validation;
+      if (v.length < min || v.length > max) problems.push({ path, message: `must be ${min} to ${max} characters` });
+      else if (!new RegExp(pattern, 'u').test(v)) problems.push({ path, message: `must match ${pattern}` });
+    }
+  }
+  return problems;
+}
+
+/** The keys of the entry's secret fields (sealed apart, never shown). */
+export function secretFields(entry: CatalogEntry): string[] {
+  return entry.config_fields.filter((f) => f.type === 'secret').map((f) => f.key);
+}
+
+/** The config as it may be shown or stored in a revision: every secret field of the entry masked. */
+export function maskedConfig(entry: CatalogEntry, config: object): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...config };
+  for (const key of secretFields(entry)) out[key] = MASK;
+  return out;
+}

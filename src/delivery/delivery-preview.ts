@@ -1,0 +1,45 @@
+import type { BlueprintCache } from '../blueprints/engine.js';
+import type { CanonicalEvent } from '../blueprints/canonical-event.js';
+import { planBatches, requestUrl, type MixpanelRegion } from '../destinations/mixpanel/requests.js';
+import type { MixpanelItem } from '../destinations/mixpanel/wire.js';
+import { MASK, regionOf } from '../integrations/integration.js';
+import type { IntegrationService } from '../integrations/integration-service.js';
+
+/** What delivery would send for some events with an integration's current blueprint. Nothing is sent. */
+export class DeliveryPreview {
+  constructor(
+    private readonly deps: {
+      integrations: Pick<IntegrationService, 'get'>;
+      blueprints: BlueprintCache;
+      baseUrls: Record<MixpanelRegion, string>;
+    },
+  ) {}
+
+  async preview(orgId: string, id: string, events: CanonicalEvent[]) {
+    const rec = await this.deps.integrations.get(orgId, id);
+    const compiled = this.deps.blueprints.get(`${rec.id}:${rec.revision}`, rec.blueprint);
+    const items: MixpanelItem[] = [];
+    const results = events.map((event, index) => {
+      const mapped = compiled.map(event, { projectToken: rec.config.project_token });
+      items.push(...mapped.items);
+      const status = mapped.rejected ? 'rejected' : mapped.skipped ? 'skipped' : 'mapped';
+      const reason = mapped.rejected ?? mapped.skipped;
+      return { index, status, ...(reason ? { reason } : {}), warnings: mapped.warnings };
+    });
+    const region = regionOf(rec.config);
+    const baseUrl = this.deps.baseUrls[region];
+    const requests = planBatches(items, (i) => i).map((b) => ({
+      method: 'POST' as const,
+      url: requestUrl(baseUrl, b.endpoint),
+      endpoint: b.endpoint,
+      region,
+      headers: {
+        'Content-Type': 'application/json',
+        'Content-Encoding': 'gzip',
+        ...(b.endpoint === '/import' ? { Authorization: `Basic ${MASK}` } : {}),
+      },
+      body: JSON.parse(b.body.toString('utf8')) as Record<string, unknown>[],
+    }));
+    return { results, requests };
+  }
+}
