@@ -9,32 +9,23 @@ import { classify } from '../destinations/mixpanel/outcome.js';
 import { BatchPlanner, requestUrl, subBody, type MixpanelRegion, type PlannedBatch } from '../destinations/mixpanel/requests.js';
 import { regionOf, type IntegrationRecord } from '../integrations/integration.js';
 import type { IntegrationStore } from '../integrations/integration-store.js';
-import { nextAttemptDelayMs, retryDelayMs } from './backoff.js';
+import { retryDelayMs } from './backoff.js';
+import { outlived, settle, type DeliveryFailure, type ItemState, type SettledItem, type SettleInput } from './settle.js';
 import type { BatchHealth } from './breaker.js';
-import { toDeliveryJob, type DeliveryJob, type FetchedJob, type PendingItem } from './delivery-job.js';
-import type { DeliveryQueue, QueueDb } from './delivery-queue.js';
+import { toDeliveryJob, type FetchedJob } from './delivery-job.js';
+import type { DeliveryQueue, JobToQueue, QueueDb } from './delivery-queue.js';
 import type { BatchRecord, DeliveryStore } from './delivery-store.js';
 import type { Gate } from './gate.js';
 import { parseSpan } from '../shared/json-spans.js';
 import { pgTransaction } from '../db-transaction.js';
 import type { DeliveryMetrics } from './metrics.js';
 
-type EntryState = 'pending' | 'done' | 'dead' | 'retry' | 'hold';
-
 /** One Mixpanel item being delivered; its bytes live in its planned batch's body. */
-interface Entry {
-  job: number;
-  e: number;
-  endpoint: MixpanelEndpoint;
+interface Entry extends Omit<SettledItem, 'state'> {
+  state: ItemState | 'pending';
   batch?: PlannedBatch<Entry>;
   /** Its position in the batch. */
   k?: number;
-  state: EntryState;
-  reason?: string;
-  /** Mixpanel's HTTP status for an item that did not go through (0: no answer). */
-  httpStatus?: number;
-  /** When a retried item is due again. */
-  retryAt?: Date;
 }
 
 /** The Mixpanel item of an entry, read back from its batch's body (for retries only). */
@@ -69,20 +60,6 @@ export interface BatchSummary {
   failures: DeliveryFailure[];
 }
 
-/** Items of one batch that failed the same way, and what happens to them next. */
-export interface DeliveryFailure {
-  /** `/import`, `/engage`, `/groups`, or `blueprint` for events the blueprint refused. */
-  endpoint: string;
-  /** Mixpanel's HTTP status; 0 when no answer came (timeout, connection error); absent for the blueprint. */
-  http_status?: number;
-  /** Mixpanel's error (or the connection error, or the blueprint's reason). */
-  error: string;
-  items: number;
-  next: 'retry' | 'dead-lettered' | 'held';
-  /** For `retry`: when the earliest of them is sent again. */
-  retry_at?: string;
-}
-
 /** An event for its dead letter: as stored, or a note when even that cannot be read back. */
 function readableEvent(events: FetchedJob['events'], e: number): CanonicalEvent {
   let reason: string;
@@ -96,53 +73,10 @@ function readableEvent(events: FetchedJob['events'], e: number): CanonicalEvent 
   return { unreadable_event: `the queued event could not be read: ${reason}` } as unknown as CanonicalEvent;
 }
 
-/** Why events are dead-lettered when they were not delivered within the delivery window. */
-function outlived(maxAgeMs: number, lastError: string): string {
-  const window = maxAgeMs % 3_600_000 === 0 ? `${maxAgeMs / 3_600_000} h` : `${Math.round(maxAgeMs / 1000)} s`;
-  return `gave up: not delivered within the delivery window (${window}); last error: ${lastError}`;
-}
-
 function emptyRecord(): BatchRecord {
   return { logs: [], deadLetters: [], delivered: { events: 0, profileUpdates: 0, groupUpdates: 0 }, eventsDelivered: 0, failed: 0, skipped: 0 };
 }
 
-/** Counts Mixpanel's objects by kind: what `delivered` means per endpoint. */
-const KIND: Record<MixpanelEndpoint, 'events' | 'profileUpdates' | 'groupUpdates'> = {
-  '/import': 'events',
-  '/engage': 'profileUpdates',
-  '/groups': 'groupUpdates',
-};
-
-/** Groups the items that did not go through by endpoint, status, reason and fate, for the log. */
-function failuresOf(entries: Entry[], rejectedByBlueprint: string[]): DeliveryFailure[] {
-  const groups = new Map<string, DeliveryFailure>();
-  for (const en of entries) {
-    if (en.state === 'done' || en.state === 'pending') continue;
-    const next = en.state === 'retry' ? 'retry' : en.state === 'hold' ? 'held' : 'dead-lettered';
-    const error = en.reason ?? 'refused';
-    const key = `${en.endpoint}|${en.httpStatus}|${next}|${error}`;
-    const g = groups.get(key) ?? { endpoint: en.endpoint, http_status: en.httpStatus, error, items: 0, next };
-    g.items++;
-    const at = en.retryAt?.toISOString();
-    if (at && (!g.retry_at || at < g.retry_at)) g.retry_at = at;
-    groups.set(key, g);
-  }
-  for (const reason of rejectedByBlueprint) {
-    const key = `blueprint|${reason}`;
-    const g = groups.get(key) ?? { endpoint: 'blueprint', error: reason, items: 0, next: 'dead-lettered' as const };
-    g.items++;
-    groups.set(key, g);
-  }
-  return [...groups.values()];
-}
-
-/**
- * Delivers the jobs fetched for one integration: maps new events with the current blueprint, cuts the
- * Mixpanel items into requests, sends them through the integration's gate, sorts every item by what
- * Mixpanel answered, then in one transaction writes logs, dead letters and counters, queues the
- * retries and completes the jobs. A crash before that commit leaves the jobs to expire and come back;
- * resent events carry the same $insert_id and time, so Mixpanel keeps one copy.
- */
 export class BatchProcessor {
   constructor(private readonly deps: ProcessorDeps) {}
 
@@ -174,33 +108,23 @@ export class BatchProcessor {
     holdTransientUntil: Date | undefined,
   ): Promise<BatchSummary> {
     const record = emptyRecord();
-    const rejectedByBlueprint: string[] = [];
     const entries: Entry[] = [];
-    const dead = new Map<string, { job: number; e: number; reasons: string[] }>();
-    const markDead = (job: number, e: number, reason: string) => {
-      const key = `${job}:${e}`;
-      const d = dead.get(key) ?? { job, e, reasons: [] };
-      d.reasons.push(reason);
-      dead.set(key, d);
-    };
+    const refused: SettleInput['refused'] = [];
 
     const compiled = this.deps.blueprints.get(`${integration.id}:${integration.revision}`, integration.blueprint);
     const ctx = { projectToken: integration.config.project_token };
     // Each event is parsed, mapped and serialised into its request body in turn, and then let go. One
     // that makes any of that throw is dead-lettered with the reason; its neighbours go on.
-    const add = (job: number, e: number, items: MixpanelItem[]) => {
+    const add = (job: number, event: number, items: MixpanelItem[]) => {
       const serialised = items.map((item) => JSON.stringify(item.body)); // all or none of an event's items
       items.forEach((item, i) => {
-        const en: Entry = { job, e, endpoint: item.endpoint, state: 'pending' };
+        const en: Entry = { job, event, endpoint: item.endpoint, state: 'pending' };
         entries.push(en);
         planner.addJson(en, item.endpoint, serialised[i]);
       });
     };
-    const poisoned = (j: number, e: number, err: unknown) => {
-      const reason = `could not be delivered: ${(err as Error)?.message ?? String(err)}`;
-      markDead(j, e, reason);
-      rejectedByBlueprint.push(reason);
-    };
+    const poisoned = (job: number, event: number, err: unknown) =>
+      refused.push({ job, event, reason: `could not be delivered: ${(err as Error)?.message ?? String(err)}` });
     jobs.forEach((job, j) => {
       const data = job.data;
       if (data.pending) {
@@ -216,10 +140,8 @@ export class BatchProcessor {
       for (let e = 0; e < data.events.length; e++) {
         try {
           const mapped = compiled.map(data.events.at(e), ctx);
-          if (mapped.rejected) {
-            markDead(j, e, `rejected by the blueprint: ${mapped.rejected}`);
-            rejectedByBlueprint.push(mapped.rejected);
-          } else if (mapped.skipped) record.skipped++;
+          if (mapped.rejected) refused.push({ job: j, event: e, reason: `rejected by the blueprint: ${mapped.rejected}` });
+          else if (mapped.skipped) record.skipped++;
           add(j, e, mapped.items);
         } catch (err) {
           poisoned(j, e, err);
@@ -323,103 +245,41 @@ export class BatchProcessor {
 
     await Promise.all(batches.map((b) => send(b.endpoint, b.entries, b.body)));
 
-    const followUps = this.followUps(jobs, entries, retryAfterMs, holdTransientUntil);
-    // A canonical event is delivered when every Mixpanel object made from it went through.
-    const eventDone = new Map<string, boolean>();
-    for (const en of entries) {
-      const key = `${en.job}:${en.e}`;
-      eventDone.set(key, (eventDone.get(key) ?? true) && en.state === 'done');
-      if (en.state === 'done') record.delivered[KIND[en.endpoint]]++;
-      else if (en.state === 'dead') {
-        record.failed++;
-        markDead(en.job, en.e, en.reason ?? 'refused');
-      }
-    }
-    for (const done of eventDone.values()) if (done) record.eventsDelivered++;
-    for (const d of dead.values()) {
-      const job = jobs[d.job].data;
-      record.deadLetters.push({
-        orgId: integration.orgId,
-        integrationId: integration.id,
-        event: readableEvent(job.events, d.e),
-        reason: [...new Set(d.reasons)].join('; '),
-        attempts: job.attempt + 1,
-      });
-    }
-
     const now = Date.now();
+    const settled = settle({
+      jobs: jobs.map((j) => j.data),
+      items: entries as SettledItem[], // every entry was sent, so none is still pending
+      refused,
+      schedule: this.deps.config,
+      now,
+      retryAfterMs,
+      holdTransientUntil,
+      itemOf: (it) => itemOf(it as Entry),
+      storedEvent: (j, e) => jobs[j].data.events.stored(e),
+    });
+    Object.assign(record, { delivered: settled.delivered, eventsDelivered: settled.eventsDelivered, failed: settled.failed });
+    record.deadLetters = settled.deadLetters.map((d) => ({
+      orgId: integration.orgId,
+      integrationId: integration.id,
+      event: readableEvent(jobs[d.job].data.events, d.event),
+      reason: d.reason,
+      attempts: d.attempts,
+    }));
+
     for (const en of entries) if (en.state === 'done') this.deps.metrics.latency(now - jobs[en.job].data.acceptedAt);
     this.deps.metrics.outcome(integration.id, record);
 
-    await this.commit(integration, jobs, record, followUps, authFailed);
+    await this.commit(integration, jobs, record, settled.followUps, authFailed);
     return {
       delivered: record.eventsDelivered,
       dead: record.deadLetters.length,
-      retried: followUps.retried,
-      held: followUps.held,
+      retried: settled.retried,
+      held: settled.held,
       authFailed,
       health: outcomes.ok > 0 ? 'ok' : outcomes.transient > 0 ? 'transient' : 'other',
       lastError: record.lastError,
-      failures: failuresOf(entries, rejectedByBlueprint),
+      failures: settled.failures,
     };
-  }
-
-  /** Jobs to queue for items that must be sent again (retry with back-off) or wait (held). */
-  private followUps(
-    jobs: PgBoss.Job<FetchedJob>[],
-    entries: Entry[],
-    retryAfterMs: number | undefined,
-    holdTransientUntil: Date | undefined,
-  ) {
-    const cfg = this.deps.config;
-    const now = Date.now();
-    const out: { data: DeliveryJob; startAfter?: Date }[] = [];
-    let retried = 0;
-    let held = 0;
-    jobs.forEach((job, j) => {
-      const mine = entries.filter((en) => en.job === j);
-      const retry = mine.filter((en) => en.state === 'retry');
-      const hold = mine.filter((en) => en.state === 'hold');
-      if (retry.length > 0) {
-        // While the breaker is open (Mixpanel failing for everyone), a failed probe spends no attempt.
-        const attempts = holdTransientUntil ? job.data.attempt : job.data.attempt + 1;
-        const lastError = retry[0].reason ?? 'no answer';
-        const expired = now - job.data.acceptedAt >= cfg.maxAgeMs;
-        if (expired || attempts >= cfg.maxAttempts) {
-          for (const en of retry) {
-            en.state = 'dead';
-            en.reason = expired ? outlived(cfg.maxAgeMs, lastError) : `gave up after ${attempts} attempt(s): ${lastError}`;
-          }
-        } else {
-          const startAfter = holdTransientUntil ?? new Date(now + nextAttemptDelayMs(attempts, job.data.acceptedAt, now, cfg, retryAfterMs));
-          for (const en of retry) en.retryAt = startAfter;
-          out.push({ data: this.carry(job.data, retry, attempts, lastError), startAfter });
-          retried += retry.length;
-        }
-      }
-      if (hold.length > 0) {
-        out.push({ data: this.carry(job.data, hold, job.data.attempt, 'held: Mixpanel refused the credentials'), startAfter: new Date(now + cfg.holdMs) });
-        held += hold.length;
-      }
-    });
-    return { jobs: out, retried, held };
-  }
-
-  /** A new job holding just these items and the events they came from (re-indexed). */
-  private carry(job: FetchedJob, items: Entry[], attempt: number, lastError: string): DeliveryJob {
-    const index = new Map<number, number>();
-    const events = [];
-    const pending: PendingItem[] = [];
-    for (const en of items) {
-      let e = index.get(en.e);
-      if (e === undefined) {
-        e = events.length;
-        index.set(en.e, e);
-        events.push(job.events.stored(en.e));
-      }
-      pending.push({ e, item: itemOf(en) });
-    }
-    return { orgId: job.orgId, integrationId: job.integrationId, events, pending, attempt, acceptedAt: job.acceptedAt, lastError };
   }
 
   /** Dead-letters every event of a job that makes delivery fail, with the reason, and completes it. */
@@ -478,13 +338,13 @@ export class BatchProcessor {
     integration: IntegrationRecord,
     jobs: PgBoss.Job<FetchedJob>[],
     record: BatchRecord,
-    followUps: { jobs: { data: DeliveryJob; startAfter?: Date }[] },
+    followUps: JobToQueue[],
     authFailed: string | undefined,
   ): Promise<void> {
     await pgTransaction(this.deps.pool, async (client, db) => {
       await this.deps.store.record(client, integration.id, integration.orgId, record);
       if (authFailed) await this.deps.integrations.markAuthFailed(client, integration.id, authFailed);
-      if (await this.stillLive(integration.id, db)) await this.deps.queue.enqueue(followUps.jobs, db);
+      if (await this.stillLive(integration.id, db)) await this.deps.queue.enqueue(followUps, db);
       await this.deps.queue.complete(integration.id, jobs.map((j) => j.id), db);
     });
   }

@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import type { DeliveryFailure } from './batch-processor.js';
+import type { DeliveryFailure } from './settle.js';
 
 interface Seen {
   since: number;
