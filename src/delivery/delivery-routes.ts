@@ -1,28 +1,45 @@
 import { Router } from 'express';
 import { actor, principal } from '../http/request-context.js';
+import { typed } from '../http/typed-route.js';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import type { DeliveryAdminService } from './delivery-admin-service.js';
 import type { DeliveryPreview } from './delivery-preview.js';
 
 export function deliveryRoutes(service: DeliveryAdminService, previews: DeliveryPreview): Router {
   const r = Router();
-  const page = (q: Record<string, unknown>) => ({ cursor: q.cursor as string | undefined, limit: q.limit as number | undefined });
 
-  r.get('/integrations/:id/deliveries', async (req, res) => {
-    res.json(await service.deliveries(principal(req).orgId, req.params.id, req.query.status as string | undefined, page(req.query)));
-  });
-  r.get('/integrations/:id/dead-letters', async (req, res) => {
-    const status = (req.query.status as string | undefined) ?? 'dead';
-    res.json(await service.deadLetters(principal(req).orgId, req.params.id, status, page(req.query)));
-  });
-  r.post('/integrations/:id/dead-letters/replay', async (req, res) => {
-    res.status(202).json(await service.replay(actor(req), req.params.id, req.body?.ids as string[] | undefined));
-  });
-  r.post('/integrations/:id/preview', async (req, res) => {
-    res.json(await previews.preview(principal(req).orgId, req.params.id, req.body.events as CanonicalEvent[]));
-  });
-  r.get('/integrations/:id/stats', async (req, res) => {
-    res.json(await service.stats(principal(req).orgId, req.params.id));
-  });
+  r.get(
+    '/integrations/:id/deliveries',
+    typed('listDeliveries', async (req, res) => {
+      const { status, cursor, limit } = req.query;
+      res.json(await service.deliveries(principal(req).orgId, req.params.id, status, { cursor, limit }));
+    }),
+  );
+  r.get(
+    '/integrations/:id/dead-letters',
+    typed('listDeadLetters', async (req, res) => {
+      const { status = 'dead', cursor, limit } = req.query;
+      res.json(await service.deadLetters(principal(req).orgId, req.params.id, status, { cursor, limit }));
+    }),
+  );
+  r.post(
+    '/integrations/:id/dead-letters/replay',
+    typed('replayDeadLetters', async (req, res) => {
+      res.status(202).json(await service.replay(actor(req), req.params.id, req.body?.ids));
+    }),
+  );
+  r.post(
+    '/integrations/:id/preview',
+    typed('previewDelivery', async (req, res) => {
+      // Events are mapped as they come (the engine refuses, with a reason, what is not a canonical event).
+      res.json(await previews.preview(principal(req).orgId, req.params.id, req.body.events as unknown as CanonicalEvent[]));
+    }),
+  );
+  r.get(
+    '/integrations/:id/stats',
+    typed('getDeliveryStats', async (req, res) => {
+      res.json(await service.stats(principal(req).orgId, req.params.id));
+    }),
+  );
   return r;
 }

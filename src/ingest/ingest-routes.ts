@@ -1,6 +1,7 @@
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { InvalidTokenError } from '../errors.js';
 import { actor, principal } from '../http/request-context.js';
+import { typed } from '../http/typed-route.js';
 import type { IngestService } from './ingest-service.js';
 
 declare module 'express-serve-static-core' {
@@ -34,18 +35,25 @@ export function ingestRoutes(service: IngestService): Router {
 
 export function ingestKeyRoutes(service: IngestService): Router {
   const r = Router();
-  r.post('/ingest-keys', async (req, res) => {
-    const { key, record } = await service.createKey(actor(req), req.body.name as string);
-    res.status(201).json({ ...record, key });
-  });
-  r.get('/ingest-keys', async (req, res) => {
-    res.json(
-      await service.listKeys(principal(req).orgId, { cursor: req.query.cursor as string | undefined, limit: req.query.limit as number | undefined }),
-    );
-  });
-  r.delete('/ingest-keys/:id', async (req, res) => {
-    await service.revokeKey(actor(req), req.params.id);
-    res.status(204).end();
-  });
+  r.post(
+    '/ingest-keys',
+    typed('createIngestKey', async (req, res) => {
+      const { key, record } = await service.createKey(actor(req), req.body.name);
+      res.status(201).json({ ...record, key });
+    }),
+  );
+  r.get(
+    '/ingest-keys',
+    typed('listIngestKeys', async (req, res) => {
+      res.json(await service.listKeys(principal(req).orgId, req.query));
+    }),
+  );
+  r.delete(
+    '/ingest-keys/:keyId',
+    typed('revokeIngestKey', async (req, res) => {
+      await service.revokeKey(actor(req), req.params.keyId);
+      res.status(204).end();
+    }),
+  );
   return r;
 }
