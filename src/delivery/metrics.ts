@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { BatchRecord } from './delivery-store.js';
+import { DeliveryHealthReadModel, HEALTH_GAUGES } from './delivery-health.js';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 
 /** Metrics as prom-client hands them between registries (and between threads: plain data). */
@@ -90,54 +91,19 @@ export class MetricsExport {
   ) {
     collectDefaultMetrics({ register: this.registry });
     const registry = this.registry;
-    const perIntegration = async (sql: string) =>
-      (await knex.raw(sql)).rows as { integration_id: string; value: number | null }[];
-    const gauge = (name: string, help: string, sql: string) =>
+    const health = new DeliveryHealthReadModel(knex);
+    for (const g of HEALTH_GAUGES) {
       new Gauge({
-        name,
-        help,
+        name: g.name,
+        help: g.help,
         labelNames: ['integration_id'],
         registers: [registry],
         async collect() {
           this.reset();
-          for (const r of await perIntegration(sql)) if (r.value !== null) this.set({ integration_id: r.integration_id }, Number(r.value));
+          for (const r of await health.values(g.name)) if (r.value !== null) this.set({ integration_id: r.integrationId }, r.value);
         },
       });
-    const lastHour = `FROM integrations i LEFT JOIN delivery_logs l ON l.integration_id = i.id AND l.created_at > now() - interval '1 hour'
-                      WHERE i.deleted_at IS NULL GROUP BY i.id`;
-    gauge(
-      'delivery_success_rate',
-      'Share of Mixpanel items delivered in the last hour',
-      `SELECT i.id AS integration_id,
-              sum(l.event_count - l.failed_count) FILTER (WHERE l.status IN ('delivered','partial'))::float
-                / nullif(sum(l.event_count) FILTER (WHERE l.status <> 'split'), 0) AS value ${lastHour}`,
-    );
-    gauge(
-      'vendor_success_rate',
-      'Share of requests Mixpanel answered with 2xx in the last hour',
-      `SELECT i.id AS integration_id, (count(*) FILTER (WHERE l.http_status BETWEEN 200 AND 299))::float / nullif(count(l.id), 0) AS value ${lastHour}`,
-    );
-    gauge(
-      'error_rate',
-      'Share of requests in the last hour that failed (refused, retried, unauthorised)',
-      `SELECT i.id AS integration_id, (count(*) FILTER (WHERE l.status IN ('rejected','retry','auth_failed')))::float / nullif(count(l.id), 0) AS value ${lastHour}`,
-    );
-    gauge(
-      'zero_traffic',
-      '1 when an enabled integration delivered nothing in the last hour',
-      `SELECT i.id AS integration_id, CASE WHEN bool_or(i.enabled) AND count(l.id) = 0 THEN 1 ELSE 0 END AS value ${lastHour}`,
-    );
-    gauge(
-      'delivery_degraded',
-      '1 while Mixpanel keeps failing for an integration (its circuit breaker is open: events held, one batch probing)',
-      `SELECT id AS integration_id, CASE WHEN degraded_since IS NULL THEN 0 ELSE 1 END AS value FROM integrations WHERE deleted_at IS NULL`,
-    );
-    gauge(
-      'dlq_depth',
-      'Dead letters waiting for an operator',
-      `SELECT i.id AS integration_id, count(d.id) AS value FROM integrations i
-         LEFT JOIN dead_letters d ON d.integration_id = i.id AND d.status = 'dead' WHERE i.deleted_at IS NULL GROUP BY i.id`,
-    );
+    }
   }
 
   /** Adds counters kept elsewhere in this process (delivery threads). */
