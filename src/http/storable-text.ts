@@ -1,10 +1,8 @@
 import type { NextFunction, Request, Response } from 'express';
 import { ValidationError } from '../errors.js';
+import { textProblem } from '../shared/storable-text.js';
 
-/** A NUL or an unpaired UTF-16 surrogate: text PostgreSQL refuses to store (text or jsonb). */
-export function unstorable(s: string): boolean {
-  return s.includes('\u0000') || !s.isWellFormed();
-}
+const unstorable = (s: string) => textProblem(s) !== undefined;
 
 /**
  * The path (`body.config.project_token`, `query.resource_id`, …) of the first string, key included,

@@ -1,4 +1,5 @@
 import { MAX_ARRAY_ITEMS, MAX_DEPTH, MAX_EVENT_BYTES, MAX_NESTED_KEYS, MAX_PROPERTIES } from '../blueprints/guards.js';
+import { textProblem } from '../shared/storable-text.js';
 
 const ESCAPE = Buffer.from('\\u');
 
@@ -14,11 +15,6 @@ interface Walk {
   path: string[];
 }
 
-function textProblem(s: string): string | undefined {
-  if (s.includes('\u0000')) return 'holds a NUL character';
-  if (!s.isWellFormed()) return 'holds invalid Unicode (an unpaired surrogate)';
-  return undefined;
-}
 
 /**
  * Checks one value; true when a limit is broken (w.problem set, w.path filled from the inside out).
