@@ -46,12 +46,25 @@ function decode(bytes: Buffer, charset: string): string {
 
 /**
  * Parses the raw JSON body of POST /v1/events (after express.raw). The usual UTF-8 `{"events":[…]}`
- * is only cut into its events: `body.events` holds each event's bytes (a Buffer, which parsed JSON
- * never holds), and the ingest service parses, checks and lets go of each in turn (an event accepted
+ * is only cut into its events: `req.receivedEvents` holds each event's bytes, and the ingest service
+ * parses, checks and lets go of each in turn (an event accepted
  * as sent is queued from those bytes). No megabyte-long string is built, and a thousand parsed
  * events never sit in memory together. Any other layout is parsed as a whole; other UTF charsets are
  * decoded first, like express.json.
  */
+/**
+ * The events of a POST /v1/events body as ingest receives them: each event's JSON bytes as they arrived
+ * (the usual UTF-8 `{"events":[…]}`, cut without parsing), or the events parsed (any other layout).
+ */
+export type ReceivedEvents = { kind: 'bytes'; events: Buffer[] } | { kind: 'parsed'; events: unknown[] };
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** Set by eventsBody for POST /v1/events. */
+    receivedEvents?: ReceivedEvents;
+  }
+}
+
 export function eventsBody(req: Request, _res: Response, next: NextFunction): void {
   if (!Buffer.isBuffer(req.body)) return next();
   try {
@@ -61,10 +74,16 @@ export function eventsBody(req: Request, _res: Response, next: NextFunction): vo
     if (utf8 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
     const spans = utf8 && bytes.length > 0 ? eventSpans(bytes) : undefined;
     if (spans) {
-      req.body = { events: Array.from({ length: spans.length / 2 }, (_, k) => spanBytes(bytes, spans, k)) };
+      const events = Array.from({ length: spans.length / 2 }, (_, k) => spanBytes(bytes, spans, k));
+      req.receivedEvents = { kind: 'bytes', events };
+      // What the contract checks of the body (an array of 1 to 1000 events) without the events themselves,
+      // which ingest checks one by one.
+      req.body = { events: new Array<null>(events.length).fill(null) };
     } else {
       const text = utf8 ? bytes.toString('utf8') : decode(bytes, charset);
       req.body = text.trim() === '' ? {} : parse(text);
+      const events = (req.body as { events?: unknown }).events;
+      if (Array.isArray(events)) req.receivedEvents = { kind: 'parsed', events };
     }
     next();
   } catch (err) {

@@ -10,6 +10,7 @@ import { InvalidTokenError, NotFoundError, ValidationError } from '../errors.js'
 import type { Actor } from '../auth/actor.js';
 import type { PageRequest } from '../shared/pagination.js';
 import { eventLimitsReason } from './event-limits.js';
+import type { ReceivedEvents } from './events-body.js';
 import type { EventValidator } from './event-validator.js';
 import type { IngestKeyStore } from './ingest-key-store.js';
 import type { IntegrationStore } from '../integrations/integration-store.js';
@@ -72,16 +73,16 @@ export class IngestService {
   }
 
   /**
-   * `events`: parsed events, or (from eventsBody) each event's JSON bytes as received. Each is parsed,
-   * checked and let go in turn, so a thousand parsed events never sit in memory together; an event
-   * accepted as received is queued from its own bytes.
+   * The body's events, parsed or (usually) each one's JSON bytes as received. Each is parsed, checked
+   * and let go in turn, so a thousand parsed events never sit in memory together; an event accepted as
+   * received is queued from its own bytes.
    */
-  async ingest(orgId: string, events: unknown[]): Promise<IngestResult> {
+  async ingest(orgId: string, body: ReceivedEvents): Promise<IngestResult> {
     const accepted: EventToQueue[] = [];
     const rejected: IngestResult['rejected'] = [];
     const receivedAt = new Date().toISOString();
-    events.forEach((item, index) => {
-      const received = Buffer.isBuffer(item) ? item : undefined;
+    body.events.forEach((item: unknown, index) => {
+      const received = body.kind === 'bytes' ? (item as Buffer) : undefined;
       const raw = received ? parseEventJson(received) : item;
       // Mixpanel's and PostgreSQL's limits first (one iterative walk), then the contract's schema.
       const reason = eventLimitsReason(raw, received) ?? this.deps.validator.reason(raw);
