@@ -46,8 +46,9 @@ describe('stopping the service', () => {
 
     proc.child.kill('SIGTERM'); // to npm itself, not its process group
     await waitFor(() => !alive(node) && !alive(postgres), 30000, 'node and PostgreSQL to exit');
+    // The last lines may still be on their way through the pipe when the processes are gone.
+    await waitFor(() => proc.output().includes('"msg":"stopped"'), 5000, 'the last log line');
     expect(proc.output()).toContain('"reason":"SIGTERM"');
-    expect(proc.output()).toContain('"msg":"stopped"');
     await expect(fetch(`${base}/healthz`)).rejects.toThrow();
     expect(existsSync(path.join(dataDir, 'service.pid'))).toBe(false);
   }, 150000);
@@ -58,7 +59,7 @@ describe('stopping the service', () => {
     const postgres = postmasterPid(dataDir);
     proc.child.kill('SIGKILL');
     await waitFor(() => !alive(node) && !alive(postgres), 30000, 'node and PostgreSQL to exit');
-    expect(proc.output()).toContain('"reason":"parent process exited"');
+    await waitFor(() => proc.output().includes('"reason":"parent process exited"'), 5000, 'the reason in the log');
   }, 150000);
 
   it('an embedded PostgreSQL left running by a crash is stopped by the next start', async () => {
@@ -90,7 +91,7 @@ describe('a worker', () => {
     await waitFor(() => proc.output().includes('"msg":"starting"'), 30000, 'the worker to begin starting');
     proc.child.kill('SIGTERM');
     expect(await proc.exited).toBe(0);
-    expect(proc.output()).toContain('"msg":"stopped"');
+    await waitFor(() => proc.output().includes('"msg":"stopped"'), 5000, 'the last log line');
     expect(proc.output()).not.toContain('delivery worker running');
   }, 60000);
 });

@@ -45,7 +45,9 @@ export function startProcess(command: string, args: string[], env: Record<string
   let out = '';
   child.stdout!.on('data', (c) => (out += c));
   child.stderr!.on('data', (c) => (out += c));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : null))));
+  // 'close', not 'exit': it comes once the output pipes are drained too, so a test reading the output
+  // after the process ended sees its last lines.
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : null))));
   void exited.then(() => running.delete(child));
   return { child, output: () => out, exited };
 }
