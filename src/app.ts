@@ -43,7 +43,7 @@ export interface AppDeps {
   services: Services;
 }
 
-/** request log → security headers → auth → rate limit → parsers → openapi validator → role guard → routes → errors. */
+/** request log → security headers → auth → rate limit → parsers → openapi validator → storable text → role guard → routes → errors. */
 export function createApp({ config, knex, logger, services }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');

@@ -73,10 +73,28 @@ function readableEvent(events: FetchedJob['events'], e: number): CanonicalEvent 
   return { unreadable_event: `the queued event could not be read: ${reason}` } as unknown as CanonicalEvent;
 }
 
+/** A dead letter for every event of a job (at least one, noting why, when its events cannot be read). */
+function jobDeadLetters(job: FetchedJob, reason: string, attempts: number): BatchRecord['deadLetters'] {
+  return Array.from({ length: Math.max(1, job.events.length) }, (_, e) => ({
+    orgId: job.orgId,
+    integrationId: job.integrationId,
+    event: readableEvent(job.events, e),
+    reason,
+    attempts,
+  }));
+}
+
 function emptyRecord(): BatchRecord {
   return { logs: [], deadLetters: [], delivered: { events: 0, profileUpdates: 0, groupUpdates: 0 }, eventsDelivered: 0, failed: 0, skipped: 0 };
 }
 
+/**
+ * Delivers the jobs fetched for one integration: maps new events with the current blueprint, cuts the
+ * Mixpanel items into requests, sends them through the integration's gate, settles every item by what
+ * Mixpanel answered (settle.ts), then in one transaction writes logs, dead letters and counters, queues
+ * the follow-ups and completes the jobs. A crash before that commit leaves the jobs to expire and come
+ * back; resent events carry the same $insert_id and time, so Mixpanel keeps one copy.
+ */
 export class BatchProcessor {
   constructor(private readonly deps: ProcessorDeps) {}
 
@@ -284,24 +302,13 @@ export class BatchProcessor {
 
   /** Dead-letters every event of a job that makes delivery fail, with the reason, and completes it. */
   async quarantine(integration: IntegrationRecord, job: PgBoss.Job<FetchedJob>, reason: string): Promise<void> {
-    const record: BatchRecord = {
-      ...emptyRecord(),
-      deadLetters: Array.from({ length: Math.max(1, job.data.events.length) }, (_, e) => ({
-        orgId: integration.orgId,
-        integrationId: integration.id,
-        event: readableEvent(job.data.events, e),
-        reason,
-        attempts: job.data.attempt + 1,
-      })),
-      lastError: reason,
-    };
+    const record: BatchRecord = { ...emptyRecord(), deadLetters: jobDeadLetters(job.data, reason, job.data.attempt + 1), lastError: reason };
     await pgTransaction(this.deps.pool, async (client, db) => {
       await this.deps.store.record(client, integration.id, integration.orgId, record);
       await this.deps.queue.complete(integration.id, [job.id], db);
     });
   }
 
-  /** Puts fetched jobs back untouched (the integration is disabled or its credentials are refused). */
   /**
    * Puts fetched jobs back untouched, spending no attempt: the integration is disabled or its
    * credentials are refused (they wait for as long as it takes, until the hold time has passed), or its
@@ -317,12 +324,9 @@ export class BatchProcessor {
       const live = await this.stillLive(integrationId, db);
       if (live && kept.length > 0) await this.deps.queue.enqueue(kept.map((j) => ({ data: toDeliveryJob(j.data), startAfter })), db);
       if (live && expired.length > 0) {
-        const { orgId } = expired[0].data;
         const reason = outlived(this.deps.config.maxAgeMs, expired[0].data.lastError ?? probe!.error);
-        const deadLetters = expired.flatMap((j) =>
-          Array.from({ length: j.data.events.length }, (_, e) => ({ orgId, integrationId, event: readableEvent(j.data.events, e), reason, attempts: j.data.attempt })),
-        );
-        await this.deps.store.record(client, integrationId, orgId, { ...emptyRecord(), deadLetters, lastError: reason });
+        const deadLetters = expired.flatMap((j) => jobDeadLetters(j.data, reason, j.data.attempt));
+        await this.deps.store.record(client, integrationId, expired[0].data.orgId, { ...emptyRecord(), deadLetters, lastError: reason });
       }
       await this.deps.queue.complete(integrationId, jobs.map((j) => j.id), db);
     });
@@ -330,8 +334,7 @@ export class BatchProcessor {
 
   /** Holds the queue's commit lock for the transaction, then says whether follow-ups may be queued. */
   private async stillLive(integrationId: string, db: QueueDb): Promise<boolean> {
-    await this.deps.queue.lockForCommit([integrationId], db);
-    return (await this.deps.integrations.liveIds(db, [integrationId])).has(integrationId);
+    return (await this.deps.queue.liveUnderLock([integrationId], db, this.deps.integrations)).has(integrationId);
   }
 
   private async commit(

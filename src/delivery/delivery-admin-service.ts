@@ -36,8 +36,7 @@ export class DeliveryAdminService {
     await this.deps.queue.ensure(id); // before the transaction: it may need a connection of its own
     return pgTransaction(this.deps.pool, async (client, db) => {
       // Under the commit lock, and looked at again: a delete committing now cannot leave these jobs behind.
-      await this.deps.queue.lockForCommit([id], db);
-      if (!(await this.deps.integrations.liveIds(db, [id])).has(id)) throw new NotFoundError(`No integration ${id}`);
+      if (!(await this.deps.queue.liveUnderLock([id], db, this.deps.integrations)).has(id)) throw new NotFoundError(`No integration ${id}`);
       const events = await this.deps.store.takeForReplay(client, actor.orgId, id, ids);
       if (events.length > 0) {
         const acceptedAt = Date.now();

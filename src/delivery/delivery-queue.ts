@@ -249,6 +249,16 @@ export class DeliveryQueue {
   }
 
 
+  /**
+   * The commit gate: takes the commit lock for these integrations, then asks the integrations table's
+   * owner which still exist (as a statement of its own, it sees a deletion that committed meanwhile).
+   * Only those may be queued for in this transaction.
+   */
+  async liveUnderLock(integrationIds: string[], db: QueueDb, integrations: { liveIds(db: QueueDb, ids: string[]): Promise<Set<string>> }): Promise<Set<string>> {
+    await this.lockForCommit(integrationIds, db);
+    return integrations.liveIds(db, integrationIds);
+  }
+
   /** Makes the integration's waiting jobs due now (after its circuit breaker closed); returns how many. */
   async wake(integrationId: string): Promise<number> {
     const res = await this.knex.raw(`UPDATE pgboss.job SET start_after = now() WHERE name = ? AND state IN ('created', 'retry') AND start_after > now()`, [

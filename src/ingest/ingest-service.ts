@@ -110,8 +110,7 @@ export class IngestService {
           const missing = enabled.filter((id) => !this.deps.queue.isEnsured(id));
           if (missing.length > 0) return missing;
           // Under the queues' commit lock, so an integration deleted meanwhile gets no job.
-          await this.deps.queue.lockForCommit(enabled, db);
-          const live = await this.deps.integrations.liveIds(db, enabled);
+          const live = await this.deps.queue.liveUnderLock(enabled, db, this.deps.integrations);
           const jobs = [...live].map((integrationId) => ({ data: { orgId, integrationId, events: accepted, attempt: 0, acceptedAt } }));
           await this.deps.queue.enqueue(jobs, db);
           return [];
@@ -139,7 +138,7 @@ export class IngestService {
     await this.deps.knex.transaction(async (trx) => {
       const revoked = await this.deps.keys.revoke(trx, actor.orgId, id);
       if (!revoked) throw new NotFoundError(`No active ingestion key ${id}`);
-      await this.deps.audit.byActor(trx, actor, 'ingest_key.revoke', { type: 'ingest_key', id: id }, { old: { revoked_at: null }, new: { revoked_at: revoked.revoked_at } });
+      await this.deps.audit.byActor(trx, actor, 'ingest_key.revoke', { type: 'ingest_key', id }, { old: { revoked_at: null }, new: { revoked_at: revoked.revoked_at } });
     });
     this.keyCache.clear();
   }
