@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,3 +15,6 @@ function packageRoot(): string {
 
 /** openapi.yaml at the package root, found the same way from source, tests and the build (dist/). */
 export const SPEC_PATH = path.join(packageRoot(), 'openapi.yaml');
+
+/** This service's version (package.json), sent to Mixpanel as `$lib_version` by the catalog's blueprints. */
+export const PACKAGE_VERSION = (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;

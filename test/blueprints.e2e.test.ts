@@ -87,7 +87,7 @@ describe('POST /integrations/{id}/preview', () => {
     expect(res.body.results[3].reason).toMatch(/anonymousId "null"/);
     expect(res.body.requests.map((r: { url: string; body: unknown[] }) => [r.url, r.body.length])).toEqual([
       ['https://api.mixpanel.com/import?strict=1', 3],
-      ['https://api.mixpanel.com/engage?verbose=1&ip=0', 2],
+      ['https://api.mixpanel.com/engage?verbose=1&ip=0', 3], // $set, first-touch $set_once, $append
     ]);
     expect(res.body.requests[0].body.map((e: { event: string }) => e.event)).toEqual(['Page Viewed', '$identify', 'Order Completed']);
     expect(res.body.requests[0].headers.Authorization).toBe('Basic ***');

@@ -25,19 +25,19 @@ describe('delivery to the stand-in Mixpanel', () => {
     const events = [page(), identify('user-123', { email: 'jane@example.com', plan: 'pro' }), track('Order Completed', order, { userId: 'user-123' })];
     const res = await h.post(events);
     expect(res).toEqual({ status: 202, body: { accepted: 3, rejected: [] } });
-    await h.until(() => h.us.eventsOf(US.token).length === 3 && h.us.state.engage.length === 2, 'delivery');
+    await h.until(() => h.us.eventsOf(US.token).length === 3 && h.us.state.engage.length === 3, 'delivery');
     expect(h.us.eventsOf(US.token).map((e) => e.event).sort()).toEqual(['$identify', 'Order Completed', 'Page Viewed']);
-    expect(h.us.state.engage.map((u) => Object.keys(u).pop())).toEqual(['$set', '$append']);
+    expect(h.us.state.engage.map((u) => Object.keys(u).pop())).toEqual(['$set', '$set_once', '$append']);
     expect(h.us.state.requests.every((r) => r.gzip)).toBe(true);
     expect(h.eu.state.requests).toHaveLength(0);
     await h.until(async () => (await stats(id)).delivered === 3, 'stats');
     const s = await stats(id);
-    // 3 canonical events → 3 Mixpanel events (Page Viewed, $identify, Order Completed) and 2 profile updates ($set, $append)
+    // 3 canonical events → 3 Mixpanel events (Page Viewed, $identify, Order Completed) and 3 profile updates ($set, first-touch $set_once, $append)
     expect(s).toMatchObject({
       queued: 0,
       delivered: 3,
       mixpanel_events_delivered: 3,
-      profile_updates_delivered: 2,
+      profile_updates_delivered: 3,
       group_updates_delivered: 0,
       failed: 0,
       dead_lettered: 0,

@@ -63,7 +63,7 @@ describe('POST /v1/events', () => {
       events: [
         page(),
         { type: 'track', anonymousId: 'a' },
-        { type: 'screen', anonymousId: 'a' },
+        { type: 'tv', anonymousId: 'a' },
         { type: 'page' },
         { ...page(), colour: 'red' },
         'not an object',

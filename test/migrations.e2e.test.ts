@@ -35,9 +35,13 @@ describe('migrations', () => {
       '20261128020000_rate_limits',
       '20261129000000_delivered_by_kind',
       '20261129010000_degraded',
+      '20261129020000_skipped_no_consent',
     ]);
     // The old mixed count is kept as items_delivered; the counts by kind start at 0.
     expect(await db.knex('delivery_counters').where(counters).first()).toMatchObject({ items_delivered: 7, events_delivered: 0, profile_updates_delivered: 0 });
+    expect(await db.knex('delivery_counters').where(counters).first()).toMatchObject({ skipped_no_consent: 0 });
+    await db.knex.migrate.down(migrationConfig);
+    expect(await db.knex.schema.hasColumn('delivery_counters', 'skipped_no_consent')).toBe(false);
     await db.knex.migrate.down(migrationConfig);
     expect(await db.knex.schema.hasColumn('integrations', 'degraded_since')).toBe(false);
     await db.knex.migrate.down(migrationConfig);
@@ -57,7 +61,7 @@ describe('migrations', () => {
     try {
       await Promise.all([fresh.knex, ...others].map((k) => prepareDatabase(k, fresh.url)));
       const [done, pending] = (await fresh.knex.migrate.list(migrationConfig)) as [unknown[], unknown[]];
-      expect([done.length, pending.length]).toEqual([5, 0]);
+      expect([done.length, pending.length]).toEqual([6, 0]);
       expect(Number((await fresh.knex('catalog_blueprints').count({ n: '*' }))[0].n)).toBeGreaterThan(0);
     } finally {
       await Promise.all(others.map((k) => k.destroy()));

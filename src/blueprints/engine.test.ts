@@ -3,7 +3,7 @@ import { CompiledBlueprint, type MappedEvent } from './engine.js';
 import { insertId } from './insert-id.js';
 import { defaultBlueprint } from '../catalog/mixpanel/blueprints/default.js';
 import { retailBlueprint } from '../catalog/mixpanel/blueprints/retail.js';
-import { ANON, context, contextProps, identify, order, page, track, TS, TS_MS } from '../../test/fixtures/events.js';
+import { ANON, context, contextProps, firstTouchProps, identify, order, page, track, TS, TS_MS } from '../../test/fixtures/events.js';
 
 const ctx = { projectToken: 'abc123def456789' };
 const simplified = (bp: Blueprint): Blueprint => ({ ...bp, identity: { merge_api: 'simplified' } });
@@ -59,6 +59,7 @@ describe.each(variants)('%s blueprint', (_name, blueprint) => {
     const props = engine.map(e, ctx).items[0].body.properties;
     expect(props).toEqual({
       mp_lib: 'datafly-signal',
+      $lib_version: contextProps.$lib_version,
       'Page Name': 'Product',
       $current_url: 'https://a.example/x',
       $referrer: 'https://b.example/',
@@ -111,8 +112,13 @@ describe.each(variants)('%s blueprint', (_name, blueprint) => {
             $token: 'abc123def456789',
             $distinct_id: 'user-123',
             $ip: '203.0.113.9',
+            $time: TS_MS,
             $set: { $email: 'jane@example.com', $name: 'Jane Smith', plan: 'premium', company: 'Acme Inc' },
           },
+        },
+        {
+          endpoint: '/engage',
+          body: { $token: 'abc123def456789', $distinct_id: 'user-123', $ip: '203.0.113.9', $time: TS_MS, $set_once: firstTouchProps },
         },
       ],
     });
@@ -132,6 +138,7 @@ describe.each(variants)('%s blueprint', (_name, blueprint) => {
     });
     const engage = engine.map(e, ctx).items.find((i) => i.endpoint === '/engage');
     expect(engage?.body.$set).toEqual({
+      $name: 'Jane Smith',
       $first_name: 'Jane',
       $last_name: 'Smith',
       $phone: '+33123456789',
@@ -153,7 +160,11 @@ describe.each(variants)('%s blueprint', (_name, blueprint) => {
       items: [
         {
           endpoint: '/engage',
-          body: { $token: 'abc123def456789', $distinct_id: 'user-123', $ip: '203.0.113.9', $set: { $email: 'jane@example.com' } },
+          body: { $token: 'abc123def456789', $distinct_id: 'user-123', $ip: '203.0.113.9', $time: TS_MS, $set: { $email: 'jane@example.com' } },
+        },
+        {
+          endpoint: '/engage',
+          body: { $token: 'abc123def456789', $distinct_id: 'user-123', $ip: '203.0.113.9', $time: TS_MS, $set_once: firstTouchProps },
         },
       ],
     });
@@ -216,6 +227,7 @@ describe.each(variants)('%s blueprint', (_name, blueprint) => {
         $token: 'abc123def456789',
         $distinct_id: 'user-123',
         $ip: '203.0.113.9',
+        $time: TS_MS,
         $append: { $transactions: { $amount: 59.98, $time: TS, $currency: 'EUR', 'Order ID': 'ORD-1001' } },
       },
     });
@@ -325,7 +337,7 @@ describe('guard rails', () => {
     expect(engine.map(track('X', {}, { messageId: '' }), ctx).rejected).toMatch(/messageId/);
     expect(engine.map(track('X', {}, { timestamp: 'yesterday' }), ctx).rejected).toMatch(/timestamp/);
     expect(engine.map(track('', {}), ctx).rejected).toMatch(/no event name/);
-    expect(engine.map({ ...track('X', {}), type: 'screen' as 'track' }, ctx).rejected).toMatch(/type "screen"/);
+    expect(engine.map({ ...track('X', {}), type: 'tv' as 'track' }, ctx).rejected).toMatch(/type "tv"/);
   });
 
   it('rejects 255 or more properties', () => {
@@ -399,8 +411,10 @@ describe('blueprint options', () => {
   it('identify without userId sets traits on the anonymous profile, without $identify', () => {
     const e = { ...identify('x', { plan: 'free' }), userId: undefined };
     const out = new CompiledBlueprint(base).map(e, ctx);
+    const profile = { $token: 'abc123def456789', $distinct_id: ANON, $ip: '203.0.113.9', $time: TS_MS };
     expect(out.items).toEqual([
-      { endpoint: '/engage', body: { $token: 'abc123def456789', $distinct_id: ANON, $ip: '203.0.113.9', $set: { plan: 'free' } } },
+      { endpoint: '/engage', body: { ...profile, $set: { plan: 'free' } } },
+      { endpoint: '/engage', body: { ...profile, $set_once: firstTouchProps } },
     ]);
   });
 

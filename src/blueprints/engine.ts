@@ -1,5 +1,5 @@
 import type { MixpanelItem } from '../destinations/mixpanel/wire.js';
-import type { Blueprint, EventRule } from './blueprint.js';
+import type { Blueprint, EventRule, Mapping } from './blueprint.js';
 import type { CanonicalEvent } from './canonical-event.js';
 import { eventReason, invalidIdReason, updateReason } from './guards.js';
 import { insertId } from './insert-id.js';
@@ -7,11 +7,15 @@ import { compileMappings, compileValue, keysReadUnder, type CompiledMappings, ty
 import { compilePath, isPresent, type Getter } from './paths.js';
 
 
-/** What one canonical event becomes. `rejected` goes to dead letters; `skipped` is intended silence. */
+/**
+ * What one canonical event becomes. `rejected` goes to dead letters; `skipped` is intended silence
+ * (`noConsent` when the consent that gates the integration was not given).
+ */
 export interface MappedEvent {
   items: MixpanelItem[];
   rejected?: string;
   skipped?: string;
+  noConsent?: true;
   warnings: string[];
 }
 
@@ -33,7 +37,29 @@ interface Ids {
   deviceId: string;
 }
 
-const EVENT_TYPES = new Set(['track', 'page', 'identify', 'group', 'alias']);
+const EVENT_TYPES = new Set(['track', 'page', 'screen', 'identify', 'group', 'alias']);
+type CallType = 'track' | 'page' | 'screen' | 'identify' | 'group';
+/** The /engage operations a profile mapping can choose, in the order an identify sends them. */
+type ProfileOperation = NonNullable<Mapping['operation']>;
+const PROFILE_OPERATIONS: ProfileOperation[] = ['$set', '$set_once', '$add', '$append', '$union', '$remove', '$unset'];
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+
+type Obj = Record<string, unknown>;
+const isObject = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+const nonBlank = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
+
+/** A consent value that withholds consent: false, or what consent tools write for it. */
+function refuses(v: unknown): boolean {
+  return v === false || v === 0 || (typeof v === 'string' && /^(false|denied|no|0|off)$/i.test(v.trim()));
+}
+
+/** `obj[key]`, else the first key equal to it ignoring case (consent tools capitalise categories). */
+function lookup(obj: Obj, key: string): unknown {
+  if (obj[key] !== undefined) return obj[key];
+  const lower = key.toLowerCase();
+  for (const k in obj) if (k.toLowerCase() === lower) return obj[k];
+  return undefined;
+}
 
 /** A blueprint compiled once into closures; `map` then never re-reads the document. */
 export class CompiledBlueprint {
@@ -42,33 +68,53 @@ export class CompiledBlueprint {
   private readonly events = new Map<string, CompiledEvent | null>();
   private readonly fallback: CompiledEvent | null;
   private readonly pageEvent: CompiledEvent | null;
-  private readonly profile?: CompiledMappings;
+  private readonly screenEvent: CompiledEvent | null;
+  private readonly anonymousMerge: 'auto' | 'identify' | 'merge';
+  private readonly consent: { category: string; denyWhenMissing: boolean };
+  private readonly contextTraits: Set<CallType>;
+  /** Profile mappings by /engage operation (pass-through traits go with $set). */
+  private readonly profile?: { operation: ProfileOperation; mappings: CompiledMappings }[];
+  private readonly ignoreTime: boolean;
   private readonly revenueEvents: Set<string>;
   private readonly revenueAmount?: ValueFn;
   private readonly transaction?: CompiledMappings;
   private readonly lifetime?: { count?: string; amount?: string };
-  private readonly group?: { key: string; mappings: CompiledMappings };
+  private readonly group?: { key: string; mappings: CompiledMappings; idFrom: ValueFn; linkUser: boolean };
 
   constructor(bp: Blueprint) {
     this.simplified = bp.identity.merge_api === 'simplified';
     this.global = compileMappings(bp.global.mappings);
+    this.anonymousMerge = bp.identity.anonymous_merge ?? 'auto';
+    this.consent = { category: bp.consent?.category ?? 'analytics', denyWhenMissing: bp.consent?.when_missing === 'deny' };
+    this.contextTraits = new Set(bp.context_traits ?? ['identify', 'group']);
     for (const [name, rule] of Object.entries(bp.events)) {
-      if (name !== 'page') this.events.set(name, compileEvent(name, rule));
+      if (name !== 'page' && name !== 'screen') this.events.set(name, compileEvent(name, rule));
     }
     this.fallback = bp.defaults.action === 'pass' ? { name: '', mappings: compileMappings(bp.defaults.mappings) } : null;
     this.pageEvent = bp.events.page ? compileEvent('Page Viewed', bp.events.page) : this.fallback && { ...this.fallback, name: 'Page Viewed' };
+    this.screenEvent = bp.events.screen
+      ? compileEvent('Screen Viewed', bp.events.screen)
+      : this.fallback && { ...this.fallback, name: 'Screen Viewed' };
+    this.ignoreTime = bp.profile.ignore_time === true;
     if (bp.profile.enabled) {
-      const explicit = compileMappings(bp.profile.mappings);
-      if (bp.profile.pass_through) {
-        const consumed = keysReadUnder(bp.profile.mappings, 'traits');
-        const rest = compileMappings([{ source: 'traits', spread: true, exclude: [...consumed, ...(bp.profile.exclude ?? [])] }]);
-        this.profile = (root, out) => {
-          rest(root, out);
-          explicit(root, out);
-        };
-      } else {
-        this.profile = explicit;
-      }
+      const mappings = bp.profile.mappings;
+      const consumed = keysReadUnder(mappings, 'traits');
+      const rest = bp.profile.pass_through
+        ? compileMappings([{ source: 'traits', spread: true, exclude: [...consumed, ...(bp.profile.exclude ?? [])] }])
+        : undefined;
+      this.profile = PROFILE_OPERATIONS.flatMap((operation) => {
+        const own = mappings.filter((m) => (m.operation ?? '$set') === operation);
+        if (own.length === 0 && !(operation === '$set' && rest)) return [];
+        const explicit = compileMappings(own);
+        const withRest: CompiledMappings =
+          operation === '$set' && rest
+            ? (root, out) => {
+                rest(root, out);
+                explicit(root, out);
+              }
+            : explicit;
+        return [{ operation, mappings: withRest }];
+      });
     }
     this.revenueEvents = new Set(bp.revenue?.events ?? []);
     if (bp.revenue) {
@@ -79,12 +125,15 @@ export class CompiledBlueprint {
     if (bp.group) {
       const explicit = compileMappings(bp.group.mappings ?? []);
       const rest = bp.group.pass_through ? compileMappings([{ source: 'traits', spread: true }]) : undefined;
+      const idFrom = bp.group.group_id_from;
       this.group = {
         key: bp.group.group_key,
         mappings: (root, out) => {
           rest?.(root, out);
           explicit(root, out);
         },
+        idFrom: idFrom && idFrom.length > 0 ? compileValue({ source: idFrom }) : () => undefined,
+        linkUser: bp.group.link_user !== false,
       };
     }
   }
@@ -94,20 +143,23 @@ export class CompiledBlueprint {
     const time = typeof e?.timestamp === 'string' ? Date.parse(e.timestamp) : NaN;
     const invalid = this.basicReason(e, time);
     if (invalid) return { ...result, rejected: invalid };
+    const withheld = this.consentWithheld(e);
+    if (withheld) return { ...result, skipped: withheld, noConsent: true };
     const ids = this.identity(e);
     switch (e.type) {
       case 'track':
       case 'page':
-        this.trackOrPage(e, ctx, time, ids, result);
+      case 'screen':
+        this.trackOrView(e, ctx, time, ids, result);
         break;
       case 'identify':
-        this.identify(e, ctx, time, ids, result);
+        this.identify(this.withContextTraits(e), ctx, time, ids, result);
         break;
       case 'alias':
-        this.alias(e, ctx, time, result);
+        this.alias(e, ctx, time, ids, result);
         break;
       case 'group':
-        this.groupUpdate(e, ctx, result);
+        this.groupUpdate(this.withContextTraits(e), ctx, time, ids, result);
         break;
     }
     if (!result.rejected) {
@@ -125,10 +177,10 @@ export class CompiledBlueprint {
 
   private basicReason(e: CanonicalEvent, time: number): string | undefined {
     if (!e || typeof e !== 'object') return 'event is not an object';
-    if (!EVENT_TYPES.has(e.type)) return `type "${String(e.type)}" is not one of track, page, identify, group, alias`;
+    if (!EVENT_TYPES.has(e.type)) return `type "${String(e.type)}" is not one of track, page, screen, identify, group, alias`;
     const anon = invalidIdReason('anonymousId', e.anonymousId);
     if (anon) return anon;
-    if (e.userId !== undefined && e.userId !== null) {
+    if (nonBlank(e.userId) !== undefined) {
       const user = invalidIdReason('userId', e.userId);
       if (user) return user;
     }
@@ -138,8 +190,31 @@ export class CompiledBlueprint {
     return undefined;
   }
 
+  /** Why the event must not reach Mixpanel for lack of consent, or undefined when it may. */
+  private consentWithheld(e: CanonicalEvent): string | undefined {
+    const { category, denyWhenMissing } = this.consent;
+    const consent = e.context?.consent;
+    let given: unknown;
+    if (isObject(consent)) {
+      given = lookup(consent, category);
+      if (given === undefined && isObject(consent.categoryPreferences)) given = lookup(consent.categoryPreferences, category);
+    }
+    if (given === undefined || given === null) {
+      return denyWhenMissing ? `no "${category}" consent on the event, and the blueprint denies when it is missing` : undefined;
+    }
+    return refuses(given) ? `"${category}" consent was not given` : undefined;
+  }
+
+  /** The event with `context.traits` merged under `traits` (the event's own traits win), when the blueprint says so. */
+  private withContextTraits(e: CanonicalEvent): CanonicalEvent {
+    const extra = e.context?.traits;
+    if (!this.contextTraits.has(e.type as CallType) || !isObject(extra)) return e;
+    return { ...e, traits: { ...extra, ...(isObject(e.traits) ? e.traits : {}) } };
+  }
+
+  /** Blank userIds (what several SDKs send for anonymous users) count as absent. */
   private identity(e: CanonicalEvent): Ids {
-    const userId = typeof e.userId === 'string' && e.userId !== '' ? e.userId : undefined;
+    const userId = nonBlank(e.userId);
     const distinctId = userId ?? (this.simplified ? `$device:${e.anonymousId}` : e.anonymousId);
     return { distinctId, userId, deviceId: e.anonymousId };
   }
@@ -175,22 +250,31 @@ export class CompiledBlueprint {
     return props;
   }
 
-  private trackOrPage(
+  /** track, page and screen calls: one Mixpanel event (plus revenue and fan-out where the blueprint says). */
+  private trackOrView(
     e: CanonicalEvent,
     ctx: MapContext,
     time: number,
     ids: Ids,
     result: MappedEvent,
   ): void {
-    const rule = e.type === 'page' ? this.pageEvent : this.events.has(e.event!) ? this.events.get(e.event!)! : this.fallback;
+    const rule =
+      e.type === 'page' ? this.pageEvent
+      : e.type === 'screen' ? this.screenEvent
+      : this.events.has(e.event!) ? this.events.get(e.event!)!
+      : this.fallback;
     if (!rule) {
-      result.skipped = this.events.has(e.event!)
+      result.skipped = e.type === 'track' && this.events.has(e.event!)
         ? `event "${e.event}" is disabled in the blueprint`
-        : `event "${e.event ?? e.type}" is not in the blueprint and defaults.action is drop`;
+        : `event "${e.type === 'track' ? e.event : e.type}" is not in the blueprint and defaults.action is drop`;
       return;
     }
     const name = rule.name || (e.event as string);
     const common = this.globalProperties(e);
+    const extra = e.context?.traits;
+    if (isObject(extra) && this.contextTraits.has(e.type as CallType)) {
+      for (const k in extra) if (extra[k] !== undefined && !(k in common)) common[k] = extra[k];
+    }
     const props = this.eventProperties(e, common, rule.mappings, ctx, time, ids, insertId(e.messageId));
     result.items.push({ endpoint: '/import', body: { event: name, properties: props } });
     if (e.type === 'track' && this.revenueEvents.has(e.event!)) this.revenue(e, ctx, time, ids, props, result);
@@ -226,12 +310,12 @@ export class CompiledBlueprint {
     }
     const transaction: Record<string, unknown> = { $amount: amount, $time: new Date(time).toISOString() };
     this.transaction!(e, transaction);
-    result.items.push(profileUpdate(ctx, ids.userId, e, '$append', { $transactions: transaction }));
+    result.items.push(this.profileUpdate(ctx, ids.userId, e, time, '$append', { $transactions: transaction }));
     if (this.lifetime) {
       const add: Record<string, number> = {};
       if (this.lifetime.count) add[this.lifetime.count] = 1;
       if (this.lifetime.amount) add[this.lifetime.amount] = amount;
-      if (Object.keys(add).length > 0) result.items.push(profileUpdate(ctx, ids.userId, e, '$add', add));
+      if (Object.keys(add).length > 0) result.items.push(this.profileUpdate(ctx, ids.userId, e, time, '$add', add));
     }
   }
 
@@ -243,15 +327,38 @@ export class CompiledBlueprint {
     result: MappedEvent,
   ): void {
     if (!this.simplified && ids.userId && ids.userId !== e.anonymousId) {
-      const props = this.eventProperties(e, this.globalProperties(e), noMappings, ctx, time, ids, insertId(e.messageId, '$identify'));
-      props.$identified_id = ids.userId;
-      props.$anon_id = e.anonymousId;
-      result.items.push({ endpoint: '/import', body: { event: '$identify', properties: props } });
+      const uuid = UUID_V4.test(e.anonymousId);
+      if (this.anonymousMerge === 'merge' || (this.anonymousMerge === 'auto' && !uuid)) {
+        result.items.push({
+          endpoint: '/import',
+          body: {
+            event: '$merge',
+            properties: {
+              token: ctx.projectToken,
+              time,
+              distinct_id: ids.userId,
+              $insert_id: insertId(e.messageId, '$merge'),
+              $distinct_ids: [ids.userId, e.anonymousId],
+            },
+          },
+        });
+      } else {
+        const props = this.eventProperties(e, this.globalProperties(e), noMappings, ctx, time, ids, insertId(e.messageId, '$identify'));
+        props.$identified_id = ids.userId;
+        props.$anon_id = e.anonymousId;
+        result.items.push({ endpoint: '/import', body: { event: '$identify', properties: props } });
+        if (!uuid) {
+          result.warnings.push(
+            `anonymousId "${e.anonymousId}" is not a UUID v4: Mixpanel does not merge it through $identify (identity.anonymous_merge "auto" or "merge" sends $merge)`,
+          );
+        }
+      }
     }
-    if (this.profile) {
-      const set: Record<string, unknown> = {};
-      this.profile(e, set);
-      if (Object.keys(set).length > 0) result.items.push(profileUpdate(ctx, ids.distinctId, e, '$set', set));
+    for (const { operation, mappings } of this.profile ?? []) {
+      const values: Obj = {};
+      mappings(e, values);
+      const value = profileValue(operation, values);
+      if (value !== undefined) result.items.push(this.profileUpdate(ctx, ids.distinctId, e, time, operation, value));
     }
     if (result.items.length === 0) {
       result.skipped = this.simplified
@@ -260,20 +367,24 @@ export class CompiledBlueprint {
     }
   }
 
-  private alias(e: CanonicalEvent, ctx: MapContext, time: number, result: MappedEvent): void {
+  private alias(e: CanonicalEvent, ctx: MapContext, time: number, ids: Ids, result: MappedEvent): void {
     if (this.simplified) {
       result.skipped = 'alias has no effect with Simplified ID Merge (identity is linked by $device_id and $user_id)';
       return;
     }
-    const userId = typeof e.userId === 'string' ? e.userId : undefined;
+    const userId = ids.userId;
     if (!userId) {
       result.rejected = 'alias needs userId (the new id)';
       return;
     }
-    const from = typeof e.previousId === 'string' && e.previousId !== '' ? e.previousId : e.anonymousId;
+    const from = nonBlank(e.previousId) ?? e.anonymousId;
     const invalid = invalidIdReason('previousId', from);
     if (invalid) {
       result.rejected = invalid;
+      return;
+    }
+    if (from === userId) {
+      result.skipped = 'alias onto itself (previousId equals userId): nothing to link';
       return;
     }
     result.items.push({
@@ -285,25 +396,59 @@ export class CompiledBlueprint {
     });
   }
 
-  private groupUpdate(e: CanonicalEvent, ctx: MapContext, result: MappedEvent): void {
-    if (!this.group) {
+  private groupUpdate(e: CanonicalEvent, ctx: MapContext, time: number, ids: Ids, result: MappedEvent): void {
+    const group = this.group;
+    if (!group) {
       result.skipped = 'the blueprint has no group section';
       return;
     }
-    if (typeof e.groupId !== 'string' || e.groupId === '') {
-      result.rejected = 'group call has no groupId';
+    const fromTraits = group.idFrom(e);
+    const groupId = nonBlank(e.groupId) ?? (typeof fromTraits === 'number' ? String(fromTraits) : nonBlank(fromTraits));
+    if (!groupId) {
+      result.rejected = 'group call has no groupId (and no group id in the traits group.group_id_from names)';
       return;
     }
-    const set: Record<string, unknown> = {};
-    this.group.mappings(e, set);
+    const set: Obj = {};
+    group.mappings(e, set);
     result.items.push({
       endpoint: '/groups',
-      body: { $token: ctx.projectToken, $group_key: this.group.key, $group_id: e.groupId, $set: set },
+      body: { $token: ctx.projectToken, $group_key: group.key, $group_id: groupId, $set: set },
     });
+    if (!group.linkUser) return;
+    if (ids.userId) {
+      result.items.push(this.profileUpdate(ctx, ids.userId, e, time, '$union', { [group.key]: [groupId] }));
+    } else {
+      result.warnings.push(`group call from an anonymous user: the group is not added to a user profile ("${group.key}")`);
+    }
+  }
+
+  /** One /engage update; `$time` (the event's time) keeps a late or retried update from passing for a newer one. */
+  private profileUpdate(ctx: MapContext, distinctId: string, e: CanonicalEvent, time: number, op: string, value: unknown): MixpanelItem {
+    const body: Obj = { $token: ctx.projectToken, $distinct_id: distinctId };
+    const ip = e.context?.ip;
+    if (isPresent(ip)) body.$ip = ip;
+    body.$time = time;
+    if (this.ignoreTime) body.$ignore_time = true;
+    body[op] = value;
+    return { endpoint: '/engage', body };
   }
 }
 
 const noMappings: CompiledMappings = () => {};
+
+/**
+ * The value of one /engage operation from its mapped properties, or undefined when there is nothing to
+ * send: $unset lists the targets whose value is present; $union takes lists (a single value is wrapped).
+ */
+function profileValue(operation: ProfileOperation, values: Obj): unknown {
+  const keys = Object.keys(values);
+  if (keys.length === 0) return undefined;
+  if (operation === '$unset') return keys;
+  if (operation === '$union') {
+    for (const k of keys) if (!Array.isArray(values[k])) values[k] = [values[k]];
+  }
+  return values;
+}
 
 function compileEvent(name: string, rule: EventRule): CompiledEvent | null {
   if (rule.enabled === false) return null;
@@ -316,14 +461,6 @@ function compileEvent(name: string, rule: EventRule): CompiledEvent | null {
       mappings: compileMappings(rule.fan_out.mappings),
     },
   };
-}
-
-function profileUpdate(ctx: MapContext, distinctId: string, e: CanonicalEvent, op: string, value: unknown): MixpanelItem {
-  const body: Record<string, unknown> = { $token: ctx.projectToken, $distinct_id: distinctId };
-  const ip = e.context?.ip;
-  if (isPresent(ip)) body.$ip = ip;
-  body[op] = value;
-  return { endpoint: '/engage', body };
 }
 
 function describe(item: MixpanelItem): string {

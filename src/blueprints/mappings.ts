@@ -56,7 +56,7 @@ export function keysReadUnder(mappings: Mapping[], prefix: string): Set<string> 
 }
 
 function compileSpread(m: Mapping, siblings: Mapping[]): CompiledMappings {
-  const value = compileValue(m);
+  const value = guarded(m, compileValue(m));
   const skip = new Set([...(m.exclude ?? []), ...sourcesOf(m).flatMap((s) => [...keysReadUnder(siblings, s)])]);
   return (root, out) => {
     const obj = value(root);
@@ -69,12 +69,24 @@ function compileSpread(m: Mapping, siblings: Mapping[]): CompiledMappings {
   };
 }
 
+/** A `when` condition holds: the value is true, or present and not false. */
+function holds(v: unknown): boolean {
+  return isPresent(v) && v !== false && v !== 'false';
+}
+
+/** The mapping's value, or undefined when its `when` condition does not hold. */
+function guarded(m: Mapping, value: ValueFn): ValueFn {
+  if (m.when === undefined) return value;
+  const condition = compilePath(m.when);
+  return (root) => (holds(condition(root)) ? value(root) : undefined);
+}
+
 /** Compiles a mapping list once; spreads run first, so explicit targets win over copied keys. */
 export function compileMappings(mappings: Mapping[]): CompiledMappings {
   const spreads = mappings.filter((m) => m.spread).map((m) => compileSpread(m, mappings));
   const targeted = mappings
     .filter((m) => !m.spread && m.target !== undefined)
-    .map((m) => ({ target: m.target as string, value: compileValue(m) }));
+    .map((m) => ({ target: m.target as string, value: guarded(m, compileValue(m)) }));
   return (root, out) => {
     for (const s of spreads) s(root, out);
     for (const t of targeted) {

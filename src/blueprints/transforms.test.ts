@@ -48,7 +48,7 @@ describe('transforms', () => {
 
   it('the documented list is complete', () => {
     expect(TRANSFORM_NAMES.sort()).toEqual(
-      ['count', 'first', 'iso_to_ms', 'join', 'lowercase', 'parse_user_agent', 'sha256', 'to_boolean', 'to_number', 'to_string', 'trim', 'uppercase', 'url_host', 'url_path'].sort(),
+      ['count', 'first', 'iso_to_ms', 'join', 'lowercase', 'parse_user_agent', 'sha256', 'to_boolean', 'to_number', 'to_string', 'trim', 'uppercase', 'url_host', 'url_path', 'url_utm', 'campaign_utm', 'full_name', 'prefix_keys'].sort(),
     );
   });
 });

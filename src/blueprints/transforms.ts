@@ -80,6 +80,67 @@ function urlPart(part: 'host' | 'path'): TransformFn {
   };
 }
 
+const UTM_KEYS: Record<string, string> = { name: 'utm_campaign', id: 'utm_id', campaign_id: 'utm_id' };
+
+/** The utm_* value of one campaign key: `name` → utm_campaign, `id` → utm_id, `foo` and `utm_foo` → utm_foo. */
+function utmKey(key: string): string {
+  return UTM_KEYS[key] ?? (key.startsWith('utm_') ? key : `utm_${key}`);
+}
+
+function isScalar(v: unknown): v is string | number | boolean {
+  return (typeof v === 'string' && v !== '') || typeof v === 'number' || typeof v === 'boolean';
+}
+
+/** `context.campaign` → every utm_* property (the five, utm_id and any other parameter the SDK kept). */
+function campaignUtm(v: unknown): unknown {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const out: Record<string, unknown> = {};
+  let any = false;
+  for (const key in v as Record<string, unknown>) {
+    const value = (v as Record<string, unknown>)[key];
+    if (!isScalar(value)) continue;
+    const k = utmKey(key);
+    if (k === 'utm_id' && out.utm_id !== undefined && key !== 'id') continue; // `id` wins over `campaign_id`
+    out[k] = value;
+    any = true;
+  }
+  return any ? out : undefined;
+}
+
+/** The utm_* parameters of a URL's (or a bare search string's) query, as properties; undefined when none. */
+function urlUtm(): TransformFn {
+  const cache = new LRUCache<string, { value: Record<string, string> | undefined }>({ max: 5000 });
+  return (v) => {
+    if (typeof v !== 'string' || !v.includes('utm_')) return undefined; // the usual case costs one scan
+    let hit = cache.get(v);
+    if (!hit) {
+      let value: Record<string, string> | undefined;
+      const q = v.indexOf('?');
+      const params = new URLSearchParams(q === -1 ? '' : v.slice(q + 1).split('#')[0]);
+      for (const [key, param] of params) {
+        if (key.startsWith('utm_') && key.length > 4 && param !== '') (value ??= {})[key] = param;
+      }
+      hit = { value };
+      cache.set(v, hit);
+    }
+    return hit.value && { ...hit.value };
+  };
+}
+
+/** `name`, else the first and last names (firstName/lastName or first_name/last_name) joined; a string stays as it is. */
+function fullName(v: unknown): unknown {
+  if (typeof v === 'string') return v.trim() === '' ? undefined : v;
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const t = v as Record<string, unknown>;
+  if (typeof t.name === 'string' && t.name.trim() !== '') return t.name;
+  const part = (a: string, b: string) => {
+    const s = typeof t[a] === 'string' ? (t[a] as string) : typeof t[b] === 'string' ? (t[b] as string) : '';
+    return s.trim();
+  };
+  const joined = [part('firstName', 'first_name'), part('lastName', 'last_name')].filter((s) => s !== '').join(' ');
+  return joined === '' ? undefined : joined;
+}
+
 /** The documented transforms (see README). Unknown names are rejected when a blueprint is validated. */
 export const TRANSFORMS: Record<Transform, TransformFn> = {
   to_number: toNumber,
@@ -97,6 +158,15 @@ export const TRANSFORMS: Record<Transform, TransformFn> = {
   parse_user_agent: parseUserAgent,
   url_host: urlPart('host'),
   url_path: urlPart('path'),
+  url_utm: urlUtm(),
+  campaign_utm: campaignUtm,
+  full_name: fullName,
+  prefix_keys: (v, prefix = '') => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    const out: Record<string, unknown> = {};
+    for (const k in v as Record<string, unknown>) out[prefix + k] = (v as Record<string, unknown>)[k];
+    return out;
+  },
 };
 
 export const TRANSFORM_NAMES = Object.keys(TRANSFORMS) as Transform[];

@@ -5,9 +5,10 @@ export interface Problem {
   message: string;
 }
 
-function mappingProblems(list: Mapping[] | undefined, path: string, out: Problem[]): void {
+function mappingProblems(list: Mapping[] | undefined, path: string, out: Problem[], profile = false): void {
   (list ?? []).forEach((m, i) => {
     const at = `${path}[${i}]`;
+    if (m.operation !== undefined && !profile) out.push({ path: `${at}.operation`, message: 'only profile mappings choose an /engage operation' });
     if (m.source === undefined && m.value === undefined) out.push({ path: at, message: 'needs a source or a value' });
     if (m.spread) {
       if (m.source === undefined) out.push({ path: at, message: 'spread needs a source object' });
@@ -27,7 +28,7 @@ export function blueprintProblems(bp: Blueprint): Problem[] {
     mappingProblems(rule.mappings, `body.events["${name}"].mappings`, out);
     mappingProblems(rule.fan_out?.mappings, `body.events["${name}"].fan_out.mappings`, out);
   }
-  mappingProblems(bp.profile.mappings, 'body.profile.mappings', out);
+  mappingProblems(bp.profile.mappings, 'body.profile.mappings', out, true);
   if (bp.revenue) {
     const amount = bp.revenue.amount;
     if (amount.source === undefined && amount.value === undefined) out.push({ path: 'body.revenue.amount', message: 'needs a source' });

@@ -85,7 +85,7 @@ function jobDeadLetters(job: FetchedJob, reason: string, attempts: number): Batc
 }
 
 function emptyRecord(): BatchRecord {
-  return { logs: [], deadLetters: [], delivered: { events: 0, profileUpdates: 0, groupUpdates: 0 }, eventsDelivered: 0, failed: 0, skipped: 0 };
+  return { logs: [], deadLetters: [], delivered: { events: 0, profileUpdates: 0, groupUpdates: 0 }, eventsDelivered: 0, failed: 0, skipped: 0, skippedNoConsent: 0 };
 }
 
 /**
@@ -159,7 +159,10 @@ export class BatchProcessor {
         try {
           const mapped = compiled.map(data.events.at(e), ctx);
           if (mapped.rejected) refused.push({ job: j, event: e, reason: `rejected by the blueprint: ${mapped.rejected}` });
-          else if (mapped.skipped) record.skipped++;
+          else if (mapped.skipped) {
+            record.skipped++;
+            if (mapped.noConsent) record.skippedNoConsent++;
+          }
           add(j, e, mapped.items);
         } catch (err) {
           poisoned(j, e, err);

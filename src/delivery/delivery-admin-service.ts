@@ -85,6 +85,7 @@ export class DeliveryAdminService {
       dead_lettered: Number(counters?.dead_lettered ?? 0),
       dead_letters_waiting: depth,
       skipped: Number(counters?.skipped ?? 0),
+      skipped_no_consent: Number(counters?.skipped_no_consent ?? 0),
       success_rate_last_hour: attempted > 0 ? hour.delivered / attempted : null,
       last_success_at: iso(counters?.last_success_at),
       last_error_at: iso(counters?.last_error_at),

@@ -1,5 +1,6 @@
 import type { BlueprintCache } from '../blueprints/engine.js';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
+import { completeEvent } from '../blueprints/complete-event.js';
 import { planBatches, requestUrl, type MixpanelRegion } from '../destinations/mixpanel/requests.js';
 import type { MixpanelItem } from '../destinations/mixpanel/wire.js';
 import { MASK, regionOf } from '../integrations/integration.js';
@@ -19,8 +20,11 @@ export class DeliveryPreview {
     const rec = await this.deps.integrations.get(orgId, id);
     const compiled = this.deps.blueprints.get(`${rec.id}:${rec.revision}`, rec.blueprint);
     const items: MixpanelItem[] = [];
+    const receivedAt = new Date().toISOString();
     const results = events.map((event, index) => {
-      const mapped = compiled.map(event, { projectToken: rec.config.project_token });
+      // As ingest would queue it: the event time worked out and a messageId when it has none.
+      const queued = event !== null && typeof event === 'object' && !Array.isArray(event) ? completeEvent({ ...event }, receivedAt) : event;
+      const mapped = compiled.map(queued, { projectToken: rec.config.project_token });
       items.push(...mapped.items);
       const status = mapped.rejected ? 'rejected' : mapped.skipped ? 'skipped' : 'mapped';
       const reason = mapped.rejected ?? mapped.skipped;

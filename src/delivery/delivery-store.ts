@@ -44,7 +44,9 @@ export interface BatchRecord {
   /** Canonical events whose every Mixpanel object was accepted. */
   eventsDelivered: number;
   failed: number;
+  /** Events the blueprint chose not to send, those skipped for lack of consent included. */
   skipped: number;
+  skippedNoConsent: number;
   lastError?: string;
 }
 
@@ -102,8 +104,8 @@ export class DeliveryStore {
       this.knex.raw(
         `INSERT INTO delivery_counters (integration_id, org_id, items_delivered, events_delivered, mixpanel_events_delivered,
                                         profile_updates_delivered, group_updates_delivered, failed, dead_lettered, skipped,
-                                        last_success_at, last_error_at, last_error)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                        skipped_no_consent, last_success_at, last_error_at, last_error)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (integration_id) DO UPDATE SET
            items_delivered = delivery_counters.items_delivered + EXCLUDED.items_delivered,
            events_delivered = delivery_counters.events_delivered + EXCLUDED.events_delivered,
@@ -113,6 +115,7 @@ export class DeliveryStore {
            failed = delivery_counters.failed + EXCLUDED.failed,
            dead_lettered = delivery_counters.dead_lettered + EXCLUDED.dead_lettered,
            skipped = delivery_counters.skipped + EXCLUDED.skipped,
+           skipped_no_consent = delivery_counters.skipped_no_consent + EXCLUDED.skipped_no_consent,
            last_success_at = coalesce(EXCLUDED.last_success_at, delivery_counters.last_success_at),
            last_error_at = coalesce(EXCLUDED.last_error_at, delivery_counters.last_error_at),
            last_error = coalesce(EXCLUDED.last_error, delivery_counters.last_error)`,
@@ -127,6 +130,7 @@ export class DeliveryStore {
           r.failed,
           r.deadLetters.length,
           r.skipped,
+          r.skippedNoConsent,
           items > 0 ? now : null,
           r.lastError ? now : null,
           r.lastError?.slice(0, 1000) ?? null,

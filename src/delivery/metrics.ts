@@ -27,7 +27,8 @@ export class DeliveryMetrics {
     });
     this.events = new Counter({
       name: 'delivery_events_total',
-      help: 'Canonical events by outcome: delivered (every Mixpanel object made from it accepted) or dead_lettered',
+      help:
+        'Canonical events by outcome: delivered (every Mixpanel object made from it accepted), dead_lettered, skipped (by the blueprint) or no_consent (skipped for lack of consent)',
       labelNames: ['integration_id', 'outcome'],
       registers: [this.registry],
     });
@@ -57,7 +58,7 @@ export class DeliveryMetrics {
     this.requestSeconds.observe({ endpoint }, ms / 1000);
   }
 
-  outcome(integrationId: string, r: Pick<BatchRecord, 'delivered' | 'eventsDelivered' | 'failed' | 'deadLetters'>): void {
+  outcome(integrationId: string, r: Pick<BatchRecord, 'delivered' | 'eventsDelivered' | 'failed' | 'deadLetters' | 'skipped' | 'skippedNoConsent'>): void {
     const id = integrationId;
     const items = (kind: string, outcome: string, n: number) => n && this.items.inc({ integration_id: id, kind, outcome }, n);
     items('event', 'delivered', r.delivered.events);
@@ -66,6 +67,9 @@ export class DeliveryMetrics {
     items('any', 'failed', r.failed);
     if (r.eventsDelivered) this.events.inc({ integration_id: id, outcome: 'delivered' }, r.eventsDelivered);
     if (r.deadLetters.length) this.events.inc({ integration_id: id, outcome: 'dead_lettered' }, r.deadLetters.length);
+    const byBlueprint = r.skipped - r.skippedNoConsent;
+    if (byBlueprint > 0) this.events.inc({ integration_id: id, outcome: 'skipped' }, byBlueprint);
+    if (r.skippedNoConsent) this.events.inc({ integration_id: id, outcome: 'no_consent' }, r.skippedNoConsent);
   }
 
   latency(ms: number): void {

@@ -762,8 +762,10 @@ export interface components {
             /** @description Canonical events sent to dead letters */
             dead_lettered: number;
             dead_letters_waiting: number;
-            /** @description Events the blueprint chose not to send */
+            /** @description Events not sent by intent: the blueprint chose not to, or consent was not given (counted apart in skipped_no_consent too) */
             skipped: number;
+            /** @description Events skipped because the consent category that gates the integration was not given */
+            skipped_no_consent: number;
             success_rate_last_hour: number | null;
             /** Format: date-time */
             last_success_at: string | null;
@@ -771,30 +773,42 @@ export interface components {
             last_error_at: string | null;
             last_error: string | null;
         };
-        /** @description The platform's canonical event (camelCase). messageId and timestamp are filled in when missing; track needs event. */
+        /** @description The platform's canonical event (camelCase, the Segment spec). messageId and timestamp are filled in when missing; track needs event. When timestamp is absent or empty, originalTimestamp stands in; when sentAt is sent, the client clock's error is taken out the way Segment does (receivedAt − (sentAt − originalTimestamp)). Other top-level fields SDKs send (channel, integrations, version, _metadata) are accepted and ignored. */
         CanonicalEvent: {
             /** @enum {string} */
-            type: "track" | "page" | "identify" | "group" | "alias";
+            type: "track" | "page" | "screen" | "identify" | "group" | "alias";
             event?: string;
+            /** @description The page or screen name */
             name?: string;
             properties?: Record<string, unknown>;
             traits?: Record<string, unknown>;
+            /** @description Empty or blank means anonymous */
             userId?: string | null;
             anonymousId: string;
             groupId?: string;
             previousId?: string;
-            /** Format: date-time */
+            /** @description When the event happened (ISO 8601); empty means absent */
             timestamp?: string;
             messageId?: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the client sent the event, by its own clock
+             */
             sentAt?: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the platform received it (ingest's own time when absent)
+             */
             receivedAt?: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the event happened, by the client's clock
+             */
             originalTimestamp?: string;
             channel?: string;
             version?: unknown;
             integrations?: Record<string, unknown>;
+            _metadata?: Record<string, unknown>;
             context?: {
                 page?: {
                     url?: string;
@@ -802,12 +816,32 @@ export interface components {
                     referrer?: string;
                     title?: string;
                     search?: string;
+                    /** @description The first-touch referrer, when the collector remembers it */
+                    initial_referrer?: string;
                 };
                 userAgent?: string;
                 ip?: string;
                 locale?: string;
+                timezone?: string;
+                /** @description name, source, medium, term, content, id and any other utm_ parameter (without or with its utm_ prefix) */
                 campaign?: Record<string, unknown>;
+                /** @description name, version, build, namespace */
+                app?: Record<string, unknown>;
+                /** @description name, version */
+                os?: Record<string, unknown>;
+                /** @description id, manufacturer, model, name, type, advertisingId, adTrackingEnabled */
                 device?: Record<string, unknown>;
+                /** @description width, height, density */
+                screen?: Record<string, unknown>;
+                /** @description carrier, wifi, bluetooth, cellular */
+                network?: Record<string, unknown>;
+                /** @description city, region, country (ISO code), latitude, longitude */
+                location?: Record<string, unknown>;
+                /** @description name, version of the SDK that sent the event */
+                library?: Record<string, unknown>;
+                /** @description The user's traits as the SDK knows them */
+                traits?: Record<string, unknown>;
+                /** @description Consent by category, e.g. {"analytics": true, "marketing": false} */
                 consent?: Record<string, unknown>;
             };
         };
@@ -845,7 +879,8 @@ export interface components {
         };
         SourcePath: string;
         /** @enum {string} */
-        Transform: "to_number" | "to_string" | "to_boolean" | "lowercase" | "uppercase" | "trim" | "iso_to_ms" | "join" | "first" | "count" | "sha256" | "parse_user_agent" | "url_host" | "url_path";
+        Transform: "to_number" | "to_string" | "to_boolean" | "lowercase" | "uppercase" | "trim" | "iso_to_ms" | "join" | "first" | "count" | "sha256" | "parse_user_agent" | "url_host" | "url_path" | "url_utm" | "campaign_utm" | "full_name" | "prefix_keys";
+        /** @description One value written to target (or an object spread into the output). when names a path that must hold true (or any present value other than false) for the mapping to apply. */
         Mapping: {
             source?: components["schemas"]["SourcePath"] | components["schemas"]["SourcePath"][];
             value?: unknown;
@@ -856,6 +891,12 @@ export interface components {
             default?: unknown;
             spread?: boolean;
             exclude?: string[];
+            when?: components["schemas"]["SourcePath"];
+            /**
+             * @description Profile mappings only: the /engage operation that carries the value ($set when absent). With $unset the target is removed from the profile when the mapped value is present.
+             * @enum {string}
+             */
+            operation?: "$set" | "$set_once" | "$add" | "$append" | "$union" | "$remove" | "$unset";
         };
         MappingList: components["schemas"]["Mapping"][];
         EventRule: {
@@ -882,6 +923,11 @@ export interface components {
                  * @enum {string}
                  */
                 merge_api: "original" | "simplified";
+                /**
+                 * @description Original ID Merge: how identify links the anonymous id. identify sends $identify (Mixpanel merges only a UUID v4 $anon_id); merge sends $merge with $distinct_ids (any id; /import with the API secret); auto (the default) sends $identify for a UUID v4 anonymous id and $merge for any other.
+                 * @enum {string}
+                 */
+                anonymous_merge?: "auto" | "identify" | "merge";
             };
             global: {
                 mappings: components["schemas"]["MappingList"];
@@ -891,14 +937,30 @@ export interface components {
                 action: "pass" | "drop";
                 mappings: components["schemas"]["MappingList"];
             };
+            /** @description Rules by track event name; the keys page and screen hold the rules for page and screen calls */
             events: {
                 [key: string]: components["schemas"]["EventRule"];
             };
+            /** @description Which consent category gates the integration. An event whose context.consent (or context.consent.categoryPreferences) holds false for it is skipped and counted, never sent. Absent section = category analytics, allowed when missing. */
+            consent?: {
+                /** @default analytics */
+                category: string;
+                /**
+                 * @description What an event without that consent key gets
+                 * @default allow
+                 * @enum {string}
+                 */
+                when_missing: "allow" | "deny";
+            };
+            /** @description Calls whose context.traits are merged in: under traits for identify and group (traits win), onto the properties of track, page and screen events (properties win). Absent = [identify, group]. */
+            context_traits?: ("track" | "page" | "screen" | "identify" | "group")[];
             profile: {
                 enabled: boolean;
                 mappings: components["schemas"]["MappingList"];
                 pass_through: boolean;
                 exclude?: string[];
+                /** @description Send $ignore_time (the update does not change Last Seen); otherwise each update carries $time, the event's time in ms */
+                ignore_time?: boolean;
             };
             revenue?: {
                 events: string[];
@@ -911,6 +973,10 @@ export interface components {
             };
             group?: {
                 group_key: string;
+                /** @description Where the group id comes from when groupId is absent (first present) */
+                group_id_from?: components["schemas"]["SourcePath"][];
+                /** @description Also $union the group id under group_key on the user's profile (default true) */
+                link_user?: boolean;
                 mappings?: components["schemas"]["MappingList"];
                 pass_through: boolean;
             };

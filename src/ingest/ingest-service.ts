@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type pg from 'pg';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
+import { completeEvent, needsCompleting } from '../blueprints/complete-event.js';
 import type { EventToQueue } from '../delivery/delivery-job.js';
 import type { DeliveryQueue } from '../delivery/delivery-queue.js';
 import { pgTransaction } from '../db-transaction.js';
@@ -91,14 +91,12 @@ export class IngestService {
         return;
       }
       const e = raw as CanonicalEvent;
-      if (e.messageId && e.timestamp) {
+      if (!needsCompleting(e)) {
         accepted.push(received ?? e); // queued from the bytes as received
         return;
       }
       // Fixed once here, so every retry and every integration sees the same id and time.
-      e.messageId ||= randomUUID();
-      e.timestamp ||= receivedAt;
-      accepted.push(e);
+      accepted.push(completeEvent(e, receivedAt));
     });
     if (accepted.length > 0) {
       const acceptedAt = Date.now();

@@ -37,8 +37,17 @@ export interface StoredEvent {
   properties: Record<string, unknown>;
 }
 
+/** An identity link Mixpanel made (Original ID Merge), or one it declined, with its reason. */
+export interface IdentityLink {
+  via: '$identify' | '$merge' | '$create_alias';
+  ids: [string, string];
+  refused?: string;
+}
+
 export interface FakeState {
   events: Map<string, StoredEvent[]>;
+  /** Links made or declined by $identify, $merge and $create_alias, in arrival order. */
+  identities: IdentityLink[];
   /** Events stored per project token (kept even when the events themselves are not). */
   counts: Map<string, number>;
   duplicates: number;
@@ -49,12 +58,15 @@ export interface FakeState {
 
 const MAX_BYTES = 2 * 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+const PROFILE_OPERATIONS = new Set(['$set', '$set_once', '$add', '$union', '$append', '$remove', '$unset', '$delete']);
+const GROUP_OPERATIONS = new Set(['$set', '$set_once', '$union', '$remove', '$unset', '$delete']);
 const INVALID_IDS = new Set(['00000000-0000-0000-0000-000000000000', 'anon', 'anonymous', 'nil', 'none', 'null', 'n/a', 'na', 'undefined', 'unknown', '<nil>', '0', '-1', 'true', 'false', '[]', '{}']);
 
 export class FakeMixpanel {
   private server?: Server;
   faults: Faults = {};
-  state: FakeState = { events: new Map(), counts: new Map(), duplicates: 0, engage: [], groups: [], requests: [] };
+  state: FakeState = { events: new Map(), identities: [], counts: new Map(), duplicates: 0, engage: [], groups: [], requests: [] };
   private readonly seen = new Set<string>();
   /** Requests whose body has arrived (answered or not). */
   received = 0;
@@ -92,7 +104,7 @@ export class FakeMixpanel {
 
   reset(): void {
     this.faults = {};
-    this.state = { events: new Map(), counts: new Map(), duplicates: 0, engage: [], groups: [], requests: [] };
+    this.state = { events: new Map(), identities: [], counts: new Map(), duplicates: 0, engage: [], groups: [], requests: [] };
     this.seen.clear();
   }
 
@@ -227,6 +239,7 @@ export class FakeMixpanel {
           this.state.events.set(project.token, list);
         }
         this.onEvent?.(e as unknown as StoredEvent, Date.now());
+        this.link(e.event as string, props);
       }
       imported++;
     });
@@ -266,6 +279,23 @@ export class FakeMixpanel {
     return undefined;
   }
 
+  /** What Original ID Merge does with identity events: $identify merges only a UUID v4 $anon_id. */
+  private link(event: string, p: Record<string, unknown>): void {
+    if (event === '$identify') {
+      const anon = String(p.$anon_id);
+      this.state.identities.push({
+        via: '$identify',
+        ids: [String(p.$identified_id), anon],
+        ...(UUID_V4.test(anon) ? {} : { refused: '$anon_id must be UUID v4' }),
+      });
+    } else if (event === '$merge') {
+      const ids = p.$distinct_ids as string[];
+      this.state.identities.push({ via: '$merge', ids: [ids[0], ids[1]] });
+    } else if (event === '$create_alias') {
+      this.state.identities.push({ via: '$create_alias', ids: [String(p.alias), String(p.distinct_id)] });
+    }
+  }
+
   private updates(res: ServerResponse, path: string, items: Record<string, unknown>[], record: (status: number, count?: number) => void): void {
     const limit = path === '/groups' ? 200 : 2000;
     if (items.length > limit) {
@@ -277,6 +307,16 @@ export class FakeMixpanel {
     if (bad) {
       record(200);
       return this.send(res, 200, { status: 0, error: '$token, missing or invalid' });
+    }
+    // One operation per update object, from the documented list; $unset takes a list of names.
+    const ops = path === '/groups' ? GROUP_OPERATIONS : PROFILE_OPERATIONS;
+    const invalid = items.find((u) => {
+      const own = Object.keys(u).filter((k) => ops.has(k));
+      return own.length !== 1 || (own[0] === '$unset' && !Array.isArray(u.$unset));
+    });
+    if (invalid) {
+      record(400);
+      return this.send(res, 400, { status: 0, error: 'each update needs exactly one valid operation' });
     }
     (path === '/groups' ? this.state.groups : this.state.engage).push(...items);
     record(200, items.length);

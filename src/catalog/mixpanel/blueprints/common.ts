@@ -1,19 +1,50 @@
 import type { Blueprint, Mapping } from '../../../blueprints/blueprint.js';
+import { PACKAGE_VERSION } from '../../../spec.js';
 
-/** Context → Mixpanel's default properties, on every event. */
+/** Where the first-touch referrer comes from when the collector remembers it (the server has no memory of visits). */
+const INITIAL_REFERRER = ['context.page.initial_referrer', 'context.initialReferrer'];
+
+/**
+ * Context → Mixpanel's default properties, on every event. Spreads run first, so the explicit app, OS
+ * and device context of mobile SDKs wins over what the user agent says; campaign keys win over the
+ * URL's utm_ parameters.
+ */
 export const contextMappings: Mapping[] = [
   { value: 'datafly-signal', target: 'mp_lib' },
+  { value: PACKAGE_VERSION, target: '$lib_version' },
   { source: 'context.ip', target: 'ip' },
   { source: 'context.userAgent', transform: 'parse_user_agent', spread: true },
+  { source: ['context.page.url', 'context.page.search'], transform: 'url_utm', spread: true },
+  { source: 'context.campaign', transform: 'campaign_utm', spread: true },
   { source: 'context.page.url', target: '$current_url' },
   { source: 'context.page.referrer', target: '$referrer' },
   { source: 'context.page.referrer', transform: 'url_host', target: '$referring_domain' },
-  { source: 'context.campaign.source', target: 'utm_source' },
-  { source: 'context.campaign.medium', target: 'utm_medium' },
-  { source: 'context.campaign.name', target: 'utm_campaign' },
-  { source: 'context.campaign.term', target: 'utm_term' },
-  { source: 'context.campaign.content', target: 'utm_content' },
+  { source: INITIAL_REFERRER, target: '$initial_referrer' },
+  { source: INITIAL_REFERRER, transform: 'url_host', target: '$initial_referring_domain' },
   { source: 'context.locale', target: 'locale' },
+  { source: 'context.timezone', target: '$timezone' },
+  // Mobile SDKs (Segment spec context) → the properties Mixpanel's own mobile SDKs send.
+  { source: 'context.app.name', target: '$app_name' },
+  { source: 'context.app.namespace', target: '$app_namespace' },
+  { source: 'context.app.version', target: '$app_version_string' },
+  { source: 'context.app.build', target: '$app_build_number' },
+  { source: 'context.os.name', target: '$os' },
+  { source: 'context.os.version', target: '$os_version' },
+  { source: 'context.device.manufacturer', target: '$manufacturer' },
+  { source: 'context.device.model', target: '$model' },
+  { source: 'context.device.name', target: '$device' },
+  // An advertising id is never identity ($device_id stays the anonymous id), and is sent only when tracking is allowed.
+  { source: 'context.device.advertisingId', target: 'advertising_id', when: 'context.device.adTrackingEnabled' },
+  { source: 'context.screen.width', target: '$screen_width' },
+  { source: 'context.screen.height', target: '$screen_height' },
+  { source: 'context.screen.density', target: '$screen_density' },
+  { source: 'context.network.carrier', target: '$carrier' },
+  { source: 'context.network.wifi', target: '$wifi' },
+  { source: 'context.network.bluetooth', target: '$bluetooth_enabled' },
+  { source: 'context.network.cellular', target: '$cellular_enabled' },
+  { source: 'context.location.city', target: '$city' },
+  { source: 'context.location.region', target: '$region' },
+  { source: 'context.location.country', target: 'mp_country_code' },
 ];
 
 export const allProperties: Mapping = { source: 'properties', spread: true };
@@ -34,6 +65,24 @@ export const pageViewed = {
   ],
 } satisfies Blueprint['events'][string];
 
+/** `screen` (mobile) → `Screen Viewed` with the screen's name. */
+export const screenViewed = {
+  vendor_event_name: 'Screen Viewed',
+  enabled: true,
+  mappings: [
+    { source: 'properties', spread: true, exclude: ['name'] },
+    { source: ['name', 'properties.name'], target: 'Screen Name' },
+  ],
+} satisfies Blueprint['events'][string];
+
+/** First-touch values: set once on the profile, never overwritten by later visits. */
+const firstTouch: Mapping[] = [
+  { source: 'context.page.referrer', target: '$initial_referrer', operation: '$set_once' },
+  { source: 'context.page.referrer', transform: 'url_host', target: '$initial_referring_domain', operation: '$set_once' },
+  { source: ['context.page.url', 'context.page.search'], transform: ['url_utm', 'prefix_keys'], format: 'initial_', spread: true, operation: '$set_once' },
+  { source: 'context.campaign', transform: ['campaign_utm', 'prefix_keys'], format: 'initial_', spread: true, operation: '$set_once' },
+];
+
 /** Common trait names → Mixpanel's reserved profile properties; other traits pass as they are. */
 export const profileRule: Blueprint['profile'] = {
   enabled: true,
@@ -41,7 +90,7 @@ export const profileRule: Blueprint['profile'] = {
   exclude: ['password'],
   mappings: [
     { source: 'traits.email', target: '$email' },
-    { source: 'traits.name', target: '$name' },
+    { source: ['traits.name', 'traits'], transform: 'full_name', target: '$name' },
     { source: ['traits.first_name', 'traits.firstName'], target: '$first_name' },
     { source: ['traits.last_name', 'traits.lastName'], target: '$last_name' },
     { source: 'traits.phone', target: '$phone' },
@@ -53,6 +102,7 @@ export const profileRule: Blueprint['profile'] = {
     { source: 'traits.address.postal_code', target: 'postal_code' },
     { source: 'traits.address.street', target: 'street' },
     { source: 'traits.timezone', target: '$timezone' },
+    ...firstTouch,
   ],
 };
 
@@ -75,9 +125,11 @@ export const blueprintBase = {
   version: 2,
   delivery_mode: 'server_side',
   parameters: {},
-  identity: { merge_api: 'original' },
+  identity: { merge_api: 'original', anonymous_merge: 'auto' },
+  consent: { category: 'analytics', when_missing: 'allow' },
+  context_traits: ['identify', 'group'],
   global: { mappings: contextMappings },
   defaults: { action: 'pass', mappings: [allProperties] },
   profile: profileRule,
-  group: { group_key: 'company', pass_through: true },
+  group: { group_key: 'company', group_id_from: ['traits.group_id', 'traits.groupId'], link_user: true, pass_through: true },
 } satisfies Omit<Blueprint, 'events'>;

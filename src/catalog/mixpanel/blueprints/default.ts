@@ -1,5 +1,5 @@
 import type { Blueprint } from '../../../blueprints/blueprint.js';
-import { allProperties, blueprintBase, orderMappings, orderTransaction, pageViewed, revenueAmount } from './common.js';
+import { allProperties, blueprintBase, orderMappings, orderTransaction, pageViewed, revenueAmount, screenViewed } from './common.js';
 
 const passThrough = (name: string) => ({ vendor_event_name: name, enabled: true, mappings: [allProperties] });
 
@@ -8,6 +8,7 @@ export const defaultBlueprint: Blueprint = {
   ...blueprintBase,
   events: {
     page: pageViewed,
+    screen: screenViewed,
     'Product Viewed': passThrough('Product Viewed'),
     'Product Added': passThrough('Product Added'),
     'Product Removed': passThrough('Product Removed'),

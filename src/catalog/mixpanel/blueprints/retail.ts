@@ -1,5 +1,5 @@
 import type { Blueprint, Mapping } from '../../../blueprints/blueprint.js';
-import { allProperties, blueprintBase, orderMappings, orderTransaction, pageViewed, revenueAmount } from './common.js';
+import { allProperties, blueprintBase, orderMappings, orderTransaction, pageViewed, revenueAmount, screenViewed } from './common.js';
 
 /** Product fields under readable Mixpanel names; `from` is `properties` or a fanned-out `item`. */
 function productFields(from: string): Mapping[] {
@@ -26,6 +26,7 @@ export const retailBlueprint: Blueprint = {
   ...blueprintBase,
   events: {
     page: pageViewed,
+    screen: screenViewed,
     'Product Viewed': productEvent('Product Viewed'),
     'Product Added': productEvent('Product Added'),
     'Product Removed': productEvent('Product Removed'),
