@@ -81,17 +81,64 @@ function guarded(m: Mapping, value: ValueFn): ValueFn {
   return (root) => (holds(condition(root)) ? value(root) : undefined);
 }
 
-/** Compiles a mapping list once; spreads run first, so explicit targets win over copied keys. */
+interface Targeted {
+  target: string;
+  value: ValueFn;
+}
+
+/**
+ * Where a mapping reads one nested path (`context.app.version`) and nothing else, the parent object and
+ * the key in it; undefined for any other mapping (lists of sources, constants, defaults, conditions).
+ */
+function parentAndKey(m: Mapping): { parent: string; key: string } | undefined {
+  const sources = sourcesOf(m);
+  if (sources.length !== 1 || m.value !== undefined || m.default !== undefined || m.when !== undefined) return undefined;
+  const path = sources[0];
+  const dot = path.lastIndexOf('.');
+  if (dot === -1 || path.includes('[]')) return undefined;
+  return { parent: path.slice(0, dot), key: path.slice(dot + 1) };
+}
+
+/**
+ * Compiles a mapping list once; spreads run first, so explicit targets win over copied keys. Mappings
+ * that read keys of the same parent object (the many `context.app.*`, `context.device.*`, … ones) are
+ * evaluated together: the parent is read once, and when an event has none (a web event has no
+ * `context.app`), the whole group costs one lookup. Only mappings whose target no other mapping of
+ * the list writes are grouped, so the order in which targets are written never matters.
+ */
 export function compileMappings(mappings: Mapping[]): CompiledMappings {
   const spreads = mappings.filter((m) => m.spread).map((m) => compileSpread(m, mappings));
-  const targeted = mappings
-    .filter((m) => !m.spread && m.target !== undefined)
+  const targetedMappings = mappings.filter((m) => !m.spread && m.target !== undefined);
+  const writers = new Map<string, number>();
+  for (const m of targetedMappings) writers.set(m.target!, (writers.get(m.target!) ?? 0) + 1);
+  const byParent = new Map<string, { m: Mapping; key: string }[]>();
+  for (const m of targetedMappings) {
+    const at = writers.get(m.target!) === 1 ? parentAndKey(m) : undefined;
+    if (at) byParent.set(at.parent, [...(byParent.get(at.parent) ?? []), { m, key: at.key }]);
+  }
+  const groups: { parent: Getter; members: Targeted[] }[] = [];
+  const grouped = new Set<Mapping>();
+  for (const [parent, members] of byParent) {
+    if (members.length < 2) continue;
+    groups.push({ parent: compilePath(parent), members: members.map(({ m, key }) => ({ target: m.target!, value: compileValue({ ...m, source: key }) })) });
+    for (const { m } of members) grouped.add(m);
+  }
+  const singles: Targeted[] = targetedMappings
+    .filter((m) => !grouped.has(m))
     .map((m) => ({ target: m.target as string, value: guarded(m, compileValue(m)) }));
   return (root, out) => {
     for (const s of spreads) s(root, out);
-    for (const t of targeted) {
+    for (const t of singles) {
       const v = t.value(root);
       if (isPresent(v)) out[t.target] = v;
+    }
+    for (const g of groups) {
+      const parent = g.parent(root);
+      if (parent === null || typeof parent !== 'object') continue;
+      for (const t of g.members) {
+        const v = t.value(parent);
+        if (isPresent(v)) out[t.target] = v;
+      }
     }
   };
 }

@@ -82,9 +82,17 @@ function urlPart(part: 'host' | 'path'): TransformFn {
 
 const UTM_KEYS: Record<string, string> = { name: 'utm_campaign', id: 'utm_id', campaign_id: 'utm_id' };
 
+/** Campaign keys seen so far → their utm_ names (a bounded set: SDKs use a handful of keys). */
+const utmKeys = new Map<string, string>();
+
 /** The utm_* value of one campaign key: `name` → utm_campaign, `id` → utm_id, `foo` and `utm_foo` → utm_foo. */
 function utmKey(key: string): string {
-  return UTM_KEYS[key] ?? (key.startsWith('utm_') ? key : `utm_${key}`);
+  let k = utmKeys.get(key);
+  if (k === undefined) {
+    k = Object.hasOwn(UTM_KEYS, key) ? UTM_KEYS[key] : key.startsWith('utm_') ? key : `utm_${key}`;
+    if (utmKeys.size < 1000) utmKeys.set(key, k);
+  }
+  return k;
 }
 
 function isScalar(v: unknown): v is string | number | boolean {
