@@ -28,6 +28,19 @@ describe('install from the catalog (the guide\'s curl)', () => {
     expect(JSON.stringify(res.body)).not.toContain('your_api_secret');
   });
 
+  it.each(['default', 'retail'])("the %s variant's blueprint shows the SDK-traffic settings: screen, consent, merge, context traits, profile operations, groups", async (variant) => {
+    const bp = (await t.request.get(`/v1/admin/integration-catalog/mixpanel/variants/${variant}/blueprint`).set(t.auth('acme', 'viewer'))).body;
+    expect(bp).toMatchObject({
+      identity: { merge_api: 'original', anonymous_merge: 'auto' },
+      consent: { category: 'analytics', when_missing: 'allow' },
+      context_traits: ['identify', 'group'],
+      events: { screen: { vendor_event_name: 'Screen Viewed' } },
+      group: { group_key: 'company', link_user: true, group_id_from: ['traits.group_id', 'traits.groupId'] },
+    });
+    expect(bp.profile.mappings).toContainEqual({ source: 'context.page.referrer', target: '$initial_referrer', operation: '$set_once' });
+    expect(bp.global.mappings).toContainEqual({ source: 'context.app.version', target: '$app_version_string' });
+  });
+
   it('stores the secret as AES-GCM ciphertext, never the plain text', async () => {
     const res = await t.request
       .post('/v1/admin/integration-catalog/mixpanel/install')
