@@ -147,6 +147,56 @@ describe('Simplified ID Merge', () => {
   });
 });
 
+describe('profile operations chosen in the blueprint', () => {
+  it('reach Mixpanel one operation per update, with $time and, when asked, $ignore_time', async () => {
+    const id = await h.install('Mixpanel');
+    const current = (await h.t.request.get(`/v1/admin/integrations/${id}/blueprint`).set(h.t.auth('acme'))).body;
+    const profile = {
+      enabled: true,
+      pass_through: false,
+      ignore_time: true,
+      mappings: [
+        { source: 'traits.email', target: '$email' },
+        { source: 'traits.signup_source', target: 'Signup Source', operation: '$set_once' },
+        { source: 'traits.logins', target: 'Logins', operation: '$add', transform: 'to_number' },
+        { source: 'traits.tags', target: 'Tags', operation: '$union' },
+        { source: 'traits.untag', target: 'Tags', operation: '$remove' },
+        { source: 'traits.phone_removed', target: '$phone', operation: '$unset' },
+      ],
+    };
+    const put = await h.t.request.put(`/v1/admin/integrations/${id}/blueprint`).set(h.t.auth('acme')).send({ ...current, profile });
+    expect(put.status).toBe(200);
+    const traits = { email: 'a@b.c', signup_source: 'ad', logins: '2', tags: 'vip', untag: 'trial', phone_removed: true };
+    await h.post([identify('user-9', traits, { context: {} })]);
+    await h.until(() => h.us.state.engage.length === 6, 'the profile updates');
+    const ops = h.us.state.engage.map(({ $token, $distinct_id, $time, $ignore_time, ...op }) => {
+      expect([$token, $distinct_id, typeof $time, $ignore_time]).toEqual([US.token, 'user-9', 'number', true]);
+      return op;
+    });
+    expect(ops).toEqual([
+      { $set: { $email: 'a@b.c' } },
+      { $set_once: { 'Signup Source': 'ad' } },
+      { $add: { Logins: 2 } },
+      { $union: { Tags: ['vip'] } },
+      { $remove: { Tags: 'trial' } },
+      { $unset: ['$phone'] },
+    ]);
+    await h.until(async () => (await stats(id)).delivered === 1, 'stats');
+    expect(await stats(id)).toMatchObject({ profile_updates_delivered: 6, dead_lettered: 0 });
+  });
+
+  it('an operation outside profile mappings is refused with 400 naming the path', async () => {
+    const id = await h.install('Mixpanel');
+    const current = (await h.t.request.get(`/v1/admin/integrations/${id}/blueprint`).set(h.t.auth('acme'))).body;
+    const res = await h.t.request
+      .put(`/v1/admin/integrations/${id}/blueprint`)
+      .set(h.t.auth('acme'))
+      .send({ ...current, global: { mappings: [{ source: 'traits.email', target: 'email', operation: '$set_once' }] } });
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.body.error)).toContain('global.mappings[0].operation');
+  });
+});
+
 describe('ingest accepts what SDKs send', () => {
   it('screen calls, empty timestamps, Segment fields; falls back to originalTimestamp; refuses a real type error', async () => {
     await h.install('Mixpanel');

@@ -21,6 +21,8 @@ const event = fc.record(
     groupId: fc.oneof(id, fc.jsonValue()),
     messageId: fc.oneof(id, fc.jsonValue()),
     timestamp: fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.string(), fc.jsonValue()),
+    originalTimestamp: fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.jsonValue()),
+    sentAt: fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.jsonValue()),
     properties: fc.oneof(
       fc.jsonValue({ maxDepth: 5 }),
       fc.record({ total: fc.jsonValue(), revenue: fc.jsonValue(), currency: fc.jsonValue(), products: fc.array(fc.jsonValue({ maxDepth: 3 }), { maxLength: 5 }) }, { requiredKeys: [] }),
@@ -28,12 +30,24 @@ const event = fc.record(
     traits: fc.jsonValue({ maxDepth: 4 }),
     context: fc.oneof(
       fc.jsonValue({ maxDepth: 4 }),
-      fc.record({ page: fc.jsonValue({ maxDepth: 2 }), userAgent: fc.jsonValue(), ip: fc.jsonValue(), campaign: fc.jsonValue({ maxDepth: 2 }) }, { requiredKeys: [] }),
+      fc.record(
+        {
+          page: fc.jsonValue({ maxDepth: 2 }),
+          userAgent: fc.jsonValue(),
+          ip: fc.jsonValue(),
+          campaign: fc.jsonValue({ maxDepth: 2 }),
+          consent: fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.record({ analytics: fc.jsonValue(), categoryPreferences: fc.jsonValue({ maxDepth: 2 }) }, { requiredKeys: [] })),
+          traits: fc.jsonValue({ maxDepth: 3 }),
+          app: fc.jsonValue({ maxDepth: 2 }),
+          device: fc.record({ advertisingId: fc.jsonValue(), adTrackingEnabled: fc.jsonValue(), model: fc.jsonValue() }, { requiredKeys: [] }),
+        },
+        { requiredKeys: [] },
+      ),
     ),
   },
   { requiredKeys: [] },
 );
-const sources = fc.constantFrom('properties', 'properties.total', 'properties.products[].sku', 'properties.products[]', 'traits.email', 'context.page.url', 'context.userAgent', 'userId', 'item.price', 'name');
+const sources = fc.constantFrom('properties', 'properties.total', 'properties.products[].sku', 'properties.products[]', 'traits.email', 'traits', 'context.page.url', 'context.campaign', 'context.userAgent', 'context.app.version', 'context.app.build', 'userId', 'item.price', 'name');
 const mapping: fc.Arbitrary<Mapping> = fc.record(
   {
     source: fc.oneof(sources, fc.array(sources, { minLength: 1, maxLength: 3 })),
@@ -43,17 +57,31 @@ const mapping: fc.Arbitrary<Mapping> = fc.record(
     format: fc.string({ maxLength: 3 }),
     value_map: fc.dictionary(fc.string({ maxLength: 5 }), fc.jsonValue({ maxDepth: 1 })),
     default: fc.jsonValue({ maxDepth: 1 }),
+    when: sources,
+    spread: fc.boolean(),
   },
   { requiredKeys: ['source', 'target'] },
 );
+const operations = fc.constantFrom('$set', '$set_once', '$add', '$append', '$union', '$remove', '$unset') as fc.Arbitrary<NonNullable<Mapping['operation']>>;
+const profileMapping: fc.Arbitrary<Mapping> = fc.tuple(mapping, operations).map(([m, operation]) => ({ ...m, operation }));
 const blueprint: fc.Arbitrary<Blueprint> = fc.record({
   base: fc.constantFrom(defaultBlueprint, retailBlueprint),
   global: fc.array(mapping, { maxLength: 4 }),
   extra: fc.array(mapping, { maxLength: 4 }),
+  profile: fc.array(profileMapping, { maxLength: 4 }),
   simplified: fc.boolean(),
-}).map(({ base, global, extra, simplified }) => ({
+  anonymousMerge: fc.constantFrom('auto', 'identify', 'merge') as fc.Arbitrary<'auto' | 'identify' | 'merge'>,
+  whenMissing: fc.constantFrom('allow', 'deny') as fc.Arbitrary<'allow' | 'deny'>,
+  contextTraits: fc.subarray(['track', 'page', 'screen', 'identify', 'group'] as ('track' | 'page' | 'screen' | 'identify' | 'group')[]),
+  ignoreTime: fc.boolean(),
+  linkUser: fc.boolean(),
+}).map(({ base, global, extra, profile, simplified, anonymousMerge, whenMissing, contextTraits, ignoreTime, linkUser }) => ({
   ...base,
-  identity: { merge_api: simplified ? 'simplified' : 'original' },
+  identity: { merge_api: simplified ? 'simplified' : 'original', anonymous_merge: anonymousMerge },
+  consent: { category: 'analytics', when_missing: whenMissing },
+  context_traits: contextTraits,
+  profile: { ...base.profile, ignore_time: ignoreTime, mappings: [...base.profile.mappings, ...profile] },
+  group: { ...base.group!, link_user: linkUser, group_id_from: ['traits.group_id', 'traits'] },
   global: { mappings: [...base.global.mappings, ...global] },
   events: { ...base.events, 'Order Completed': { ...base.events['Order Completed'], mappings: [...base.events['Order Completed'].mappings, ...extra] } },
 }));
