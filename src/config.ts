@@ -56,17 +56,21 @@ export interface DeliveryConfig {
   breakerThreshold: number;
   /** While it is open: how often one batch is let through to see whether Mixpanel is back. */
   breakerProbeMs: number;
-  pollMs: number;
+  /** Fetch loops per worker (thread or process): a fixed number, whatever the number of integrations. */
+  fetchLoops: number;
+  /** Jobs taken per fetch (each ≤ 1000 events). */
   jobsPerFetch: number;
-  /** Fetch loops per integration per worker process (they share the gate). */
-  loopsPerIntegration: number;
+  /** Jobs of one integration active at once, across every worker (pg-boss groupConcurrency). */
+  jobsPerIntegration: number;
+  /** Jobs a worker delivers at once, all integrations together. */
+  jobsInFlight: number;
+  /** How often an idle worker looks for due jobs that no notification announced (delayed retries, expired jobs). */
+  sweepMs: number;
   requestTimeoutMs: number;
   /** How long held jobs (auth failed, disabled) wait before they are looked at again. */
   holdMs: number;
   gzipLevel: number;
   logRetentionHours: number;
-  /** How often workers look for new, changed or removed integrations. */
-  registryRefreshMs: number;
   /** A job active longer than this is taken to belong to a dead worker and is handed out again. */
   jobExpireSeconds: number;
   /** How often pg-boss looks for expired jobs. */
@@ -184,14 +188,15 @@ export function loadConfig(env: Env = process.env): Config {
       breakerProbeMs: int(env, 'DELIVERY_BREAKER_PROBE_MS', 15_000, 10, 3_600_000),
       retryBaseMs: int(env, 'DELIVERY_RETRY_BASE_MS', 2000, 1),
       retryMaxMs: int(env, 'DELIVERY_RETRY_MAX_MS', 60_000, 1),
-      pollMs: int(env, 'DELIVERY_POLL_MS', 200, 10),
-      jobsPerFetch: int(env, 'DELIVERY_JOBS_PER_FETCH', 4, 1, 1000),
-      loopsPerIntegration: int(env, 'DELIVERY_LOOPS_PER_INTEGRATION', 3, 1, 32),
+      fetchLoops: int(env, 'DELIVERY_FETCH_LOOPS', 2, 1, 32),
+      jobsPerFetch: int(env, 'DELIVERY_JOBS_PER_FETCH', 12, 1, 1000),
+      jobsPerIntegration: int(env, 'DELIVERY_JOBS_PER_INTEGRATION', 12, 1, 1000),
+      jobsInFlight: int(env, 'DELIVERY_JOBS_IN_FLIGHT', 48, 1, 10_000),
+      sweepMs: int(env, 'DELIVERY_SWEEP_MS', 1000, 10, 60_000),
       requestTimeoutMs: int(env, 'DELIVERY_TIMEOUT_MS', 30_000, 100),
       holdMs: int(env, 'DELIVERY_HOLD_MS', 30_000, 10),
       gzipLevel: int(env, 'DELIVERY_GZIP_LEVEL', 1, 0, 9),
       logRetentionHours: int(env, 'DELIVERY_LOG_RETENTION_HOURS', 72, 1),
-      registryRefreshMs: int(env, 'DELIVERY_REGISTRY_REFRESH_MS', 2000, 10),
       jobExpireSeconds: int(env, 'DELIVERY_JOB_EXPIRE_SECONDS', 120, 1),
       queueMaintenanceSeconds: int(env, 'QUEUE_MAINTENANCE_SECONDS', 30, 1),
       queuePoolMax: int(env, 'QUEUE_POOL_MAX', 10, 2, 200),

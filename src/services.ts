@@ -12,6 +12,7 @@ import { BatchProcessor } from './delivery/batch-processor.js';
 import { DeliveryAdminService } from './delivery/delivery-admin-service.js';
 import { DeliveryPreview } from './delivery/delivery-preview.js';
 import { DeliveryQueue } from './delivery/delivery-queue.js';
+import { JobNotifications } from './delivery/job-notifications.js';
 import { DeliveryStore } from './delivery/delivery-store.js';
 import { DeliveryWorker } from './delivery/delivery-worker.js';
 import { DeliveryMetrics, MetricsExport } from './delivery/metrics.js';
@@ -98,7 +99,15 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
     queue,
     readiness,
     createWorker: (workerLogger) =>
-      new DeliveryWorker({ queue, processor, integrations, store, config: config.delivery, logger: workerLogger }),
+      new DeliveryWorker({
+        queue,
+        processor,
+        integrations,
+        store,
+        config: config.delivery,
+        logger: workerLogger,
+        notifications: new JobNotifications(databaseUrl, workerLogger),
+      }),
     async close() {
       await readiness.close();
       await queue.stop();

@@ -1,49 +1,68 @@
 import { randomUUID } from 'node:crypto';
-import { DeliveryQueue } from '../src/delivery/delivery-queue.js';
+import pg from 'pg';
+import { DeliveryQueue, JOBS_CHANNEL, QUEUE } from '../src/delivery/delivery-queue.js';
+import { page } from './fixtures/events.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
 let db: TestDatabase;
 const queues: DeliveryQueue[] = [];
+const start = () => DeliveryQueue.start(db.url, db.knex, { expireInSeconds: 60, maintenanceSeconds: 60, poolMax: 4, onError: () => {} });
 beforeAll(async () => {
   db = await createTestDatabase();
   // Two processes' worth of queues (their own pg-boss and connections), as an API and a worker.
-  for (let i = 0; i < 2; i++) {
-    queues.push(await DeliveryQueue.start(db.url, db.knex, { expireInSeconds: 60, maintenanceSeconds: 60, poolMax: 4, onError: () => {} }));
-  }
+  for (let i = 0; i < 2; i++) queues.push(await start());
 });
 afterAll(async () => {
   for (const q of queues) await q.stop();
   await db.drop();
 });
 
-/** How each queue's partition stores job payloads: 'e' external (uncompressed), 'x' extended (pglz). */
-async function payloadStorage(names: string[]): Promise<string[]> {
-  const { rows } = await db.knex.raw(
-    `SELECT a.attstorage FROM pgboss.queue q
-       JOIN pg_attribute a ON a.attrelid = format('pgboss.%I', q.partition_name)::regclass AND a.attname = 'data'
-      WHERE q.name = ANY(?) ORDER BY array_position(?::text[], q.name)`,
-    [names, names],
-  );
-  return rows.map((r: { attstorage: string }) => r.attstorage);
-}
+const job = (integrationId: string, startAfter?: Date) => ({ data: { orgId: 'acme', integrationId, events: [page()], attempt: 0, acceptedAt: Date.now() }, ...(startAfter ? { startAfter } : {}) });
 
-describe('the delivery queue', () => {
-  it('creates queues that processes ask for at the same moment (pg-boss\'s create_queue can deadlock)', async () => {
-    const ids = Array.from({ length: 12 }, () => randomUUID());
-    // Every id asked for by both processes at once, and by several callers within each.
-    await Promise.all(ids.flatMap((id) => queues.flatMap((q) => [q.ensure(id), q.ensure(id)])));
-    const { rows } = await db.knex.raw('SELECT count(*)::int AS n FROM pgboss.queue WHERE name = ANY(?)', [ids.map(DeliveryQueue.queueName)]);
-    expect(rows[0].n).toBe(ids.length);
-    // Payloads are gzip'd: each partition stores them uncompressed (no futile pglz pass).
-    expect(await payloadStorage(ids.map(DeliveryQueue.queueName))).toEqual(ids.map(() => 'e'));
-  }, 60000);
+describe('the shared delivery queue', () => {
+  it('is one pg-boss queue whatever the number of integrations, and stores payloads uncompressed (they are gzip\'d)', async () => {
+    const ids = Array.from({ length: 50 }, () => randomUUID());
+    await queues[0].enqueue(ids.map((id) => job(id)));
+    const { rows } = await db.knex.raw(`SELECT count(*)::int AS n FROM pgboss.queue`);
+    expect(rows[0].n).toBe(1);
+    const tables = await db.knex.raw(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'pgboss'`);
+    const storage = await db.knex.raw(`SELECT attstorage FROM pg_attribute WHERE attrelid = 'pgboss.job_common'::regclass AND attname = 'data'`);
+    expect(storage.rows[0].attstorage).toBe('e');
+    // Another 50 integrations' jobs add no table.
+    await queues[1].enqueue(Array.from({ length: 50 }, () => job(randomUUID())));
+    expect((await db.knex.raw(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'pgboss'`)).rows[0].n).toBe(tables.rows[0].n);
+    await db.knex.raw(`DELETE FROM pgboss.job WHERE name = ?`, [QUEUE]);
+  });
 
-  it('sets that storage on a queue created before (by pg-boss alone), when a process first asks for it', async () => {
-    const id = randomUUID();
-    const name = DeliveryQueue.queueName(id);
-    await queues[0].boss.createQueue(name);
-    expect(await payloadStorage([name])).toEqual(['x']);
-    await queues[1].ensure(id);
-    expect(await payloadStorage([name])).toEqual(['e']);
+  it('hands out no more than the per-integration limit of one integration at once, and the others\' jobs beside them', async () => {
+    const noisy = randomUUID();
+    const quiet = randomUUID();
+    await queues[0].enqueue(Array.from({ length: 20 }, () => job(noisy)));
+    await queues[0].enqueue([job(quiet)]);
+    const taken = [...(await queues[0].fetch(10, 3)), ...(await queues[1].fetch(10, 3)), ...(await queues[0].fetch(10, 3))];
+    const byIntegration = (id: string) => taken.filter((j) => j.data.integrationId === id).length;
+    expect(byIntegration(noisy)).toBe(3);
+    expect(byIntegration(quiet)).toBe(1);
+    await queues[0].complete(taken.map((j) => j.id));
+    await db.knex.raw(`DELETE FROM pgboss.job WHERE name = ?`, [QUEUE]);
+  });
+
+  it('notifies listeners when a commit queues due jobs, not when it queues jobs for later', async () => {
+    const listener = new pg.Client({ connectionString: db.url });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on('notification', (n) => heard.push(n.channel));
+    await listener.query(`LISTEN ${JOBS_CHANNEL}`);
+    try {
+      await queues[0].enqueue([job(randomUUID(), new Date(Date.now() + 60_000))]);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(heard).toEqual([]);
+      await queues[0].enqueue([job(randomUUID())]);
+      for (let i = 0; i < 50 && heard.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(heard).toEqual([JOBS_CHANNEL]);
+    } finally {
+      await listener.end();
+      await db.knex.raw(`DELETE FROM pgboss.job WHERE name = ?`, [QUEUE]);
+    }
   });
 });

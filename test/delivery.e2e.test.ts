@@ -209,7 +209,7 @@ describe('delivery to the stand-in Mixpanel', () => {
     await h.until(async () => (await h.t.db.knex('delivery_logs').where({ integration_id: id })).length === 1, 'the in-flight batch committed');
     await h.post([page()]);
     await new Promise((r) => setTimeout(r, 500));
-    const jobs = await h.t.db.knex.raw(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = ?`, [`delivery-${id}`]);
+    const jobs = await h.t.db.knex.raw(`SELECT count(*)::int AS n FROM pgboss.job WHERE group_id = ?`, [id]);
     expect(jobs.rows[0].n).toBe(0);
     expect(h.us.received).toBe(1);
     expect((await h.t.request.get(`/v1/admin/integrations/${id}`).set(h.t.auth('acme'))).status).toBe(404);

@@ -1,6 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import pg from 'pg';
 import { withParsedEvents } from '../src/delivery/delivery-job.js';
+import { QUEUE } from '../src/delivery/delivery-queue.js';
 import { hashKey } from '../src/ingest/ingest-key-store.js';
 import { page, track } from './fixtures/events.js';
 import { guideInstallBody, startTestApp, type TestApp } from './support/test-app.js';
@@ -130,7 +131,7 @@ describe('POST /v1/events', () => {
   it('queues nothing for an integration whose deletion commits while the events are being accepted', async () => {
     const id = (await t.request.post('/v1/admin/integration-catalog/mixpanel/install').set(t.auth('race')).send(guideInstallBody())).body.id;
     const raceKey = (await t.request.post('/v1/admin/ingest-keys').set(t.auth('race')).send({ name: 'race' })).body.key;
-    const jobsOf = async () => (await t.db.knex.raw('SELECT count(*)::int AS n FROM pgboss.job WHERE name = ?', [`delivery-${id}`])).rows[0].n;
+    const jobsOf = async () => (await t.db.knex.raw('SELECT count(*)::int AS n FROM pgboss.job WHERE group_id = ?', [id])).rows[0].n;
     // A deletion in progress, as DELETE runs it: queue lock held, integration marked, jobs dropped.
     const deleting = new pg.Client({ connectionString: t.db.url });
     await deleting.connect();
@@ -138,7 +139,7 @@ describe('POST /v1/events', () => {
       await deleting.query('BEGIN');
       await deleting.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`delivery-${id}`]);
       await deleting.query('UPDATE integrations SET deleted_at = now(), enabled = false WHERE id = $1', [id]);
-      await deleting.query('DELETE FROM pgboss.job WHERE name = $1', [`delivery-${id}`]);
+      await deleting.query('DELETE FROM pgboss.job WHERE group_id = $1', [id]);
       // The ingest still sees the integration (the deletion is not committed) and must wait for it.
       const accepting = post({ events: [page()] }, raceKey).then((r) => r);
       await new Promise((r) => setTimeout(r, 300));
@@ -155,9 +156,8 @@ describe('POST /v1/events', () => {
     const events = [page(), track('Old Format', { n: 1 })];
     const payload = gzipSync(JSON.stringify({ events })).toString('base64');
     const data = { orgId: 'legacy', integrationId: legacyId, attempt: 0, acceptedAt: 1, count: 2, payload };
-    await t.services.queue.ensure(legacyId);
-    await t.services.queue.boss.insert([{ name: `delivery-${legacyId}`, data }]);
-    const [job] = await t.services.queue.fetch(legacyId, 10);
+    await t.services.queue.boss.insert(QUEUE, [{ data, group: { id: legacyId } }]);
+    const job = (await t.services.queue.fetch(1000, 1000)).find((j) => j.data.integrationId === legacyId)!;
     expect(withParsedEvents(job.data)).toEqual({ orgId: 'legacy', integrationId: legacyId, attempt: 0, acceptedAt: 1, events });
   });
 
@@ -179,7 +179,7 @@ describe('POST /v1/events', () => {
   it('queues nothing for another org\'s integrations', async () => {
     const globex = (await t.request.post('/v1/admin/integration-catalog/mixpanel/install').set(t.auth('globex')).send(guideInstallBody())).body.id;
     await post({ events: [page()] });
-    const jobs = await t.db.knex.raw(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = ?`, [`delivery-${globex}`]);
+    const jobs = await t.db.knex.raw(`SELECT count(*)::int AS n FROM pgboss.job WHERE group_id = ?`, [globex]);
     expect(jobs.rows[0].n).toBe(0);
   });
 });

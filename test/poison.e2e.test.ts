@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { QUEUE } from '../src/delivery/delivery-queue.js';
 import { page, track } from './fixtures/events.js';
 import { startHarness, US, type Harness } from './support/delivery-harness.js';
 
@@ -96,8 +97,8 @@ describe('poison in delivery', () => {
 
   it('a job whose payload cannot be read is dead-lettered whole; jobs after it are delivered', async () => {
     const id = await h.install('Mixpanel');
-    await h.t.services.queue.boss.insert([
-      { name: `delivery-${id}`, data: { orgId: 'acme', integrationId: id, attempt: 0, acceptedAt: Date.now(), count: 2, format: 'ndjson', payload: 'bm90IGd6aXA=' } },
+    await h.t.services.queue.boss.insert(QUEUE, [
+      { group: { id }, data: { orgId: 'acme', integrationId: id, attempt: 0, acceptedAt: Date.now(), count: 2, format: 'ndjson', payload: 'bm90IGd6aXA=' } },
     ]);
     await h.post([page()]);
     await h.until(() => h.us.eventsOf(US.token).length === 1, 'the next job');

@@ -88,8 +88,16 @@ describe('a worker', () => {
 
   it('stops cleanly (exit 0) on a SIGTERM that arrives while it is still starting', async () => {
     const proc = startServerProcess({ DATABASE_URL: db.url, JWT_SECRET: TEST_JWT_SECRET, ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'), NODE_ENV: 'test' }, 'src/worker.ts');
-    await waitFor(() => proc.output().includes('"msg":"starting"'), 30000, 'the worker to begin starting');
-    proc.child.kill('SIGTERM');
+    // The signal goes the moment the first log line arrives: the worker starts in well under 100 ms.
+    await new Promise<void>((resolve) => {
+      const onData = (chunk: Buffer) => {
+        if (!chunk.toString().includes('"msg":"starting"')) return;
+        proc.child.stdout?.off('data', onData);
+        proc.child.kill('SIGTERM');
+        resolve();
+      };
+      proc.child.stdout?.on('data', onData);
+    });
     expect(await proc.exited).toBe(0);
     await waitFor(() => proc.output().includes('"msg":"stopped"'), 5000, 'the last log line');
     expect(proc.output()).not.toContain('delivery worker running');

@@ -90,6 +90,12 @@ describe('revision numbers past int32', () => {
     }
     expect((await t.request.get(`/v1/admin/integrations/${id}/revisions/2147483647`).set(t.auth('acme'))).status).toBe(404);
   });
+
+  it('integers written another way (1e3, 01) are read as the number they are', async () => {
+    expect((await t.request.get(`/v1/admin/integrations/${id}/revisions/1e3`).set(t.auth('acme'))).status).toBe(404);
+    expect((await t.request.get(`/v1/admin/integrations/${id}/revisions/01`).set(t.auth('acme'))).status).toBe(200);
+    expect((await t.request.post(`/v1/admin/integrations/${id}/revisions/1e3/restore`).set(t.auth('acme'))).status).toBe(404);
+  });
 });
 
 describe('validly signed tokens with unusable claims', () => {

@@ -73,7 +73,7 @@ describe('the service process', () => {
     await mixpanel.start();
     let running: ReturnType<typeof startServerProcess> | undefined;
     try {
-      const { proc, base } = await boot({ MIXPANEL_US_URL: mixpanel.url, DELIVERY_POLL_MS: '20', DELIVERY_REGISTRY_REFRESH_MS: '50' });
+      const { proc, base } = await boot({ MIXPANEL_US_URL: mixpanel.url, DELIVERY_SWEEP_MS: '50' });
       running = proc;
       expect(proc.output()).toContain('1 delivery thread(s) in process');
       const admin = { Authorization: `Bearer ${token('beta')}`, 'Content-Type': 'application/json' };

@@ -53,7 +53,7 @@ describe('a worker killed mid-batch', () => {
       // The killed worker's request was still processed by Mixpanel: the resend was deduplicated.
       await waitFor(() => fake.state.duplicates === 50, 10000, 'the resend to be deduplicated');
       await waitFor(async () => {
-        const open = await t.db.knex.raw(`SELECT count(*)::int AS n FROM pgboss.job WHERE name LIKE 'delivery-%' AND state IN ('created','retry','active')`);
+        const open = await t.db.knex.raw(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'delivery' AND state IN ('created','retry','active')`);
         return open.rows[0].n === 0;
       }, 15000, 'queue drained');
     } finally {

@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import type PgBoss from 'pg-boss';
 import type { BlueprintCache } from '../blueprints/engine.js';
 import type { MixpanelEndpoint, MixpanelItem } from '../destinations/mixpanel/wire.js';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
@@ -13,7 +12,7 @@ import { retryDelayMs } from './backoff.js';
 import { outlived, settle, type DeliveryFailure, type ItemState, type SettledItem, type SettleInput } from './settle.js';
 import type { BatchHealth } from './breaker.js';
 import { toDeliveryJob, type FetchedJob } from './delivery-job.js';
-import type { DeliveryQueue, JobToQueue, QueueDb } from './delivery-queue.js';
+import type { DeliveryQueue, JobToQueue, QueueDb, QueuedJob } from './delivery-queue.js';
 import type { BatchRecord, DeliveryStore } from './delivery-store.js';
 import type { Gate } from './gate.js';
 import { parseSpan } from '../shared/json-spans.js';
@@ -106,7 +105,7 @@ export class BatchProcessor {
     integration: IntegrationRecord,
     apiSecret: string,
     gate: Gate,
-    jobs: PgBoss.Job<FetchedJob>[],
+    jobs: QueuedJob[],
     holdTransientUntil?: Date,
   ): Promise<BatchSummary> {
     const planner = new BatchPlanner<Entry>();
@@ -122,7 +121,7 @@ export class BatchProcessor {
     integration: IntegrationRecord,
     apiSecret: string,
     gate: Gate,
-    jobs: PgBoss.Job<FetchedJob>[],
+    jobs: QueuedJob[],
     holdTransientUntil: Date | undefined,
   ): Promise<BatchSummary> {
     const record = emptyRecord();
@@ -304,11 +303,11 @@ export class BatchProcessor {
   }
 
   /** Dead-letters every event of a job that makes delivery fail, with the reason, and completes it. */
-  async quarantine(integration: IntegrationRecord, job: PgBoss.Job<FetchedJob>, reason: string): Promise<void> {
+  async quarantine(integration: IntegrationRecord, job: QueuedJob, reason: string): Promise<void> {
     const record: BatchRecord = { ...emptyRecord(), deadLetters: jobDeadLetters(job.data, reason, job.data.attempt + 1), lastError: reason };
     await pgTransaction(this.deps.pool, async (client, db) => {
       await this.deps.store.record(client, integration.id, integration.orgId, record);
-      await this.deps.queue.complete(integration.id, [job.id], db);
+      await this.deps.queue.complete([job.id], db);
     });
   }
 
@@ -318,7 +317,7 @@ export class BatchProcessor {
    * circuit breaker is open (`probe`: until the next probe, and jobs older than the delivery window are
    * dead-lettered instead, with the error that kept them from Mixpanel).
    */
-  async hold(integrationId: string, jobs: PgBoss.Job<FetchedJob>[], probe?: { at: Date; error: string }): Promise<void> {
+  async hold(integrationId: string, jobs: QueuedJob[], probe?: { at: Date; error: string }): Promise<void> {
     const now = Date.now();
     const startAfter = probe?.at ?? new Date(now + this.deps.config.holdMs);
     const expired = probe ? jobs.filter((j) => now - j.data.acceptedAt >= this.deps.config.maxAgeMs) : [];
@@ -331,7 +330,7 @@ export class BatchProcessor {
         const deadLetters = expired.flatMap((j) => jobDeadLetters(j.data, reason, j.data.attempt));
         await this.deps.store.record(client, integrationId, expired[0].data.orgId, { ...emptyRecord(), deadLetters, lastError: reason });
       }
-      await this.deps.queue.complete(integrationId, jobs.map((j) => j.id), db);
+      await this.deps.queue.complete(jobs.map((j) => j.id), db);
     });
   }
 
@@ -342,7 +341,7 @@ export class BatchProcessor {
 
   private async commit(
     integration: IntegrationRecord,
-    jobs: PgBoss.Job<FetchedJob>[],
+    jobs: QueuedJob[],
     record: BatchRecord,
     followUps: JobToQueue[],
     authFailed: string | undefined,
@@ -351,7 +350,7 @@ export class BatchProcessor {
       await this.deps.store.record(client, integration.id, integration.orgId, record);
       if (authFailed) await this.deps.integrations.markAuthFailed(client, integration.id, authFailed);
       if (await this.stillLive(integration.id, db)) await this.deps.queue.enqueue(followUps, db);
-      await this.deps.queue.complete(integration.id, jobs.map((j) => j.id), db);
+      await this.deps.queue.complete(jobs.map((j) => j.id), db);
     });
   }
 }

@@ -33,7 +33,6 @@ export class DeliveryAdminService {
   /** Queues dead letters again (all, or the given ids), mapped afresh with the current blueprint. */
   async replay(actor: Actor, id: string, ids?: string[]): Promise<{ replayed: number }> {
     await this.deps.integrations.get(actor.orgId, id); // 404 for another org's or a deleted one
-    await this.deps.queue.ensure(id); // before the transaction: it may need a connection of its own
     return pgTransaction(this.deps.pool, async (client, db) => {
       // Under the commit lock, and looked at again: a delete committing now cannot leave these jobs behind.
       if (!(await this.deps.queue.liveUnderLock([id], db, this.deps.integrations)).has(id)) throw new NotFoundError(`No integration ${id}`);

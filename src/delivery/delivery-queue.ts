@@ -1,6 +1,7 @@
-import PgBoss from 'pg-boss';
+import { PgBoss, type Job } from 'pg-boss';
 import type { SqlExecutor } from '../db-transaction.js';
 import type { Knex } from 'knex';
+import pg from 'pg';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import { gunzip, gzip } from '../shared/zlib.js';
 import { eventList, withParsedEvents, type DeliveryJob, type FetchedJob } from './delivery-job.js';
@@ -52,6 +53,11 @@ async function encodeAll(jobs: JobToQueue[]): Promise<StoredJob[]> {
   );
 }
 
+/** One job as it is stored (the format the pg-boss 10 layout stored too); for migrations and their tests. */
+export async function encodeStoredJob(job: DeliveryJob): Promise<StoredJob> {
+  return (await encodeAll([{ data: job }]))[0];
+}
+
 async function decode(stored: StoredJob): Promise<FetchedJob> {
   const { payload, count: _count, format, bytes: size, ...meta } = stored; // eslint-disable-line @typescript-eslint/no-unused-vars
   const bytes = await gunzip(Buffer.from(payload, 'base64'), size);
@@ -86,15 +92,31 @@ export interface QueueCounts {
   inFlightEvents: number;
 }
 
+/** A fetched job: pg-boss's, with its payload decoded. */
+export type QueuedJob = Job<FetchedJob>;
+
+/** The one pg-boss queue every integration's jobs share; the integration is the job's group. */
+export const QUEUE = 'delivery';
+
+/** The channel a commit that queues due jobs notifies, so idle workers fetch at once (see JobNotifications). */
+export const JOBS_CHANNEL = 'mixpanel_delivery_jobs';
+
 /**
- * The delivery queue on pg-boss: one queue (`delivery-{integration_id}`) per integration. pg-boss's own
- * retry is used only to recover jobs of a worker that died (they expire and come back); delivery
- * retries are scheduled by the worker itself as new jobs, so it controls back-off and Retry-After.
+ * Where jobs of the pg-boss 10 layout (one queue per integration) wait to be queued again: a
+ * migration moves them here before it removes that schema, and the first queue to start moves them
+ * into the shared queue (see carryOver).
+ */
+const CARRIED = 'delivery_jobs_carried';
+
+/**
+ * The delivery queue on pg-boss: one shared queue, the integration as each job's group, so pg-boss
+ * limits how many of one integration's jobs are active at once across every worker
+ * (`groupConcurrency`) and an org's backlog cannot crowd out another's. Nothing here is per
+ * integration: installing one creates no table, no queue and takes no lock. pg-boss's own retry only
+ * recovers jobs of a worker that died (they expire and come back); delivery retries are scheduled by
+ * the worker itself as new jobs, so it controls back-off and Retry-After.
  */
 export class DeliveryQueue {
-  private readonly ensured = new Set<string>();
-  private readonly creating = new Map<string, Promise<void>>();
-
   constructor(
     readonly boss: PgBoss,
     private readonly knex: Knex,
@@ -106,135 +128,123 @@ export class DeliveryQueue {
     knex: Knex,
     opts: { expireInSeconds: number; maintenanceSeconds: number; poolMax: number; onError: (err: Error) => void },
   ): Promise<DeliveryQueue> {
-    const { expireInSeconds, maintenanceSeconds } = opts;
     const boss = new PgBoss({
       connectionString,
       max: opts.poolMax,
       schedule: false,
       supervise: true,
-      maintenanceIntervalSeconds: maintenanceSeconds,
-      monitorStateIntervalSeconds: Math.max(maintenanceSeconds, 10),
-      archiveCompletedAfterSeconds: 3600,
-      deleteAfterDays: 1,
+      // Expired jobs (their worker died) are handed out again by the supervisor's monitor pass.
+      superviseIntervalSeconds: opts.maintenanceSeconds,
+      monitorIntervalSeconds: opts.maintenanceSeconds,
+      maintenanceIntervalSeconds: Math.max(opts.maintenanceSeconds, 60),
     });
     boss.on('error', opts.onError);
     await boss.start();
-    return new DeliveryQueue(boss, knex, expireInSeconds);
-  }
-
-  static queueName(integrationId: string): string {
-    return `delivery-${integrationId}`;
-  }
-
-  /** Creates the integration's queue unless it exists; callers in this process asking at once share one try. */
-  async ensure(integrationId: string): Promise<void> {
-    const name = DeliveryQueue.queueName(integrationId);
-    if (this.ensured.has(name)) return;
-    let creating = this.creating.get(name);
-    if (!creating) {
-      creating = this.createQueue(name).finally(() => this.creating.delete(name));
-      this.creating.set(name, creating);
-    }
-    await creating;
+    const queue = new DeliveryQueue(boss, knex, opts.expireInSeconds);
+    await queue.createQueue();
+    await queue.carryOver(connectionString);
+    return queue;
   }
 
   /**
-   * pg-boss's create_queue inserts the queue's row, then takes a stronger lock on the same table to add
-   * the partition's foreign key, so two calls at once (an install and a worker or an ingest, in any
-   * processes) can deadlock. Calls take turns under an advisory lock, held by a transaction of its own
-   * while pg-boss creates the queue on its connection.
-   *
-   * Job payloads are gzip'd already, so the queue's partition stores them without compression
-   * (STORAGE EXTERNAL): PostgreSQL's pglz pass over them came to no gain and a fifth of its CPU in the
-   * benchmark. pg-boss makes each partition LIKE pgboss.job, which leaves column storage behind, so
-   * it is set here, on queues created before this too.
+   * Creates the shared queue once (processes starting together take turns under an advisory lock).
+   * Job payloads are gzip'd already, so the job table stores them without compression (STORAGE
+   * EXTERNAL): PostgreSQL's pglz pass over them came to no gain and a fifth of its CPU in the benchmark.
    */
-  private async createQueue(name: string): Promise<void> {
+  private async createQueue(): Promise<void> {
     await this.knex.transaction(async (trx) => {
       await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', ['mixpanel-delivery:create-queue']);
-      await this.boss.createQueue(name, { name, retryLimit: 1000, retryDelay: 1, expireInSeconds: this.expireInSeconds });
-      const compressed = await trx.raw(
-        `SELECT q.partition_name FROM pgboss.queue q
-           JOIN pg_attribute a ON a.attrelid = format('pgboss.%I', q.partition_name)::regclass AND a.attname = 'data'
-          WHERE q.name = ? AND a.attstorage <> 'e'`,
-        [name],
-      );
-      for (const { partition_name: partition } of compressed.rows as { partition_name: string }[]) {
-        await trx.raw('ALTER TABLE pgboss.?? ALTER COLUMN data SET STORAGE EXTERNAL', [partition]);
+      if (!(await this.boss.getQueue(QUEUE))) {
+        await this.boss.createQueue(QUEUE, { retryLimit: 1000, retryDelay: 1, expireInSeconds: this.expireInSeconds, deleteAfterSeconds: 3600 });
       }
+      const compressed = await trx.raw(`SELECT 1 FROM pg_attribute WHERE attrelid = 'pgboss.job_common'::regclass AND attname = 'data' AND attstorage <> 'e'`);
+      if (compressed.rows.length > 0) await trx.raw('ALTER TABLE pgboss.job_common ALTER COLUMN data SET STORAGE EXTERNAL');
     });
-    this.ensured.add(name);
   }
 
-  isEnsured(integrationId: string): boolean {
-    return this.ensured.has(DeliveryQueue.queueName(integrationId));
+  /** Queues again, in one transaction, the jobs a migration carried over from the pg-boss 10 layout. */
+  private async carryOver(connectionString: string): Promise<void> {
+    if (!(await this.knex.schema.hasTable(CARRIED))) return;
+    const client = new pg.Client({ connectionString });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<{ id: number; integration_id: string; data: StoredJob; start_after: Date }>(
+        `SELECT id, integration_id, data, start_after FROM ${CARRIED} ORDER BY id FOR UPDATE SKIP LOCKED`,
+      );
+      if (rows.length > 0) {
+        const db: QueueDb = { executeSql: (text, values) => client.query(text, values) };
+        const jobs = rows.map((r) => ({ data: r.data, group: { id: r.integration_id }, startAfter: r.start_after, ...this.jobOptions() }));
+        await this.boss.insert(QUEUE, jobs, { db });
+        await client.query(`DELETE FROM ${CARRIED} WHERE id = ANY($1::bigint[])`, [rows.map((r) => r.id)]);
+      }
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      await client.end();
+    }
   }
 
-  async ensureAll(integrationIds: Iterable<string>): Promise<void> {
-    await Promise.all([...new Set(integrationIds)].map((id) => this.ensure(id)));
+  private jobOptions() {
+    return { retryLimit: 1000, retryDelay: 1, expireInSeconds: this.expireInSeconds };
   }
 
   /**
-   * Inserts all jobs in one statement (atomic), optionally inside the caller's transaction. Inside one,
-   * the queues must exist already (ensure them first): creating one takes a connection and a lock of
-   * its own, and a request must never hold a connection while it waits for another.
+   * Inserts all jobs in one statement (atomic), optionally inside the caller's transaction, and
+   * notifies idle workers when any is due now.
    */
   async enqueue(jobs: JobToQueue[], db?: QueueDb): Promise<void> {
     if (jobs.length === 0) return;
-    if (db) {
-      const missing = jobs.map((j) => j.data.integrationId).filter((id) => !this.ensured.has(DeliveryQueue.queueName(id)));
-      if (missing.length > 0) throw new Error(`queues not ensured before the transaction: ${[...new Set(missing)].join(', ')}`);
-    }
     const encoded = await encodeAll(jobs);
     const rows = jobs.map((j, i) => ({
-      name: DeliveryQueue.queueName(j.data.integrationId),
       data: encoded[i],
-      retryLimit: 1000,
-      retryDelay: 1,
-      expireInSeconds: this.expireInSeconds,
+      group: { id: j.data.integrationId },
+      ...this.jobOptions(),
       ...(j.startAfter ? { startAfter: j.startAfter } : {}),
     }));
-    if (!db) await this.ensureAll(jobs.map((j) => j.data.integrationId));
-    try {
-      await this.boss.insert(rows, db ? { db } : {});
-    } catch (err) {
-      // A queue this process believed in was dropped by another (integration deleted). Inside a
-      // transaction the caller must roll back; outside one, look again and retry once.
-      this.ensured.clear();
-      if (db) throw err;
-      for (const j of jobs) await this.ensure(j.data.integrationId);
-      await this.boss.insert(rows);
+    const now = Date.now();
+    const due = jobs.some((j) => !j.startAfter || j.startAfter.getTime() <= now);
+    if (db) {
+      await this.boss.insert(QUEUE, rows, { db });
+      if (due) await db.executeSql('SELECT pg_notify($1, $2)', [JOBS_CHANNEL, '']);
+    } else {
+      await this.boss.insert(QUEUE, rows);
+      if (due) await this.knex.raw('SELECT pg_notify(?, ?)', [JOBS_CHANNEL, '']);
     }
-  }
-
-  async fetch(integrationId: string, batchSize: number): Promise<PgBoss.Job<FetchedJob>[]> {
-    await this.ensure(integrationId);
-    const jobs = (await this.boss.fetch<StoredJob>(DeliveryQueue.queueName(integrationId), { batchSize })) ?? [];
-    return Promise.all(jobs.map(async (j) => ({ ...j, data: await decode(j.data).catch((err) => unreadable(j.data, err)) })));
-  }
-
-  /** Jobs waiting (not yet fetched) in an integration's queue, decoded; for inspection and tests. */
-  async peek(integrationId: string): Promise<ReturnType<typeof withParsedEvents>[]> {
-    const rows = await this.knex.raw(`SELECT data FROM pgboss.job WHERE name = ? AND state IN ('created', 'retry') ORDER BY created_on`, [
-      DeliveryQueue.queueName(integrationId),
-    ]);
-    return Promise.all((rows.rows as { data: StoredJob }[]).map(async (r) => withParsedEvents(await decode(r.data))));
-  }
-
-  async complete(integrationId: string, ids: string[], db?: QueueDb): Promise<void> {
-    if (ids.length > 0) await this.boss.complete(DeliveryQueue.queueName(integrationId), ids, db ? { db } : {});
   }
 
   /**
-   * Drops the queue's jobs, active ones too, in the caller's transaction. It first takes the queue's
-   * lock exclusively, so it waits for batch commits in flight (see lockForCommit) and every later
-   * commit sees the integration deleted. The empty pg-boss partition is left in place: dropping it
-   * would need an exclusive lock on the whole job table and stall every other integration's delivery.
+   * Up to `batchSize` due jobs of any integrations but `skip`, never more than `perIntegration` of one
+   * integration active at once (counted across every worker), oldest first.
+   */
+  async fetch(batchSize: number, perIntegration: number, skip: string[] = []): Promise<QueuedJob[]> {
+    const jobs = await this.boss.fetch<StoredJob>(QUEUE, { batchSize, groupConcurrency: perIntegration, ...(skip.length > 0 ? { ignoreGroups: skip } : {}) });
+    return Promise.all(jobs.map(async (j) => ({ ...j, data: await decode(j.data).catch((err) => unreadable(j.data, err)) })));
+  }
+
+  /** Jobs waiting (not yet fetched) for an integration, decoded; for inspection and tests. */
+  async peek(integrationId: string): Promise<ReturnType<typeof withParsedEvents>[]> {
+    const rows = await this.knex.raw(
+      `SELECT data FROM pgboss.job WHERE name = ? AND group_id = ? AND state IN ('created', 'retry') ORDER BY created_on`,
+      [QUEUE, integrationId],
+    );
+    return Promise.all((rows.rows as { data: StoredJob }[]).map(async (r) => withParsedEvents(await decode(r.data))));
+  }
+
+  async complete(ids: string[], db?: QueueDb): Promise<void> {
+    if (ids.length > 0) await this.boss.complete(QUEUE, ids, null, db ? { db } : {});
+  }
+
+  /**
+   * Drops an integration's jobs, active ones too, in the caller's transaction. It first takes the
+   * integration's commit lock exclusively, so it waits for batch commits in flight (see lockForCommit)
+   * and every later commit sees the integration deleted.
    */
   async drop(integrationId: string, trx: Knex.Transaction): Promise<void> {
-    const name = DeliveryQueue.queueName(integrationId);
-    await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [name]);
-    await trx.raw('DELETE FROM pgboss.job WHERE name = ?', [name]);
+    await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [commitLockName(integrationId)]);
+    await trx.raw('DELETE FROM pgboss.job WHERE name = ? AND group_id = ?', [QUEUE, integrationId]);
   }
 
   /**
@@ -243,11 +253,8 @@ export class DeliveryQueue {
    * Take it after any row locks on integrations (a drop holds one while it waits for this lock).
    */
   async lockForCommit(integrationIds: string[], db: QueueDb): Promise<void> {
-    await db.executeSql('SELECT pg_advisory_xact_lock_shared(hashtext(name)) FROM unnest($1::text[]) AS name', [
-      integrationIds.map(DeliveryQueue.queueName),
-    ]);
+    await db.executeSql('SELECT pg_advisory_xact_lock_shared(hashtext(name)) FROM unnest($1::text[]) AS name', [integrationIds.map(commitLockName)]);
   }
-
 
   /**
    * The commit gate: takes the commit lock for these integrations, then asks the integrations table's
@@ -261,9 +268,11 @@ export class DeliveryQueue {
 
   /** Makes the integration's waiting jobs due now (after its circuit breaker closed); returns how many. */
   async wake(integrationId: string): Promise<number> {
-    const res = await this.knex.raw(`UPDATE pgboss.job SET start_after = now() WHERE name = ? AND state IN ('created', 'retry') AND start_after > now()`, [
-      DeliveryQueue.queueName(integrationId),
-    ]);
+    const res = await this.knex.raw(
+      `UPDATE pgboss.job SET start_after = now() WHERE name = ? AND group_id = ? AND state IN ('created', 'retry') AND start_after > now()`,
+      [QUEUE, integrationId],
+    );
+    if ((res.rowCount ?? 0) > 0) await this.knex.raw('SELECT pg_notify(?, ?)', [JOBS_CHANNEL, '']);
     return res.rowCount ?? 0;
   }
 
@@ -272,8 +281,8 @@ export class DeliveryQueue {
       await this.knex.raw(
         `SELECT state, count(*)::int AS jobs,
                 coalesce(sum((data->>'count')::int), 0)::int AS events
-           FROM pgboss.job WHERE name = ? AND state IN ('created', 'retry', 'active') GROUP BY state`,
-        [DeliveryQueue.queueName(integrationId)],
+           FROM pgboss.job WHERE name = ? AND group_id = ? AND state IN ('created', 'retry', 'active') GROUP BY state`,
+        [QUEUE, integrationId],
       )
     ).rows as { state: string; jobs: number; events: number }[];
     const c: QueueCounts = { queuedJobs: 0, queuedEvents: 0, inFlightJobs: 0, inFlightEvents: 0 };
@@ -290,6 +299,11 @@ export class DeliveryQueue {
   }
 
   async stop(): Promise<void> {
-    await this.boss.stop({ graceful: true, wait: true, timeout: 10_000 });
+    await this.boss.stop({ graceful: true, timeout: 10_000 });
   }
+}
+
+/** The advisory lock that orders an integration's deletion against commits that queue its jobs. */
+function commitLockName(integrationId: string): string {
+  return `delivery-${integrationId}`;
 }

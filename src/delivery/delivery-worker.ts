@@ -3,14 +3,15 @@ import type { IntegrationRecord } from '../integrations/integration.js';
 import type { IntegrationService } from '../integrations/integration-service.js';
 import type { Logger } from '../logger.js';
 import type { BatchProcessor } from './batch-processor.js';
-import type { DeliveryQueue } from './delivery-queue.js';
+import type { DeliveryQueue, QueuedJob } from './delivery-queue.js';
+import { WorkSignal, type JobNotifications } from './job-notifications.js';
 import type { DeliveryStore } from './delivery-store.js';
 import { FailureLog } from './failure-log.js';
 import { Gate } from './gate.js';
 import { Breaker } from './breaker.js';
 import { isInfrastructureError } from '../shared/infrastructure-errors.js';
 
-type FetchedJobs = Awaited<ReturnType<DeliveryQueue['fetch']>>;
+type FetchedJobs = QueuedJob[];
 
 export interface WorkerDeps {
   queue: DeliveryQueue;
@@ -19,23 +20,39 @@ export interface WorkerDeps {
   store: DeliveryStore;
   config: DeliveryConfig;
   logger: Logger;
+  notifications: JobNotifications;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Per-integration state a worker keeps only while the integration has traffic. */
+const IDLE_STATE_MS = 10 * 60_000;
+const HOUSEKEEPING_MS = 1000;
 
 /**
- * Runs delivery for every enabled integration whose credentials work. It looks at the integrations
- * table every few seconds, so an integration installed, disabled, re-enabled, deleted or given a new
- * secret through any API process is picked up by every worker process sharing the database.
+ * Delivers the jobs of every integration from the one shared queue. A fixed number of fetch loops
+ * (`fetchLoops`) take due jobs of any integrations, at most `jobsPerIntegration` of one integration
+ * active at once across all workers (pg-boss's group concurrency), and hand each integration's jobs
+ * to the batch processor, up to `jobsInFlight` jobs at once. An idle worker waits for a notification
+ * from a commit that queued due jobs, or the sweep (`sweepMs`) for delayed retries and expired jobs:
+ * an installed integration that receives nothing costs nothing, and no integration's backlog holds up
+ * another's jobs. Gates, breakers and secrets are kept per integration while it has traffic.
  */
 export class DeliveryWorker {
   private running = false;
-  private readonly loops = new Map<string, { stop: boolean; done: Promise<void>[] }>();
+  private readonly signal = new WorkSignal();
+  private loops: Promise<void>[] = [];
+  private readonly batches = new Set<Promise<void>>();
+  private inFlight = 0;
   private readonly gates = new Map<string, Gate>();
   private readonly breakers = new Map<string, Breaker>();
   /** Decrypted secrets, valid while the integration row is unchanged (a new secret updates it). */
   private readonly secrets = new Map<string, { updatedAt: number; secret: string }>();
-  private refresher?: Promise<void>;
+  private readonly lastSeen = new Map<string, number>();
+  /**
+   * Integrations whose jobs wait (disabled, or credentials refused): their jobs are put back once and
+   * then left alone (not fetched) until the integration can deliver again, which housekeeping checks.
+   */
+  private readonly held = new Set<string>();
+  private housekeeper?: NodeJS.Timeout;
   private lastPrune = 0;
   private readonly failureLog: FailureLog;
 
@@ -46,43 +63,87 @@ export class DeliveryWorker {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.refresher = this.refreshLoop();
+    this.deps.notifications.start(() => this.signal.wake());
+    for (let i = 0; i < this.deps.config.fetchLoops; i++) this.loops.push(this.fetchLoop());
+    let busy = false;
+    this.housekeeper = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      void this.housekeeping().finally(() => (busy = false));
+    }, HOUSEKEEPING_MS);
   }
 
-  private async refreshLoop(): Promise<void> {
-    while (this.running) {
+  /**
+   * Flushes repeated failure lines, lets held integrations go on once they can deliver again, forgets
+   * integrations idle for a while, prunes old delivery logs hourly.
+   */
+  private async housekeeping(): Promise<void> {
+    this.failureLog.flush();
+    if (this.held.size > 0) {
       try {
-        await this.refresh();
-        this.failureLog.flush();
-        if (Date.now() - this.lastPrune > 3600_000) {
-          this.lastPrune = Date.now();
-          await this.deps.store.pruneLogs(this.deps.config.logRetentionHours);
+        const { deliverable, gone } = await this.deps.integrations.deliverableOrGone([...this.held]);
+        for (const id of gone) this.held.delete(id);
+        for (const id of deliverable) {
+          this.held.delete(id);
+          await this.deps.queue.wake(id); // its held jobs are due now, and the loops are told
         }
       } catch (err) {
-        this.deps.logger.error({ err }, 'delivery: could not refresh integrations');
+        this.deps.logger.error({ err }, 'delivery: could not look at held integrations');
       }
-      await sleep(this.deps.config.registryRefreshMs);
+    }
+    const idleSince = Date.now() - IDLE_STATE_MS;
+    for (const [id, seen] of this.lastSeen) {
+      if (seen > idleSince || this.breakers.get(id)?.open) continue;
+      this.lastSeen.delete(id);
+      this.gates.delete(id);
+      this.breakers.delete(id);
+      this.secrets.delete(id);
+    }
+    if (Date.now() - this.lastPrune > 3600_000) {
+      this.lastPrune = Date.now();
+      await this.deps.store.pruneLogs(this.deps.config.logRetentionHours).catch((err) => this.deps.logger.error({ err }, 'delivery: could not prune logs'));
     }
   }
 
-  /** Starts loops for deliverable integrations and stops loops of the others. */
-  async refresh(): Promise<void> {
-    const wanted = new Map((await this.deps.integrations.deliverable()).map((r) => [r.id, r.orgId]));
-    for (const [id, loop] of this.loops) {
-      if (!wanted.has(id)) {
-        loop.stop = true;
-        this.loops.delete(id);
-        this.gates.delete(id);
-        this.breakers.delete(id);
-        this.secrets.delete(id);
+  private async fetchLoop(): Promise<void> {
+    const { queue, config, logger } = this.deps;
+    while (this.running) {
+      const room = config.jobsInFlight - this.inFlight;
+      if (room <= 0) {
+        await this.signal.wait(config.sweepMs);
+        continue;
       }
+      let jobs: FetchedJobs;
+      try {
+        jobs = await queue.fetch(Math.min(room, config.jobsPerFetch), config.jobsPerIntegration, [...this.held]);
+      } catch (err) {
+        logger.error({ err }, 'delivery: could not fetch jobs');
+        await this.signal.wait(Math.max(config.sweepMs, 1000));
+        continue;
+      }
+      if (jobs.length === 0) {
+        await this.signal.wait(config.sweepMs);
+        continue;
+      }
+      const byIntegration = new Map<string, FetchedJobs>();
+      for (const job of jobs) {
+        const id = job.data.integrationId;
+        byIntegration.set(id, [...(byIntegration.get(id) ?? []), job]);
+      }
+      for (const [id, ofOne] of byIntegration) this.dispatch(id, ofOne[0].data.orgId, ofOne);
     }
-    for (const [id, orgId] of wanted) {
-      if (this.loops.has(id) || !this.running) continue;
-      const loop = { stop: false, done: [] as Promise<void>[] };
-      this.loops.set(id, loop);
-      for (let i = 0; i < this.deps.config.loopsPerIntegration; i++) loop.done.push(this.run(id, orgId, loop));
-    }
+  }
+
+  /** Delivers one integration's jobs without holding up the fetch loop; the room they free wakes the loops. */
+  private dispatch(id: string, orgId: string, jobs: FetchedJobs): void {
+    this.inFlight += jobs.length;
+    this.lastSeen.set(id, Date.now());
+    const batch = this.run(id, orgId, jobs).finally(() => {
+      this.inFlight -= jobs.length;
+      this.batches.delete(batch);
+      this.signal.wake();
+    });
+    this.batches.add(batch);
   }
 
   private breaker(id: string): Breaker {
@@ -130,36 +191,27 @@ export class DeliveryWorker {
     return secret;
   }
 
-  private async run(id: string, orgId: string, loop: { stop: boolean }): Promise<void> {
-    const { queue, config, logger } = this.deps;
-    while (!loop.stop && this.running) {
-      let jobs: FetchedJobs = [];
-      try {
-        jobs = await queue.fetch(id, config.jobsPerFetch);
-        if (jobs.length === 0) {
-          await sleep(config.pollMs);
-          continue;
-        }
-        await this.deliver(id, orgId, jobs, loop);
-      } catch (err) {
-        if (jobs.length > 0 && !isInfrastructureError(err)) {
-          await this.isolate(id, orgId, jobs, err, loop);
-          continue;
-        }
-        logger.error({ err, integration_id: id }, 'delivery batch failed; its jobs will come back when they expire');
-        await sleep(Math.max(config.pollMs, 1000));
+  private async run(id: string, orgId: string, jobs: FetchedJobs): Promise<void> {
+    try {
+      await this.deliver(id, orgId, jobs);
+    } catch (err) {
+      if (!isInfrastructureError(err)) {
+        await this.isolate(id, orgId, jobs, err);
+        return;
       }
+      this.deps.logger.error({ err, integration_id: id }, 'delivery batch failed; its jobs will come back when they expire');
     }
   }
 
-  private async deliver(id: string, orgId: string, jobs: FetchedJobs, loop: { stop: boolean }): Promise<void> {
+  private async deliver(id: string, orgId: string, jobs: FetchedJobs): Promise<void> {
     const { queue, processor, integrations, logger } = this.deps;
     const integration = await integrations.find(orgId, id);
     if (!integration) {
-      await queue.complete(id, jobs.map((j) => j.id));
+      await queue.complete(jobs.map((j) => j.id));
       return;
     }
     if (!integration.enabled || integration.status !== 'active') {
+      this.held.add(id);
       await processor.hold(id, jobs);
       return;
     }
@@ -174,9 +226,8 @@ export class DeliveryWorker {
     this.failureLog.report(integration, summary.failures);
     await this.breakerChanged(integration, breaker.record(summary.health), summary.lastError, breaker);
     if (summary.authFailed) {
+      this.held.add(id);
       logger.warn({ integration_id: id }, `delivery held: ${summary.authFailed}`);
-      loop.stop = true;
-      this.loops.delete(id);
     }
   }
 
@@ -185,13 +236,13 @@ export class DeliveryWorker {
    * alone, and one that still fails is dead-lettered whole with the reason, so it cannot come back
    * again and again and hold up the jobs queued after it.
    */
-  private async isolate(id: string, orgId: string, jobs: FetchedJobs, err: unknown, loop: { stop: boolean }): Promise<void> {
+  private async isolate(id: string, orgId: string, jobs: FetchedJobs, err: unknown): Promise<void> {
     const { processor, integrations, logger } = this.deps;
     for (const job of jobs) {
       let failure = err;
       if (jobs.length > 1) {
         try {
-          await this.deliver(id, orgId, [job], loop);
+          await this.deliver(id, orgId, [job]);
           continue;
         } catch (alone) {
           failure = alone;
@@ -210,10 +261,12 @@ export class DeliveryWorker {
 
   async stop(): Promise<void> {
     this.running = false;
-    const all = [...this.loops.values()];
-    for (const l of all) l.stop = true;
-    this.loops.clear();
-    await Promise.all([this.refresher, ...all.flatMap((l) => l.done)]);
+    clearInterval(this.housekeeper);
+    this.signal.wake();
+    await Promise.all(this.loops);
+    this.loops = [];
+    await Promise.all([...this.batches]);
+    await this.deps.notifications.stop();
     this.failureLog.flush(Number.POSITIVE_INFINITY);
   }
 }

@@ -100,22 +100,13 @@ export class IngestService {
     });
     if (accepted.length > 0) {
       const acceptedAt = Date.now();
-      for (;;) {
-        const notReady = await pgTransaction(this.deps.pool, async (_client, db) => {
-          const enabled = await this.deps.integrations.enabledIds(db, orgId);
-          // A queue this process has not made sure of yet is made outside any transaction (it needs a
-          // connection of its own), once; this one then queues nothing and is tried again.
-          const missing = enabled.filter((id) => !this.deps.queue.isEnsured(id));
-          if (missing.length > 0) return missing;
-          // Under the queues' commit lock, so an integration deleted meanwhile gets no job.
-          const live = await this.deps.queue.liveUnderLock(enabled, db, this.deps.integrations);
-          const jobs = [...live].map((integrationId) => ({ data: { orgId, integrationId, events: accepted, attempt: 0, acceptedAt } }));
-          await this.deps.queue.enqueue(jobs, db);
-          return [];
-        });
-        if (notReady.length === 0) break;
-        await this.deps.queue.ensureAll(notReady);
-      }
+      await pgTransaction(this.deps.pool, async (_client, db) => {
+        const enabled = await this.deps.integrations.enabledIds(db, orgId);
+        // Under the commit lock, so an integration deleted meanwhile gets no job.
+        const live = await this.deps.queue.liveUnderLock(enabled, db, this.deps.integrations);
+        const jobs = [...live].map((integrationId) => ({ data: { orgId, integrationId, events: accepted, attempt: 0, acceptedAt } }));
+        await this.deps.queue.enqueue(jobs, db);
+      });
     }
     return { accepted: accepted.length, rejected };
   }

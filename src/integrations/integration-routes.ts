@@ -4,6 +4,14 @@ import { typed } from '../http/typed-route.js';
 import { toApi } from './integration.js';
 import { etagOf, type IntegrationService } from './integration-service.js';
 
+/**
+ * The revision number as a number: the contract has checked it is an integer in range, but Express
+ * hands path parameters over as written (`1e3`, `01`), which PostgreSQL would refuse as an integer.
+ */
+function revisionNumber(n: number | string): number {
+  return Number(n);
+}
+
 export function integrationRoutes(service: IntegrationService): Router {
   const r = Router();
 
@@ -51,13 +59,13 @@ export function integrationRoutes(service: IntegrationService): Router {
   r.get(
     '/integrations/:id/revisions/:n',
     typed('getRevision', async (req, res) => {
-      res.json(await service.revision(principal(req).orgId, req.params.id, req.params.n));
+      res.json(await service.revision(principal(req).orgId, req.params.id, revisionNumber(req.params.n)));
     }),
   );
   r.post(
     '/integrations/:id/revisions/:n/restore',
     typed('restoreRevision', async (req, res) => {
-      const rec = await service.restore(actor(req), req.params.id, req.params.n, req.get('If-Match'));
+      const rec = await service.restore(actor(req), req.params.id, revisionNumber(req.params.n), req.get('If-Match'));
       res.set('ETag', etagOf(rec)).json(toApi(rec));
     }),
   );

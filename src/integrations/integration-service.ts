@@ -25,7 +25,6 @@ export type PatchInput = components['schemas']['PatchRequest'];
 
 /** What the service needs of the delivery queue: a queue per integration, dropped on delete. */
 export interface IntegrationQueues {
-  ensure(integrationId: string): Promise<void>;
   drop(integrationId: string, trx: Knex.Transaction): Promise<void>;
 }
 
@@ -101,7 +100,6 @@ export class IntegrationService {
       if (err instanceof UniqueNameError) throw new ConflictError(`An integration named "${name}" already exists`);
       throw err;
     }
-    await this.deps.queues.ensure(id);
     return this.get(actor.orgId, id);
   }
 
@@ -254,9 +252,9 @@ export class IntegrationService {
     return this.deps.integrations.liveIds(db, ids);
   }
 
-  /** Integrations delivery runs for (enabled, credentials not refused, not deleted). */
-  deliverable(): Promise<{ id: string; orgId: string }[]> {
-    return this.deps.integrations.deliverable();
+  /** Which of these delivery may run for again, and which are deleted (see IntegrationStore.deliverableOrGone). */
+  deliverableOrGone(ids: string[]): Promise<{ deliverable: string[]; gone: string[] }> {
+    return this.deps.integrations.deliverableOrGone(ids);
   }
 
   /** Delivery's view of Mixpanel for this integration: failing since (with the reason), or healthy (null). */

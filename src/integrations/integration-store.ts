@@ -161,13 +161,21 @@ export class IntegrationStore {
     );
   }
 
-  /** Integrations delivery runs for: enabled, credentials not refused, not deleted. */
-  async deliverable(): Promise<{ id: string; orgId: string }[]> {
-    const rows = (await this.knex('integrations').whereNull('deleted_at').where({ enabled: true, status: 'active' }).select('id', 'org_id')) as {
+  /**
+   * Which of these integrations delivery may run for again (enabled, credentials not refused) and
+   * which are gone (deleted): a worker asks about the integrations whose jobs it holds back.
+   */
+  async deliverableOrGone(ids: string[]): Promise<{ deliverable: string[]; gone: string[] }> {
+    const rows = (await this.knex('integrations').whereIn('id', ids).select('id', 'enabled', 'status', 'deleted_at')) as {
       id: string;
-      org_id: string;
+      enabled: boolean;
+      status: string;
+      deleted_at: Date | null;
     }[];
-    return rows.map((r) => ({ id: r.id, orgId: r.org_id }));
+    const found = new Map(rows.map((r) => [r.id, r]));
+    const gone = ids.filter((id) => !found.get(id) || found.get(id)!.deleted_at);
+    const deliverable = rows.filter((r) => !r.deleted_at && r.enabled && r.status === 'active').map((r) => r.id);
+    return { deliverable, gone };
   }
 
   /** The org's enabled integrations, in the caller's transaction (ingest queues a job for each). */
