@@ -1,53 +1,12 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
-import pg from 'pg';
+import { randomUUID } from 'node:crypto';
 import Mixpanel from 'mixpanel';
-import { startEmbeddedPostgres } from '../src/db.js';
-import { signAccessToken } from '../src/http/auth.js';
-import { createLogger } from '../src/logger.js';
-import { freePort } from '../test/support/server-process.js';
+import { cpuSeconds, rssMb, SECRET, sleep, startStack, TOKEN } from './stack.js';
 
 /**
  * End to end on this machine: POST /v1/events → PostgreSQL → worker → gzip batches → the stand-in
  * Mixpanel over TLS on loopback, then the same events through the official `mixpanel` library's
  * import_batch to the same stand-in.
  */
-const TOKEN = 'bench-token';
-const SECRET = 'bench-secret';
-const JWT_SECRET = randomBytes(32).toString('hex');
-
-function rssMb(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-function waitLine(child: ChildProcess, match: (line: string) => boolean, ms = 60000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`timeout; output so far: ${buf.slice(-2000)}`)), ms);
-    const on = (c: Buffer) => {
-      buf += c.toString();
-      for (const line of buf.split('\n')) {
-        if (match(line)) {
-          clearTimeout(timer);
-          child.stdout?.off('data', on);
-          resolve(line);
-          return;
-        }
-      }
-    };
-    child.stdout?.on('data', on);
-    child.stderr?.on('data', (c) => (buf += c.toString()));
-  });
-}
 
 /** A ~1 KB page event. */
 function event(i: number, sentAt: number) {
@@ -112,154 +71,19 @@ function eventJson(i: number, sentAt: number): string {
   return out;
 }
 
-/** CPU seconds used so far by processes whose command line matches (utime + stime). */
-function cpuSeconds(match: (cmd: string, pid: number) => boolean): number {
-  let ticks = 0;
-  for (const entry of readdirSync('/proc')) {
-    const pid = Number(entry);
-    if (!pid) continue;
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (!match(cmd, pid)) continue;
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // gone
-    }
-  }
-  return ticks / 100;
-}
-
-/**
- * The service's scripts run as production runs them: the compiled build (dist/), with the node flags
- * `npm start` / `npm run worker` give it. Bench helpers (the stand-in) run from source through tsx.
- */
-function serviceCommand(script: string): string[] {
-  const built = `dist/${script.replace(/\.ts$/, '.js')}`;
-  const scripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
-  const command = Object.values(scripts).find((c) => c.replace(/^exec /, '').startsWith('node ') && c.endsWith(` ${built}`)) ?? '';
-  const words = command.replace(/^exec /, '').split(' ');
-  const flags = process.env.BENCH_NODE_ARGS?.split(' ') ?? words.slice(1, -1);
-  return [...flags, built];
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export async function benchDelivery(opts: { events?: number; latencySeconds?: number; separateWorkers?: number } = {}): Promise<Record<string, unknown>> {
   const N = opts.events ?? 200_000;
   const separateWorkers = opts.separateWorkers ?? 0;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'mpd-bench-'));
-  chmodSync(dir, 0o755);
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-
-  // Database: a fresh one on DATABASE_URL's server, or an embedded PostgreSQL.
-  let databaseUrl: string;
-  let stopPg: (() => Promise<void>) | undefined;
-  if (process.env.DATABASE_URL) {
-    const adminUrl = process.env.DATABASE_URL;
-    const name = `mpd_bench_${randomBytes(4).toString('hex')}`;
-    const admin = async (sql: string) => {
-      const c = new pg.Client({ connectionString: adminUrl });
-      await c.connect();
-      await c.query(sql).finally(() => c.end());
-    };
-    await admin(`CREATE DATABASE ${name}`);
-    stopPg = () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    const u = new URL(adminUrl);
-    u.pathname = `/${name}`;
-    databaseUrl = u.toString();
-  } else {
-    const embedded = await startEmbeddedPostgres(dir, await freePort(), createLogger('silent'));
-    databaseUrl = embedded.url;
-    stopPg = embedded.stop;
-  }
-
-  execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' }); // the service runs from its build
-  const children: ChildProcess[] = [];
-  let stopping = false;
-  const spawnTs = (script: string, args: string[], env: Record<string, string>) => {
-    const base = { ...process.env };
-    delete base.NODE_OPTIONS;
-    const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
-    // BENCH_FROM_SOURCE=1: the service from its TypeScript sources through tsx, as `npm run dev` runs it.
-    const command = script.startsWith('src/') && !process.env.BENCH_FROM_SOURCE ? serviceCommand(script) : [...(script.startsWith('src/') ? serviceCommand(script).slice(0, -1) : []), '--import', 'tsx', script];
-    const c = spawn(process.execPath, [...profile, ...command, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(c);
-    return c;
-  };
-  // The load generator posts with node:http over kept-alive connections: fetch copied each body and
-  // spent half its time collecting garbage.
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  const stack = await startStack({ separateWorkers });
+  const { service, workers } = stack;
   try {
-    const fakeProc = spawnTs('bench/fake-server.ts', [cert, key, TOKEN, SECRET], { NODE_EXTRA_CA_CERTS: cert });
-    const fakeInfo = JSON.parse(await waitLine(fakeProc, (l) => l.startsWith('{"url"'))) as { url: string; control: string };
-    const fakeStats = async (latency = false) => (await (await fetch(`${fakeInfo.control}/stats${latency ? '?latency=1' : ''}`)).json()) as { events: number; duplicates: number; requests: number; latency: { p50: number; p99: number; max: number; count: number } };
-    const resetFake = () => fetch(`${fakeInfo.control}/reset`);
-
-    const port = await freePort();
-    const serviceEnv = {
-      DATABASE_URL: databaseUrl,
-      PORT: String(port),
-      JWT_SECRET,
-      ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-      MIXPANEL_US_URL: fakeInfo.url,
-      NODE_EXTRA_CA_CERTS: cert,
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'production',
-      ...(separateWorkers > 0 ? { WORKERS_IN_PROCESS: 'false' } : {}),
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('DELIVERY_') || k.startsWith('QUEUE_'))),
-    } as Record<string, string>;
-    const service = spawnTs('src/main.ts', [], serviceEnv);
-    let serviceOutput = '';
-    service.on('exit', (code, signal) => {
-      if (!stopping) process.stderr.write(`the service exited (${code ?? signal}); its last words: ${serviceOutput}\n`);
-    });
-    service.stderr?.on('data', (c: Buffer) => (serviceOutput = (serviceOutput + c.toString()).slice(-4000)));
-    service.stdout?.on('data', (c: Buffer) => (serviceOutput = (serviceOutput + c.toString()).slice(-4000)));
-    const workers = Array.from({ length: separateWorkers }, () => spawnTs('src/worker.ts', [], serviceEnv));
-    await waitLine(service, () => false, 4000).catch(() => {});
-    const base = `http://127.0.0.1:${port}`;
-    for (let i = 0; ; i++) {
-      if ((await fetch(`${base}/readyz`).catch(() => undefined))?.ok) break;
-      if (i === 600) throw new Error(`the service did not become ready within 2 minutes; it said: ${serviceOutput}`);
-      await sleep(200);
-    }
     let peakRss = 0;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(service.pid!), ...workers.map((w) => rssMb(w.pid!)))), 250);
-
-    const admin = { Authorization: `Bearer ${signAccessToken(JWT_SECRET, { sub: 'bench', org_id: 'bench', role: 'admin' })}`, 'Content-Type': 'application/json' };
-    const installed = await fetch(`${base}/v1/admin/integration-catalog/mixpanel/install`, {
-      method: 'POST',
-      headers: admin,
-      body: JSON.stringify({ name: 'Bench', config: { project_token: TOKEN, api_secret: SECRET } }),
-    });
-    if (installed.status !== 201) throw new Error(`install: ${installed.status} ${await installed.text()}`);
-    const ingestKey = ((await (await fetch(`${base}/v1/admin/ingest-keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'bench' }) })).json()) as { key: string }).key;
-    const ingest = { Authorization: `Bearer ${ingestKey}`, 'Content-Type': 'application/json' };
+    await stack.install('bench', 'Bench');
+    const ingestKey = await stack.ingestKey('bench');
     const bodyOf = (count: number, offset: number) => `{"events":[${Array.from({ length: count }, (_, i) => eventJson(offset + i, Date.now())).join(',')}]}`;
-    const post = (body: string | Buffer) =>
-      new Promise<void>((resolve, reject) => {
-        const fail = (err: Error) => reject(new Error(`ingest: ${err.message}; the service said: ${serviceOutput.slice(-1500)}`, { cause: err }));
-        const req = http.request(`${base}/v1/events`, { method: 'POST', agent, headers: { ...ingest, 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => (res.statusCode === 202 ? resolve() : reject(new Error(`ingest: ${res.statusCode} ${Buffer.concat(chunks).toString()}`))));
-          res.on('error', fail);
-        });
-        req.on('error', fail);
-        req.end(body);
-      });
-    const waitDelivered = async (n: number, timeoutMs: number) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const s = await fakeStats();
-        if (s.events >= n) return fakeStats(true);
-        if (Date.now() > deadline) throw new Error(`only ${s.events} of ${n} delivered`);
-        await sleep(50);
-      }
-    };
+    const post = (body: string | Buffer) => stack.post(body, ingestKey);
+    const { waitDelivered, resetFake } = stack;
     const eventBytes = Buffer.byteLength(JSON.stringify(event(1, Date.now())));
 
     // Bodies are built before the clock starts (and before the warm-up, so no kept-alive connection
@@ -277,7 +101,7 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
     const cpu = () => ({
       service: cpuSeconds((_c, pid) => pid === service.pid || workers.some((w) => w.pid === pid)),
       ...(workers.length > 0 ? { api: cpuSeconds((_c, pid) => pid === service.pid), workers: cpuSeconds((_c, pid) => workers.some((w) => w.pid === pid)) } : {}),
-      mixpanel: cpuSeconds((_c, pid) => pid === fakeProc.pid),
+      mixpanel: cpuSeconds((_c, pid) => pid === stack.fakePid),
       postgres: cpuSeconds((c) => c.startsWith('postgres')),
       load: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
     });
@@ -340,7 +164,7 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
     // agent, which only a process-wide switch reaches, so it skips verification (slightly in its favour).
     process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
     // The library's typings miss `port` and type import_batch's events as strings.
-    const libConfig = { secret: SECRET, host: '127.0.0.1', port: Number(new URL(fakeInfo.url).port), protocol: 'https', keepAlive: true };
+    const libConfig = { secret: SECRET, host: '127.0.0.1', port: Number(new URL(stack.fakeUrl).port), protocol: 'https', keepAlive: true };
     const lib = Mixpanel.init(TOKEN, libConfig as Parameters<typeof Mixpanel.init>[1]);
     const importBatch = lib.import_batch.bind(lib) as unknown as (events: unknown[], options: object, cb: () => void) => void;
     const libEvents = Array.from({ length: N }, (_, i) => {
@@ -388,11 +212,6 @@ export async function benchDelivery(opts: { events?: number; latencySeconds?: nu
       ratio_ours_to_lib: Math.round((ours / theirs) * 10) / 10,
     };
   } finally {
-    agent.destroy();
-    stopping = true;
-    for (const c of children) c.kill('SIGTERM');
-    await sleep(1500);
-    await stopPg?.();
-    rmSync(dir, { recursive: true, force: true });
+    await stack.stop();
   }
 }

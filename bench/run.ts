@@ -1,14 +1,19 @@
 import { benchDelivery } from './delivery.js';
 import { benchIngestChecks } from './ingest.js';
 import { benchMapping } from './mapping.js';
+import { benchTenants } from './tenants.js';
 
-/** `npm run bench`: every benchmark, figures as JSON (copy them into the README's table). */
+/**
+ * `npm run bench`: the mapping, ingest and delivery benchmarks; `npm run bench tenants` the platform
+ * scale one (minutes: it installs BENCH_TENANTS integrations). Figures as JSON, for the README.
+ */
 async function main() {
   const only = process.argv[2];
   const results: Record<string, unknown> = { node: process.version, date: new Date().toISOString() };
   if (!only || only === 'mapping') Object.assign(results, benchMapping());
   if (!only || only === 'ingest') Object.assign(results, benchIngestChecks());
   if (!only || only === 'delivery') Object.assign(results, await benchDelivery({ events: Number(process.env.BENCH_EVENTS ?? 200_000), separateWorkers: Number(process.env.BENCH_WORKERS ?? 0) }));
+  if (only === 'tenants') Object.assign(results, await benchTenants());
   console.log(JSON.stringify(results, null, 2));
 }
 

@@ -61,4 +61,59 @@ describe('a worker killed mid-batch', () => {
       expect(await second.exited).toBe(0);
     }
   }, 90000);
+
+  it('three workers share one backlog: each event sent once; one killed with SIGKILL mid-batch costs only its own requests', async () => {
+    fake.reset();
+    await t.request
+      .post('/v1/admin/integration-catalog/mixpanel/install')
+      .set(t.auth('scale'))
+      .send(guideInstallBody({ config: { project_token: US.token, api_secret: US.apiSecret } }));
+    const key = (await t.request.post('/v1/admin/ingest-keys').set(t.auth('scale')).send({ name: 'k' })).body.key;
+    const env = {
+      ...FAST_DELIVERY_ENV,
+      DELIVERY_TIMEOUT_MS: '10000',
+      DELIVERY_JOBS_PER_FETCH: '2',
+      DELIVERY_JOBS_PER_INTEGRATION: '6',
+      DELIVERY_JOBS_IN_FLIGHT: '2',
+      DATABASE_URL: t.db.url,
+      JWT_SECRET: TEST_JWT_SECRET,
+      ENCRYPTION_KEY: t.config.encryptionKeys[0].key.toString('base64'),
+      MIXPANEL_US_URL: fake.url,
+      NODE_ENV: 'test',
+    };
+    const workers = Array.from({ length: 3 }, () => startServerProcess(env, 'src/worker.ts'));
+    const postJobs = async (jobs: number) => {
+      for (let j = 0; j < jobs; j++) {
+        const events = Array.from({ length: 10 }, () => page());
+        expect((await t.request.post('/v1/events').set('Authorization', `Bearer ${key}`).send({ events })).status).toBe(202);
+      }
+    };
+    const stored = () => fake.eventsOf(US.token).length;
+    try {
+      for (const w of workers) await waitFor(() => w.output().includes('delivery worker running'), 30000, 'a worker');
+      // Phase 1: 30 jobs among three workers, nobody killed: nothing is sent twice.
+      fake.faults = { delayMs: 100 };
+      await postJobs(30);
+      await waitFor(() => stored() === 300, 30000, 'the first backlog delivered');
+      expect(fake.state.duplicates).toBe(0);
+      const served = new Set(fake.state.requests.map((r) => r.status));
+      expect([...served]).toEqual([200]);
+
+      // Phase 2: requests held 1.5 s at the stand-in; one worker killed while it has some in flight.
+      fake.faults = { delayMs: 1500 };
+      await postJobs(30);
+      await waitFor(() => fake.received > fake.state.requests.length + 2, 30000, 'requests in flight');
+      workers[0].child.kill('SIGKILL');
+      await workers[0].exited;
+      fake.faults = {};
+      await waitFor(() => stored() === 600, 60000, 'the second backlog delivered by the two left');
+      const ids = new Set(fake.eventsOf(US.token).map((e) => e.properties.$insert_id));
+      expect(ids.size).toBe(600);
+      // Only what the killed worker had in flight can come twice (at most its fetch: 2 jobs of 10).
+      expect(fake.state.duplicates).toBeLessThanOrEqual(20);
+    } finally {
+      for (const w of workers.slice(1)) w.child.kill('SIGTERM');
+      for (const w of workers.slice(1)) expect(await w.exited).toBe(0);
+    }
+  }, 120000);
 });

@@ -1,0 +1,186 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { cpuSeconds, rssMb, sleep, startStack } from './stack.js';
+
+/**
+ * `npm run bench tenants`: how delivery's costs grow with the number of installed integrations (one
+ * per org), not only with traffic. One API process (no delivery in it) and one `npm run worker`, on
+ * one PostgreSQL, against the stand-in Mixpanel:
+ *  - idle PostgreSQL transactions/s, idle CPU and RSS with 1 integration, then with BENCH_TENANTS;
+ *  - install latency (p50/p99) while the count grows;
+ *  - a worker started against all of them: time until it delivers;
+ *  - one busy org alone, then among all the idle ones; the same traffic spread over 1,000 orgs;
+ *  - a quiet org's latency while a noisy org drains a 150,000-event backlog;
+ *  - the first event of a freshly installed integration; how late delayed retries fire.
+ */
+const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : 0);
+
+/** A small page event; `lane` names its tenant for the stand-in's per-lane counts and latencies. */
+function eventJson(lane: string, i: number): string {
+  return JSON.stringify({
+    type: 'page',
+    name: 'Home',
+    anonymousId: randomUUID(),
+    messageId: randomUUID(),
+    timestamp: new Date().toISOString(),
+    properties: { lane, sent_at: Date.now(), i, path: `/p/${i % 100}` },
+    context: { ip: '203.0.113.9', page: { url: `https://shop.example.com/p/${i % 100}` } },
+  });
+}
+const bodyOf = (lane: string, count: number, offset = 0) => `{"events":[${Array.from({ length: count }, (_, i) => eventJson(lane, offset + i)).join(',')}]}`;
+
+/** Runs `fn` over `items`, `width` at a time. */
+async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  }));
+}
+
+export async function benchTenants(): Promise<Record<string, unknown>> {
+  const tenants = Number(process.env.BENCH_TENANTS ?? 10_000);
+  const events = Number(process.env.BENCH_TENANT_EVENTS ?? 200_000);
+  const backlog = Number(process.env.BENCH_BACKLOG_EVENTS ?? 150_000);
+  const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 10);
+  const stack = await startStack({ separateWorkers: 1 });
+  const db = new pg.Client({ connectionString: stack.databaseUrl });
+  await db.connect();
+  let worker = stack.workers[0];
+  try {
+    const transactions = async () =>
+      Number((await db.query('SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()')).rows[0].n);
+    const cpu = () => ({
+      service: cpuSeconds((_c, pid) => pid === stack.service.pid || pid === worker.pid),
+      postgres: cpuSeconds((c) => c.startsWith('postgres')),
+    });
+    /** Transactions/s on the service's database, and cores used, while nothing is sent. */
+    const idle = async () => {
+      await sleep(3000); // what the last step started settles
+      const [x0, c0] = [await transactions(), cpu()];
+      await sleep(idleSeconds * 1000);
+      const [x1, c1] = [await transactions(), cpu()];
+      const cores = (a: number, b: number) => Math.round(((b - a) / idleSeconds) * 1000) / 1000;
+      return {
+        transactions_per_s: Math.round(((x1 - x0 - 1) / idleSeconds) * 10) / 10,
+        cpu_service_cores: cores(c0.service, c1.service),
+        cpu_postgres_cores: cores(c0.postgres, c1.postgres),
+        rss_api_mb: Math.round(rssMb(stack.service.pid!)),
+        rss_worker_mb: Math.round(rssMb(worker.pid!)),
+      };
+    };
+    /** `total` events for the orgs of `keys` (round robin), `perPost` per POST, 4 POSTs in flight; events/s from first POST to last arrival. */
+    const burst = async (lane: string, keys: string[], total: number, perPost: number) => {
+      await stack.resetFake();
+      const bodies = Array.from({ length: Math.ceil(total / perPost) }, (_, k) => ({ key: keys[k % keys.length], body: Buffer.from(bodyOf(lane, perPost, k * perPost)) }));
+      const t0 = performance.now();
+      await pool(bodies, 4, ({ key, body }) => stack.post(body, key));
+      const s = await stack.waitDelivered(bodies.length * perPost, 600_000, lane);
+      return { events_per_s: Math.round((bodies.length * perPost) / ((performance.now() - t0) / 1000)), duplicates: s.duplicates };
+    };
+
+    // 1. One integration.
+    await stack.install('solo');
+    const soloKey = await stack.ingestKey('solo');
+    await stack.post(bodyOf('warmup', 1000), soloKey);
+    await stack.waitDelivered(1000, 60_000, 'warmup');
+    const idleOne = await idle();
+    const alone = await burst('alone', [soloKey], events, 1000);
+
+    // 2. Installs up to `tenants`, one org each, 8 at a time.
+    const installMs: number[] = [];
+    const lastThousand: number[] = [];
+    const orgs = Array.from({ length: tenants - 1 }, (_, i) => `tenant-${i}`);
+    const installsStarted = performance.now();
+    await pool(orgs, 8, async (org) => {
+      const t = performance.now();
+      await stack.install(org);
+      const ms = performance.now() - t;
+      installMs.push(ms);
+      if (installMs.length > orgs.length - 1000) lastThousand.push(ms);
+    });
+    const installSeconds = (performance.now() - installsStarted) / 1000;
+    installMs.sort((a, b) => a - b);
+    lastThousand.sort((a, b) => a - b);
+    const idleMany = await idle();
+
+    // 3. A worker started against all of them: from its start to its first delivery.
+    worker.kill('SIGTERM');
+    await new Promise((r) => worker.once('exit', r));
+    await stack.resetFake();
+    await stack.post(bodyOf('restart', 1), soloKey);
+    const started = performance.now();
+    worker = stack.spawnWorker();
+    await stack.waitDelivered(1, 60_000, 'restart');
+    const workerStartMs = Math.round(performance.now() - started);
+
+    // 4. One busy org among the idle ones; the same traffic over 1,000 orgs, 200 events per POST.
+    const busy = await burst('busy', [soloKey], events, 1000);
+    const spreadKeys: string[] = [];
+    await pool(orgs.slice(0, 1000), 8, async (org) => void spreadKeys.push(await stack.ingestKey(org)));
+    const spread = await burst('spread', spreadKeys, events, 200);
+
+    // 5. A quiet org while a noisy org drains a backlog: the quiet one's latency.
+    await stack.resetFake();
+    const quietKey = spreadKeys[1];
+    const noisyPosts = Array.from({ length: Math.ceil(backlog / 1000) }, (_, k) => Buffer.from(bodyOf('noisy', 1000, k * 1000)));
+    const noisy = pool(noisyPosts, 4, (body) => stack.post(body, soloKey));
+    let quietSent = 0;
+    const noisyDone = stack.waitDelivered(noisyPosts.length * 1000, 600_000, 'noisy');
+    let drained = false;
+    void noisyDone.then(() => (drained = true));
+    while (!drained) {
+      await stack.post(bodyOf('quiet', 10, quietSent), quietKey);
+      quietSent += 10;
+      await sleep(100);
+    }
+    await noisy;
+    const quiet = await stack.waitDelivered(quietSent, 60_000, 'quiet');
+
+    // 6. The first event of a freshly installed integration; delayed retries (the stand-in fails once).
+    const freshOrg = `fresh-${randomUUID()}`;
+    await stack.install(freshOrg);
+    const freshKey = await stack.ingestKey(freshOrg);
+    await stack.resetFake();
+    await stack.post(bodyOf('fresh', 1), freshKey);
+    const fresh = await stack.waitDelivered(1, 60_000, 'fresh');
+    await stack.failNext([503, 503, 503]);
+    await stack.post(bodyOf('retried', 3), freshKey);
+    await stack.waitDelivered(3, 120_000, 'retried');
+    const late = (
+      await db.query(
+        `SELECT extract(epoch FROM started_on - start_after) * 1000 AS ms FROM pgboss.job
+          WHERE name = 'delivery' AND started_on IS NOT NULL AND start_after > created_on + interval '100 milliseconds'`,
+      )
+    ).rows.map((r) => Number(r.ms)).sort((a, b) => a - b);
+
+    return {
+      tenants,
+      idle_1: idleOne,
+      [`idle_${tenants}`]: idleMany,
+      idle_transactions_ratio: Math.round((idleMany.transactions_per_s / Math.max(idleOne.transactions_per_s, 0.1)) * 10) / 10,
+      install_seconds_total: Math.round(installSeconds),
+      install_p50_ms: Math.round(pct(installMs, 50)),
+      install_p99_ms: Math.round(pct(installMs, 99)),
+      install_p99_last_1000_ms: Math.round(pct(lastThousand, 99)),
+      worker_start_to_first_delivery_ms: workerStartMs,
+      busy_org_alone_events_per_s: alone.events_per_s,
+      [`busy_org_among_${tenants}_events_per_s`]: busy.events_per_s,
+      busy_ratio: Math.round((busy.events_per_s / alone.events_per_s) * 100) / 100,
+      spread_over_1000_orgs_events_per_s: spread.events_per_s,
+      spread_ratio: Math.round((spread.events_per_s / alone.events_per_s) * 100) / 100,
+      duplicates: alone.duplicates + busy.duplicates + spread.duplicates,
+      backlog_events: noisyPosts.length * 1000,
+      quiet_events: quietSent,
+      quiet_latency_p50_ms: quiet.latency.p50,
+      quiet_latency_p99_ms: quiet.latency.p99,
+      quiet_latency_max_ms: quiet.latency.max,
+      fresh_integration_first_event_ms: fresh.latency.max,
+      delayed_jobs_measured: late.length,
+      delayed_job_lateness_p99_ms: Math.round(pct(late, 99)),
+      delayed_job_lateness_max_ms: Math.round(late[late.length - 1] ?? 0),
+    };
+  } finally {
+    await db.end();
+    await stack.stop();
+  }
+}
