@@ -1,11 +1,13 @@
 import { benchDelivery } from './delivery.js';
 import { benchIngestChecks } from './ingest.js';
 import { benchMapping } from './mapping.js';
+import { benchQueues } from './queues.js';
 import { benchTenants } from './tenants.js';
 
 /**
  * `npm run bench`: the mapping, ingest and delivery benchmarks; `npm run bench tenants` the platform
- * scale one (minutes: it installs BENCH_TENANTS integrations). Figures as JSON, for the README.
+ * scale one (minutes: it installs BENCH_TENANTS integrations); `npm run bench queues` compares the job
+ * queue libraries. Figures as JSON, for the README.
  */
 async function main() {
   const only = process.argv[2];
@@ -14,6 +16,7 @@ async function main() {
   if (!only || only === 'ingest') Object.assign(results, benchIngestChecks());
   if (!only || only === 'delivery') Object.assign(results, await benchDelivery({ events: Number(process.env.BENCH_EVENTS ?? 200_000), separateWorkers: Number(process.env.BENCH_WORKERS ?? 0) }));
   if (only === 'tenants') Object.assign(results, await benchTenants());
+  if (only === 'queues') Object.assign(results, await benchQueues());
   console.log(JSON.stringify(results, null, 2));
 }
 

@@ -15,7 +15,6 @@ import { toDeliveryJob, type FetchedJob } from './delivery-job.js';
 import type { DeliveryQueue, JobToQueue, QueueDb, QueuedJob } from './delivery-queue.js';
 import type { BatchRecord, DeliveryStore } from './delivery-store.js';
 import type { Gate } from './gate.js';
-import { parseSpan } from '../shared/json-spans.js';
 import { pgTransaction } from '../db-transaction.js';
 import type { DeliveryMetrics } from './metrics.js';
 
@@ -30,7 +29,7 @@ interface Entry extends Omit<SettledItem, 'state'> {
 /** The Mixpanel item of an entry, read back from its batch's body (for retries only). */
 function itemOf(en: Entry): MixpanelItem {
   const { batch, k } = en as Required<Entry>;
-  return { endpoint: en.endpoint, body: parseSpan(batch.body, batch.spans, k) as MixpanelItem['body'] };
+  return { endpoint: en.endpoint, body: batch.items.parse(k) as MixpanelItem['body'] };
 }
 
 export interface ProcessorDeps {
@@ -57,6 +56,8 @@ export interface BatchSummary {
   lastError?: string;
   /** What went wrong, one entry per kind of failure (for the log); empty when everything went through. */
   failures: DeliveryFailure[];
+  /** When the earliest retry this batch queued is due (the worker wakes then, not at its next sweep). */
+  nextRetryAt?: Date;
 }
 
 /** An event for its dead letter: as stored, or a note when even that cannot be read back. */
@@ -81,6 +82,10 @@ function jobDeadLetters(job: FetchedJob, reason: string, attempts: number): Batc
     reason,
     attempts,
   }));
+}
+
+function earliest(dates: (Date | undefined)[]): Date | undefined {
+  return dates.reduce<Date | undefined>((min, d) => (d && (!min || d < min) ? d : min), undefined);
 }
 
 function emptyRecord(): BatchRecord {
@@ -299,6 +304,7 @@ export class BatchProcessor {
       health: outcomes.ok > 0 ? 'ok' : outcomes.transient > 0 ? 'transient' : 'other',
       lastError: record.lastError,
       failures: settled.failures,
+      nextRetryAt: earliest(settled.followUps.map((f) => f.startAfter)),
     };
   }
 

@@ -53,6 +53,7 @@ export class DeliveryWorker {
    */
   private readonly held = new Set<string>();
   private housekeeper?: NodeJS.Timeout;
+  private wakeTimer?: { at: number; timer: NodeJS.Timeout };
   private lastPrune = 0;
   private readonly failureLog: FailureLog;
 
@@ -132,6 +133,18 @@ export class DeliveryWorker {
       }
       for (const [id, ofOne] of byIntegration) this.dispatch(id, ofOne[0].data.orgId, ofOne);
     }
+  }
+
+  /** Wakes the fetch loops when a retry this worker queued is due (one timer: the earliest). */
+  private wakeAt(at: Date): void {
+    if (this.wakeTimer && this.wakeTimer.at <= at.getTime()) return;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer.timer);
+    const timer = setTimeout(() => {
+      this.wakeTimer = undefined;
+      this.signal.wake();
+    }, Math.max(0, at.getTime() - Date.now()));
+    timer.unref();
+    this.wakeTimer = { at: at.getTime(), timer };
   }
 
   /** Delivers one integration's jobs without holding up the fetch loop; the room they free wakes the loops. */
@@ -224,6 +237,7 @@ export class DeliveryWorker {
     const probeHold = breaker.open ? breaker.probeAt : undefined;
     const summary = await processor.process(integration, await this.secretFor(integration), this.gate(id), jobs, probeHold);
     this.failureLog.report(integration, summary.failures);
+    if (summary.nextRetryAt) this.wakeAt(summary.nextRetryAt);
     await this.breakerChanged(integration, breaker.record(summary.health), summary.lastError, breaker);
     if (summary.authFailed) {
       this.held.add(id);
@@ -262,6 +276,7 @@ export class DeliveryWorker {
   async stop(): Promise<void> {
     this.running = false;
     clearInterval(this.housekeeper);
+    if (this.wakeTimer) clearTimeout(this.wakeTimer.timer);
     this.signal.wake();
     await Promise.all(this.loops);
     this.loops = [];

@@ -1,7 +1,7 @@
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
-import { bodyBuffers } from '../shared/buffer-pool.js';
+import { BufferLeases, bodyBuffers } from '../shared/buffer-pool.js';
 import { ByteWriter } from '../shared/byte-writer.js';
-import { parseSpan, spanBytes } from '../shared/json-spans.js';
+import { Spans } from '../shared/json-spans.js';
 import type { EventList, EventToQueue, PendingItem } from './delivery-job.js';
 
 /** What a job carries besides its bookkeeping: the events and, on a retry, the items still to send. */
@@ -21,8 +21,8 @@ const SPACE = 0x20;
  */
 export function encodeJobBody(body: JobBody): { bytes: Buffer; release: () => void } {
   // Written in a pooled buffer: `release` hands it back once nothing reads `bytes` any more.
-  const room = bodyBuffers.take();
-  return { bytes: writeJobBody(new ByteWriter(room), body), release: () => bodyBuffers.give(room) };
+  const leases = new BufferLeases(bodyBuffers);
+  return { bytes: writeJobBody(new ByteWriter(leases.take()), body), release: () => leases.releaseAll() };
 }
 
 function writeJobBody(out: ByteWriter, body: JobBody): Buffer {
@@ -52,34 +52,34 @@ export interface FetchedJobBody {
   pending?: PendingItem[];
 }
 
-/** Events as lines of one buffer: `count` lines from line `first`. */
+/** Events as lines of one buffer: `length` lines from line `first`. */
 class LineEvents implements EventList {
   constructor(
-    private readonly bytes: Buffer,
-    private readonly lines: number[],
+    private readonly lines: Spans,
     private readonly first: number,
     readonly length: number,
   ) {}
 
   at(index: number): CanonicalEvent {
-    return parseSpan(this.bytes, this.lines, this.first + index) as CanonicalEvent;
+    return this.lines.parse(this.first + index) as CanonicalEvent;
   }
 
   stored(index: number): Buffer {
-    return spanBytes(this.bytes, this.lines, this.first + index);
+    return this.lines.slice(this.first + index);
   }
 }
 
 export function decodeJobBody(bytes: Buffer): FetchedJobBody {
-  const lines: number[] = [];
+  const offsets: number[] = [];
   for (let start = 0; start <= bytes.length; ) {
     let end = bytes.indexOf(NEWLINE, start);
     if (end === -1) end = bytes.length;
-    lines.push(start, end);
+    offsets.push(start, end);
     start = end + 1;
   }
-  const head = parseSpan(bytes, lines, 0) as { events: number; pending: number };
-  const events = new LineEvents(bytes, lines, 1, head.events);
+  const lines = new Spans(bytes, offsets);
+  const head = lines.parse(0) as { events: number; pending: number };
+  const events = new LineEvents(lines, 1, head.events);
   if (head.pending === 0) return { events };
-  return { events, pending: Array.from({ length: head.pending }, (_, i) => parseSpan(bytes, lines, 1 + head.events + i) as PendingItem) };
+  return { events, pending: Array.from({ length: head.pending }, (_, i) => lines.parse(1 + head.events + i) as PendingItem) };
 }

@@ -5,9 +5,7 @@ const cut = (body: string) => {
   const bytes = Buffer.from(body);
   const spans = eventSpans(bytes);
   if (!spans) return undefined;
-  const out: unknown[] = [];
-  for (let k = 0; k < spans.length; k += 2) out.push(JSON.parse(bytes.toString('utf8', spans[k], spans[k + 1])));
-  return out;
+  return Array.from({ length: spans.count }, (_, k) => spans.parse(k));
 };
 
 describe('eventSpans (cutting {"events":[…]} into events without parsing it whole)', () => {

@@ -1,16 +1,13 @@
 import type { NextFunction, Request, Response } from 'express';
-import { arraySpans, skipSpace, spanBytes } from '../shared/json-spans.js';
+import { arraySpans, skipSpace, type Spans } from '../shared/json-spans.js';
 
 const COLON = 0x3a;
 const OPEN_OBJECT = 0x7b;
 const CLOSE_OBJECT = 0x7d;
 const EVENTS_KEY = Buffer.from('"events"');
 
-/**
- * Where each element of `{"events":[…]}` lies in the bytes (start and end, two per event), or
- * undefined when the body has any other layout.
- */
-export function eventSpans(b: Buffer): number[] | undefined {
+/** Where each element of `{"events":[…]}` lies in the bytes, or undefined when the body has any other layout. */
+export function eventSpans(b: Buffer): Spans | undefined {
   let i = skipSpace(b, 0);
   if (b[i] !== OPEN_OBJECT) return undefined;
   i = skipSpace(b, i + 1);
@@ -21,7 +18,7 @@ export function eventSpans(b: Buffer): number[] | undefined {
   if (!array) return undefined;
   i = skipSpace(b, array.end);
   if (b[i] !== CLOSE_OBJECT) return undefined;
-  return skipSpace(b, i + 1) === b.length ? array.spans : undefined;
+  return skipSpace(b, i + 1) === b.length ? array.items : undefined;
 }
 
 function parse(text: string): unknown {
@@ -74,7 +71,7 @@ export function eventsBody(req: Request, _res: Response, next: NextFunction): vo
     if (utf8 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
     const spans = utf8 && bytes.length > 0 ? eventSpans(bytes) : undefined;
     if (spans) {
-      const events = Array.from({ length: spans.length / 2 }, (_, k) => spanBytes(bytes, spans, k));
+      const events = Array.from({ length: spans.count }, (_, k) => spans.slice(k));
       req.receivedEvents = { kind: 'bytes', events };
       // What the contract checks of the body (an array of 1 to 1000 events) without the events themselves,
       // which ingest checks one by one.

@@ -1,10 +1,10 @@
-import { arraySpans, parseSpan, skipSpace } from './json-spans.js';
+import { arraySpans, skipSpace } from './json-spans.js';
 
 /** Each element of a JSON array parsed on its own; undefined when the bytes are not one array. */
 function parseArrayBytes(b: Buffer): unknown[] | undefined {
   const array = arraySpans(b, skipSpace(b, 0));
   if (!array || skipSpace(b, array.end) !== b.length) return undefined;
-  return Array.from({ length: array.spans.length / 2 }, (_, k) => parseSpan(b, array.spans, k));
+  return Array.from({ length: array.items.count }, (_, k) => array.items.parse(k));
 }
 
 describe('arraySpans', () => {

@@ -58,31 +58,46 @@ function endOfValue(b: Buffer, i: number): number {
 }
 
 /**
- * The elements of the array starting at `start` (a "["): start and end offsets, two per element, and
- * the index just past the array; undefined if the bytes there are not laid out as an array.
+ * Where JSON values lie in one buffer, in order: the byte offsets of each value's start and end are
+ * kept in one flat array (two numbers per value, no object per value), and only this class reads it.
  */
-export function arraySpans(b: Buffer, start: number): { spans: number[]; end: number } | undefined {
-  if (b[start] !== OPEN_ARRAY) return undefined;
-  let i = skipSpace(b, start + 1);
-  const spans: number[] = [];
-  if (b[i] === CLOSE_ARRAY) return { spans, end: i + 1 };
-  for (;;) {
-    const end = endOfValue(b, i);
-    if (end < 0) return undefined;
-    spans.push(i, end);
-    i = skipSpace(b, end);
-    if (b[i] === COMMA) i = skipSpace(b, i + 1);
-    else if (b[i] === CLOSE_ARRAY) return { spans, end: i + 1 };
-    else return undefined;
+export class Spans {
+  constructor(
+    readonly bytes: Buffer,
+    private readonly offsets: number[],
+  ) {}
+
+  get count(): number {
+    return this.offsets.length / 2;
+  }
+
+  /** The bytes of value `k` (a view, not a copy). */
+  slice(k: number): Buffer {
+    return this.bytes.subarray(this.offsets[2 * k], this.offsets[2 * k + 1]);
+  }
+
+  /** Value `k`, parsed. */
+  parse(k: number): unknown {
+    return JSON.parse(this.bytes.toString('utf8', this.offsets[2 * k], this.offsets[2 * k + 1]));
   }
 }
 
-/** The bytes of value `k` of `spans` (start and end offsets in `b`, two per value). */
-export function spanBytes(b: Buffer, spans: number[], k: number): Buffer {
-  return b.subarray(spans[2 * k], spans[2 * k + 1]);
-}
-
-/** Value `k` of `spans`, parsed. */
-export function parseSpan(b: Buffer, spans: number[], k: number): unknown {
-  return JSON.parse(b.toString('utf8', spans[2 * k], spans[2 * k + 1]));
+/**
+ * The elements of the array starting at `start` (a "[") and the index just past the array; undefined
+ * if the bytes there are not laid out as an array.
+ */
+export function arraySpans(b: Buffer, start: number): { items: Spans; end: number } | undefined {
+  if (b[start] !== OPEN_ARRAY) return undefined;
+  let i = skipSpace(b, start + 1);
+  const offsets: number[] = [];
+  if (b[i] === CLOSE_ARRAY) return { items: new Spans(b, offsets), end: i + 1 };
+  for (;;) {
+    const end = endOfValue(b, i);
+    if (end < 0) return undefined;
+    offsets.push(i, end);
+    i = skipSpace(b, end);
+    if (b[i] === COMMA) i = skipSpace(b, i + 1);
+    else if (b[i] === CLOSE_ARRAY) return { items: new Spans(b, offsets), end: i + 1 };
+    else return undefined;
+  }
 }

@@ -1,7 +1,7 @@
 import type { MixpanelEndpoint, MixpanelItem } from './wire.js';
-import { bodyBuffers } from '../../shared/buffer-pool.js';
+import { BufferLeases, bodyBuffers } from '../../shared/buffer-pool.js';
 import { ByteWriter } from '../../shared/byte-writer.js';
-import { spanBytes } from '../../shared/json-spans.js';
+import { Spans } from '../../shared/json-spans.js';
 
 export type MixpanelRegion = 'us' | 'eu' | 'in';
 
@@ -27,14 +27,14 @@ export interface PlannedBatch<T> {
   entries: T[];
   /** The JSON array body, already serialised as UTF-8. */
   body: Buffer;
-  /** Where each entry's item lies in `body`: start and end byte offsets, two per entry. */
-  spans: number[];
+  /** Where each entry's item lies in `body`, by position. */
+  items: Spans;
 }
 
 /** A request body being filled: items are written straight into bytes as they come. */
 class OpenBody<T> {
   readonly entries: T[] = [];
-  readonly spans: number[] = [];
+  private readonly offsets: number[] = [];
   // Room for the largest body at once (growing would copy it); only a lone oversized item grows it.
   private readonly out: ByteWriter;
 
@@ -56,14 +56,16 @@ class OpenBody<T> {
     }
     const start = this.out.length;
     this.out.text(json);
-    this.spans.push(start, this.out.length);
+    this.offsets.push(start, this.out.length);
     this.entries.push(entry);
     return true;
   }
 
-  close(): Buffer {
+  /** The finished body, and where each item lies in it. */
+  close(): { body: Buffer; items: Spans } {
     this.out.byte(0x5d); // ]
-    return this.out.bytes();
+    const body = this.out.bytes();
+    return { body, items: new Spans(body, this.offsets) };
   }
 }
 
@@ -75,7 +77,8 @@ class OpenBody<T> {
 export class BatchPlanner<T> {
   private readonly open = new Map<MixpanelEndpoint, OpenBody<T>>();
   private readonly done: PlannedBatch<T>[] = [];
-  private readonly rooms: Buffer[] = [];
+  /** The bodies' memory, from the pool, owned until release(). */
+  private readonly rooms = new BufferLeases(bodyBuffers);
 
   constructor(private readonly maxBytes = MAX_REQUEST_BYTES) {}
 
@@ -88,9 +91,7 @@ export class BatchPlanner<T> {
     const b = this.open.get(endpoint);
     if (b && b.entries.length < MAX_ITEMS[endpoint] && b.tryAdd(entry, json)) return;
     this.close(endpoint);
-    const room = this.maxBytes === bodyBuffers.bytes ? bodyBuffers.take() : Buffer.allocUnsafe(this.maxBytes);
-    this.rooms.push(room);
-    const fresh = new OpenBody<T>(this.maxBytes, room);
+    const fresh = new OpenBody<T>(this.maxBytes, this.rooms.take(this.maxBytes));
     this.open.set(endpoint, fresh);
     fresh.tryAdd(entry, json);
   }
@@ -102,12 +103,12 @@ export class BatchPlanner<T> {
 
   /** Hands the bodies' memory back for later batches; only once nothing reads them any more. */
   release(): void {
-    for (const room of this.rooms.splice(0)) bodyBuffers.give(room);
+    this.rooms.releaseAll();
   }
 
   private close(endpoint: MixpanelEndpoint): void {
     const b = this.open.get(endpoint);
-    if (b && b.entries.length > 0) this.done.push({ endpoint, entries: b.entries, body: b.close(), spans: b.spans });
+    if (b && b.entries.length > 0) this.done.push({ endpoint, entries: b.entries, ...b.close() });
     this.open.delete(endpoint);
   }
 }
@@ -124,7 +125,7 @@ export function subBody(batch: PlannedBatch<unknown>, positions: number[]): Buff
   out.byte(0x5b);
   positions.forEach((k, i) => {
     if (i > 0) out.byte(0x2c);
-    out.append(spanBytes(batch.body, batch.spans, k));
+    out.append(batch.items.slice(k));
   });
   out.byte(0x5d);
   return out.bytes();
