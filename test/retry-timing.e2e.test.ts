@@ -1,0 +1,25 @@
+import { page } from './fixtures/events.js';
+import { startHarness, US, type Harness } from './support/delivery-harness.js';
+
+/** A retry fires at its time, not at the worker's next sweep (issue 10). */
+let h: Harness;
+beforeEach(async () => {
+  h = await startHarness({ DELIVERY_SWEEP_MS: '10000', DELIVERY_RETRY_BASE_MS: '300', DELIVERY_RETRY_MAX_MS: '300' });
+});
+afterEach(() => h.close());
+
+it('a retry the worker queued is fetched when it is due, though the sweep is 10 s away', async () => {
+  await h.install('Mixpanel');
+  h.us.faults = { nextStatuses: [503] };
+  await h.post([page()]);
+  await h.until(() => h.us.state.requests.length === 1, 'the failed attempt');
+  const failedAt = Date.now();
+  await h.until(() => h.us.eventsOf(US.token).length === 1, 'the retry', 15000);
+  // Back-off of 300 ms (plus up to 2.5× jitter): well under the sweep.
+  expect(Date.now() - failedAt).toBeLessThan(3000);
+  const late = await h.t.db.knex.raw(
+    `SELECT extract(epoch FROM started_on - start_after) * 1000 AS ms FROM pgboss.job WHERE name = 'delivery' AND start_after > created_on`,
+  );
+  expect(late.rows).toHaveLength(1);
+  expect(Number(late.rows[0].ms)).toBeLessThan(500);
+});
