@@ -82,8 +82,10 @@ export async function benchTenants(): Promise<Record<string, unknown>> {
       const bodies = Array.from({ length: Math.ceil(total / perPost) }, (_, k) => ({ key: keys[k % keys.length], body: Buffer.from(bodyOf(lane, perPost, k * perPost)) }));
       const t0 = performance.now();
       await pool(bodies, 4, ({ key, body }) => stack.post(body, key));
+      const ingestSeconds = (performance.now() - t0) / 1000;
       const s = await stack.waitDelivered(bodies.length * perPost, 600_000, lane);
-      return { events_per_s: Math.round((bodies.length * perPost) / ((performance.now() - t0) / 1000)), duplicates: s.duplicates };
+      const n = bodies.length * perPost;
+      return { events_per_s: Math.round(n / ((performance.now() - t0) / 1000)), ingest_events_per_s: Math.round(n / ingestSeconds), duplicates: s.duplicates };
     };
 
     // 1. One integration.
@@ -177,6 +179,9 @@ export async function benchTenants(): Promise<Record<string, unknown>> {
       [`busy_org_among_${tenants}_events_per_s`]: busy.events_per_s,
       busy_ratio: Math.round((busy.events_per_s / alone.events_per_s) * 100) / 100,
       spread_over_1000_orgs_events_per_s: spread.events_per_s,
+      spread_over_1000_orgs_ingest_events_per_s: spread.ingest_events_per_s,
+      busy_org_alone_ingest_events_per_s: alone.ingest_events_per_s,
+      busy_org_alone_200_per_post_ingest_events_per_s: alone200.ingest_events_per_s,
       busy_org_alone_200_per_post_events_per_s: alone200.events_per_s,
       spread_ratio: Math.round((spread.events_per_s / alone.events_per_s) * 100) / 100,
       spread_ratio_same_post_size: Math.round((spread.events_per_s / alone200.events_per_s) * 100) / 100,

@@ -131,7 +131,10 @@ export class DeliveryWorker {
         const id = job.data.integrationId;
         byIntegration.set(id, [...(byIntegration.get(id) ?? []), job]);
       }
-      for (const [id, ofOne] of byIntegration) this.dispatch(id, ofOne[0].data.orgId, ofOne);
+      // An integration's jobs go in batches of a few, side by side: one batch maps while another sends.
+      for (const [id, ofOne] of byIntegration) {
+        for (let i = 0; i < ofOne.length; i += config.jobsPerBatch) this.dispatch(id, ofOne[0].data.orgId, ofOne.slice(i, i + config.jobsPerBatch));
+      }
     }
   }
 
