@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { ANON, context, identify, page, track } from './fixtures/events.js';
+import { ANDROID_ID, ANON, context, identify, mobileContext, mobileProps, page, track } from './fixtures/events.js';
 import { startHarness, US, type Harness } from './support/delivery-harness.js';
+import { everyOperationTraits, everyOperationUpdates, profileWithEveryOperation } from './fixtures/blueprints.js';
 
 /**
  * What real web and mobile SDKs send (Segment-spec payloads from analytics.js, iOS and Android), through
@@ -12,19 +13,11 @@ beforeEach(async () => {
 });
 afterEach(() => h.close());
 
-const ANDROID_ID = '5094f5704b9cf2b3';
 const hoursAgo = (n: number) => new Date(Date.now() - n * 3600_000).toISOString();
 const stats = async (id: string) => (await h.t.request.get(`/v1/admin/integrations/${id}/stats`).set(h.t.auth('acme', 'viewer'))).body;
 
-const mobileContext = {
-  app: { name: 'Shop', version: '3.2.1', build: '321' },
-  os: { name: 'Android', version: '14' },
-  device: { manufacturer: 'Google', model: 'Pixel 8', advertisingId: 'ad-1', adTrackingEnabled: false },
-  screen: { width: 1080, height: 2400 },
-  network: { carrier: 'Orange', wifi: true },
-  library: { name: 'analytics-android', version: '4.11.3' },
-  traits: { email: 'jane@example.com' },
-};
+/** The SDK's context, ad tracking off, with the user's traits as the SDK knows them. */
+const sdkContext = { ...mobileContext, device: { ...mobileContext.device, adTrackingEnabled: false }, traits: { email: 'jane@example.com' } };
 
 /** One Android SDK batch, as sent: Segment fields the platform ignores, an empty timestamp, a clock two hours fast. */
 function androidBatch() {
@@ -44,12 +37,12 @@ function androidBatch() {
       version: 2,
       integrations: { All: true },
       _metadata: { bundled: ['Mixpanel'] },
-      context: mobileContext,
+      context: sdkContext,
     },
-    { type: 'identify', userId: 'user-42', traits: { firstName: 'Jane', lastName: 'Doe' }, anonymousId: ANDROID_ID, messageId: randomUUID(), context: mobileContext },
-    { type: 'group', userId: 'user-42', groupId: 'acme', traits: { name: 'Acme' }, anonymousId: ANDROID_ID, messageId: randomUUID(), context: mobileContext },
+    { type: 'identify', userId: 'user-42', traits: { firstName: 'Jane', lastName: 'Doe' }, anonymousId: ANDROID_ID, messageId: randomUUID(), context: sdkContext },
+    { type: 'group', userId: 'user-42', groupId: 'acme', traits: { name: 'Acme' }, anonymousId: ANDROID_ID, messageId: randomUUID(), context: sdkContext },
     { type: 'alias', userId: 'user-42', previousId: 'user-42', anonymousId: ANDROID_ID, messageId: randomUUID() },
-    { type: 'track', event: 'Ad Clicked', anonymousId: ANDROID_ID, messageId: randomUUID(), context: { ...mobileContext, consent: { analytics: false } } },
+    { type: 'track', event: 'Ad Clicked', anonymousId: ANDROID_ID, messageId: randomUUID(), context: { ...sdkContext, consent: { analytics: false } } },
   ];
 }
 
@@ -87,16 +80,7 @@ describe.each(['default', 'retail'])('%s variant, Original ID Merge', (variant) 
       tab: 'deals',
       distinct_id: ANDROID_ID,
       $device_id: ANDROID_ID,
-      $app_version_string: '3.2.1',
-      $app_build_number: '321',
-      $os: 'Android',
-      $os_version: '14',
-      $manufacturer: 'Google',
-      $model: 'Pixel 8',
-      $screen_width: 1080,
-      $carrier: 'Orange',
-      $wifi: true,
-      mp_lib: 'datafly-signal',
+      ...mobileProps,
     });
     expect(screen.properties).not.toHaveProperty('$user_id'); // userId "" is anonymous
     expect(screen.properties).not.toHaveProperty('advertising_id'); // ad tracking is off
@@ -151,38 +135,17 @@ describe('profile operations chosen in the blueprint', () => {
   it('reach Mixpanel one operation per update, with $time and, when asked, $ignore_time', async () => {
     const id = await h.install('Mixpanel');
     const current = (await h.t.request.get(`/v1/admin/integrations/${id}/blueprint`).set(h.t.auth('acme'))).body;
-    const profile = {
-      enabled: true,
-      pass_through: false,
-      ignore_time: true,
-      mappings: [
-        { source: 'traits.email', target: '$email' },
-        { source: 'traits.signup_source', target: 'Signup Source', operation: '$set_once' },
-        { source: 'traits.logins', target: 'Logins', operation: '$add', transform: 'to_number' },
-        { source: 'traits.tags', target: 'Tags', operation: '$union' },
-        { source: 'traits.untag', target: 'Tags', operation: '$remove' },
-        { source: 'traits.phone_removed', target: '$phone', operation: '$unset' },
-      ],
-    };
-    const put = await h.t.request.put(`/v1/admin/integrations/${id}/blueprint`).set(h.t.auth('acme')).send({ ...current, profile });
+    const put = await h.t.request.put(`/v1/admin/integrations/${id}/blueprint`).set(h.t.auth('acme')).send({ ...current, profile: profileWithEveryOperation });
     expect(put.status).toBe(200);
-    const traits = { email: 'a@b.c', signup_source: 'ad', logins: '2', tags: 'vip', untag: 'trial', phone_removed: true };
-    await h.post([identify('user-9', traits, { context: {} })]);
-    await h.until(() => h.us.state.engage.length === 6, 'the profile updates');
+    await h.post([identify('user-9', everyOperationTraits, { context: {} })]);
+    await h.until(() => h.us.state.engage.length === everyOperationUpdates.length, 'the profile updates');
     const ops = h.us.state.engage.map(({ $token, $distinct_id, $time, $ignore_time, ...op }) => {
       expect([$token, $distinct_id, typeof $time, $ignore_time]).toEqual([US.token, 'user-9', 'number', true]);
       return op;
     });
-    expect(ops).toEqual([
-      { $set: { $email: 'a@b.c' } },
-      { $set_once: { 'Signup Source': 'ad' } },
-      { $add: { Logins: 2 } },
-      { $union: { Tags: ['vip'] } },
-      { $remove: { Tags: 'trial' } },
-      { $unset: ['$phone'] },
-    ]);
+    expect(ops).toEqual(everyOperationUpdates);
     await h.until(async () => (await stats(id)).delivered === 1, 'stats');
-    expect(await stats(id)).toMatchObject({ profile_updates_delivered: 6, dead_lettered: 0 });
+    expect(await stats(id)).toMatchObject({ profile_updates_delivered: everyOperationUpdates.length, dead_lettered: 0 });
   });
 
   it('an operation outside profile mappings is refused with 400 naming the path', async () => {

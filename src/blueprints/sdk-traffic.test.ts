@@ -4,12 +4,12 @@ import { insertId } from './insert-id.js';
 import { blueprintProblems } from './validate.js';
 import { defaultBlueprint } from '../catalog/mixpanel/blueprints/default.js';
 import { retailBlueprint } from '../catalog/mixpanel/blueprints/retail.js';
-import { ANON, CHROME_MAC, context, identify, msgId, page, track, TS, TS_MS } from '../../test/fixtures/events.js';
+import { ANDROID_ID, ANON, CHROME_MAC, context, identify, mobileContext, mobileProps, msgId, page, track, TS, TS_MS } from '../../test/fixtures/events.js';
 import type { CanonicalEvent } from './canonical-event.js';
+import { everyOperationTraits, everyOperationUpdates, profileWithEveryOperation } from '../../test/fixtures/blueprints.js';
 
 /** What real web and mobile SDKs send (Segment spec), mapped by the catalog's blueprints (issue 11). */
 const ctx = { projectToken: 'abc123def456789' };
-const ANDROID_ID = '5094f5704b9cf2b3';
 const simplified = (bp: Blueprint): Blueprint => ({ ...bp, identity: { ...bp.identity, merge_api: 'simplified' } });
 const props = (e: CanonicalEvent, bp: Blueprint) => new CompiledBlueprint(bp).map(e, ctx).items[0].body.properties as Record<string, unknown>;
 
@@ -23,18 +23,6 @@ const screen = (extra: Partial<CanonicalEvent> = {}): CanonicalEvent => ({
   ...extra,
 });
 
-const mobileContext = {
-  app: { name: 'Shop', version: '3.2.1', build: '321', namespace: 'com.example.shop' },
-  os: { name: 'Android', version: '14' },
-  device: { id: 'dev-1', manufacturer: 'Google', model: 'Pixel 8', name: 'husky', type: 'android', advertisingId: 'ad-123', adTrackingEnabled: true },
-  screen: { width: 1080, height: 2400, density: 2.625 },
-  network: { carrier: 'Orange', wifi: true, bluetooth: false, cellular: true },
-  timezone: 'Europe/Paris',
-  location: { city: 'Paris', region: 'IDF', country: 'FR' },
-  library: { name: 'analytics-android', version: '4.11.3' },
-  locale: 'fr-FR',
-  ip: '203.0.113.9',
-};
 
 describe.each([
   ['default', defaultBlueprint],
@@ -162,27 +150,7 @@ describe.each([
     it("→ Mixpanel's reserved mobile properties", () => {
       const p = props(screen({ context: mobileContext }), blueprint);
       expect(p).toMatchObject({
-        mp_lib: 'datafly-signal',
-        $app_name: 'Shop',
-        $app_namespace: 'com.example.shop',
-        $app_version_string: '3.2.1',
-        $app_build_number: '321',
-        $os: 'Android',
-        $os_version: '14',
-        $manufacturer: 'Google',
-        $model: 'Pixel 8',
-        $device: 'husky',
-        $screen_width: 1080,
-        $screen_height: 2400,
-        $screen_density: 2.625,
-        $carrier: 'Orange',
-        $wifi: true,
-        $bluetooth_enabled: false,
-        $cellular_enabled: true,
-        $timezone: 'Europe/Paris',
-        $city: 'Paris',
-        $region: 'IDF',
-        mp_country_code: 'FR',
+        ...mobileProps,
         advertising_id: 'ad-123',
         $device_id: ANDROID_ID, // identity: never the device's or the advertising id
       });
@@ -216,37 +184,11 @@ describe.each([
     });
 
     it('profile mappings choose the operation: $set_once, $add, $append, $union, $remove, $unset; ignore_time sends $ignore_time', () => {
-      const bp: Blueprint = {
-        ...blueprint,
-        profile: {
-          enabled: true,
-          pass_through: false,
-          ignore_time: true,
-          mappings: [
-            { source: 'traits.email', target: '$email' },
-            { source: 'traits.signup_source', target: 'Signup Source', operation: '$set_once' },
-            { source: 'traits.logins', target: 'Logins', operation: '$add', transform: 'to_number' },
-            { source: 'traits.visited', target: 'Visited', operation: '$append' },
-            { source: 'traits.tags', target: 'Tags', operation: '$union' },
-            { source: 'traits.untag', target: 'Tags', operation: '$remove' },
-            { source: 'traits.phone_removed', target: '$phone', operation: '$unset' },
-            { source: 'traits.never', target: 'Never', operation: '$unset' },
-          ],
-        },
-      };
+      const bp: Blueprint = { ...blueprint, profile: profileWithEveryOperation };
       expect(blueprintProblems(bp)).toEqual([]);
-      const e = identify('u-1', { email: 'a@b.c', signup_source: 'ad', logins: '1', visited: '/home', tags: 'vip', untag: 'trial', phone_removed: true });
-      const updates = new CompiledBlueprint(bp).map(e, ctx).items.filter((i) => i.endpoint === '/engage');
+      const updates = new CompiledBlueprint(bp).map(identify('u-1', everyOperationTraits), ctx).items.filter((i) => i.endpoint === '/engage');
       const base = { $token: ctx.projectToken, $distinct_id: 'u-1', $ip: '203.0.113.9', $time: TS_MS, $ignore_time: true };
-      expect(updates.map((u) => u.body)).toEqual([
-        { ...base, $set: { $email: 'a@b.c' } },
-        { ...base, $set_once: { 'Signup Source': 'ad' } },
-        { ...base, $add: { Logins: 1 } },
-        { ...base, $append: { Visited: '/home' } },
-        { ...base, $union: { Tags: ['vip'] } },
-        { ...base, $remove: { Tags: 'trial' } },
-        { ...base, $unset: ['$phone'] },
-      ]);
+      expect(updates.map((u) => u.body)).toEqual(everyOperationUpdates.map((op) => ({ ...base, ...op })));
     });
 
     it('an operation outside profile mappings is refused when the blueprint is checked', () => {
