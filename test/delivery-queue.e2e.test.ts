@@ -28,6 +28,9 @@ describe('the shared delivery queue', () => {
     const tables = await db.knex.raw(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'pgboss'`);
     const storage = await db.knex.raw(`SELECT attstorage FROM pg_attribute WHERE attrelid = 'pgboss.job_common'::regclass AND attname = 'data'`);
     expect(storage.rows[0].attstorage).toBe('e');
+    // A job waits up to 30 days (a disabled integration's events), not pg-boss's default 14.
+    const kept = await db.knex.raw(`SELECT min(keep_until - created_on) AS d FROM pgboss.job WHERE name = ?`, [QUEUE]);
+    expect(kept.rows[0].d.days).toBe(30);
     // Another 50 integrations' jobs add no table.
     await queues[1].enqueue(Array.from({ length: 50 }, () => job(randomUUID())));
     expect((await db.knex.raw(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'pgboss'`)).rows[0].n).toBe(tables.rows[0].n);

@@ -98,6 +98,9 @@ export type QueuedJob = Job<FetchedJob>;
 /** The one pg-boss queue every integration's jobs share; the integration is the job's group. */
 export const QUEUE = 'delivery';
 
+/** How long a queued job may wait (for a disabled integration, or one whose credentials are refused). */
+export const JOB_RETENTION_SECONDS = 30 * 86_400;
+
 /** The channel a commit that queues due jobs notifies, so idle workers fetch at once (see JobNotifications). */
 export const JOBS_CHANNEL = 'mixpanel_delivery_jobs';
 
@@ -155,7 +158,7 @@ export class DeliveryQueue {
     await this.knex.transaction(async (trx) => {
       await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', ['mixpanel-delivery:create-queue']);
       if (!(await this.boss.getQueue(QUEUE))) {
-        await this.boss.createQueue(QUEUE, { retryLimit: 1000, retryDelay: 1, expireInSeconds: this.expireInSeconds, deleteAfterSeconds: 3600 });
+        await this.boss.createQueue(QUEUE, { ...this.jobOptions(), deleteAfterSeconds: 3600 });
       }
       const compressed = await trx.raw(`SELECT 1 FROM pg_attribute WHERE attrelid = 'pgboss.job_common'::regclass AND attname = 'data' AND attstorage <> 'e'`);
       if (compressed.rows.length > 0) await trx.raw('ALTER TABLE pgboss.job_common ALTER COLUMN data SET STORAGE EXTERNAL');
@@ -187,8 +190,12 @@ export class DeliveryQueue {
     }
   }
 
+  /**
+   * pg-boss's own retry only brings back a dead worker's jobs; a job waits at most JOB_RETENTION_SECONDS
+   * before pg-boss deletes it (a disabled integration's events wait that long).
+   */
   private jobOptions() {
-    return { retryLimit: 1000, retryDelay: 1, expireInSeconds: this.expireInSeconds };
+    return { retryLimit: 1000, retryDelay: 1, expireInSeconds: this.expireInSeconds, retentionSeconds: JOB_RETENTION_SECONDS };
   }
 
   /**
