@@ -7,27 +7,21 @@ export interface SqlExecutor {
 }
 
 /**
- * One PostgreSQL transaction shared by our own statements and pg-boss's (which takes a `db` executor
- * speaking `$1` placeholders), so queue changes commit or roll back with the rows they belong to.
+ * The one transaction type of every store: a knex transaction. What pg-boss runs in it (statements
+ * with `$1` placeholders, which knex's raw would not take) goes straight to the transaction's own
+ * connection, so queue changes commit or roll back with the rows they belong to.
  */
-export async function pgTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient, db: SqlExecutor) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  const db: SqlExecutor = { executeSql: (text, values) => client.query(text, values) };
-  try {
-    await client.query('BEGIN');
-    const result = await fn(client, db);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+export function sqlOf(trx: Knex.Transaction): SqlExecutor {
+  return {
+    async executeSql(text, values) {
+      // A transaction's client hands out its one connection (knex binds it to the transaction).
+      const connection = (await trx.client.acquireConnection()) as pg.PoolClient;
+      return connection.query(text, values);
+    },
+  };
 }
 
-/** Runs a knex-built statement on a plain pg client (inside such a transaction). */
-export async function exec(client: pg.PoolClient, qb: Knex.QueryBuilder | Knex.Raw): Promise<pg.QueryResult> {
-  const { sql, bindings } = qb.toSQL().toNative();
-  return client.query(sql, bindings as unknown[]);
+/** Runs `fn` in a knex transaction, with the executor pg-boss's calls take for it. */
+export function inTransaction<T>(knex: Knex, fn: (trx: Knex.Transaction, db: SqlExecutor) => Promise<T>): Promise<T> {
+  return knex.transaction((trx) => fn(trx, sqlOf(trx)));
 }

@@ -57,9 +57,6 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
     poolMax: config.delivery.queuePoolMax,
     onError: (err) => logger.error({ err }, 'job queue error'),
   });
-  // Transactions shared with the queue; like knex's pool, it fails fast when full (503, not a freeze).
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: config.dbPoolMax, connectionTimeoutMillis: config.dbAcquireTimeoutMs });
-  pool.on('error', () => {}); // an idle client lost its connection; the pool replaces it
   const readiness = new Readiness(createKnex(databaseUrl, 1, 1000));
   const catalogBlueprints = new CatalogBlueprintStore(knex);
   const integrationStore = new IntegrationStore(knex);
@@ -77,8 +74,8 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
     secrets: new IntegrationSecrets(secrets, integrationStore),
     queues: queue,
   });
-  const delivery = new DeliveryAdminService({ pool, integrations, store, queue, audit });
-  const processor = new BatchProcessor({ pool, integrations: integrationStore, queue, store, client, blueprints, config: config.delivery, baseUrls: config.mixpanelBaseUrls, metrics });
+  const delivery = new DeliveryAdminService({ knex, integrations, store, queue, audit });
+  const processor = new BatchProcessor({ knex, integrations: integrationStore, queue, store, client, blueprints, config: config.delivery, baseUrls: config.mixpanelBaseUrls, metrics });
   // Made on first use: a delivery thread builds these services too, and needs neither.
   let ingest: IngestService | undefined;
   let metricsExport: MetricsExport | undefined;
@@ -86,7 +83,7 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
     catalogBlueprints,
     integrations,
     get ingest() {
-      return (ingest ??= new IngestService({ knex, pool, keys: new IngestKeyStore(knex), integrations: integrationStore, queue, validator: new EventValidator(SPEC_PATH), audit }));
+      return (ingest ??= new IngestService({ knex, keys: new IngestKeyStore(knex), integrations: integrationStore, queue, validator: new EventValidator(SPEC_PATH), audit }));
     },
     delivery,
     preview: new DeliveryPreview({ integrations, blueprints, baseUrls: config.mixpanelBaseUrls }),
@@ -111,7 +108,6 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
     async close() {
       await readiness.close();
       await queue.stop();
-      await pool.end();
       client.close();
     },
   };

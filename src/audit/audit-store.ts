@@ -1,7 +1,5 @@
 import type { Knex } from 'knex';
 import type { Actor } from '../auth/actor.js';
-import type pg from 'pg';
-import { exec } from '../db-transaction.js';
 import { paginate, type Page, type PageRequest } from '../shared/pagination.js';
 
 export interface AuditEntry {
@@ -44,11 +42,6 @@ export class AuditStore {
 
   async record(trx: Knex.Transaction, entry: AuditEntry): Promise<void> {
     await trx('audit_logs').insert(this.row(entry));
-  }
-
-  /** The same, on a plain pg client inside a transaction shared with the queue. */
-  async recordOn(client: pg.PoolClient, entry: AuditEntry): Promise<void> {
-    await exec(client, this.knex('audit_logs').insert(this.row(entry)));
   }
 
   list(orgId: string, filter: AuditFilter, page: PageRequest): Promise<Page<Record<string, unknown>>> {

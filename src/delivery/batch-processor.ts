@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import type { Knex } from 'knex';
 import type { BlueprintCache } from '../blueprints/engine.js';
 import type { MixpanelEndpoint, MixpanelItem } from '../destinations/mixpanel/wire.js';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
@@ -15,7 +15,7 @@ import { toDeliveryJob, type FetchedJob } from './delivery-job.js';
 import type { DeliveryQueue, JobToQueue, QueueDb, QueuedJob } from './delivery-queue.js';
 import type { BatchRecord, DeliveryStore } from './delivery-store.js';
 import type { Gate } from './gate.js';
-import { pgTransaction } from '../db-transaction.js';
+import { inTransaction } from '../db-transaction.js';
 import type { DeliveryMetrics } from './metrics.js';
 
 /** One Mixpanel item being delivered; its bytes live in its planned batch's body. */
@@ -33,7 +33,7 @@ function itemOf(en: Entry): MixpanelItem {
 }
 
 export interface ProcessorDeps {
-  pool: pg.Pool;
+  knex: Knex;
   /** The integrations table's owner, for marking credentials refused. */
   integrations: Pick<IntegrationStore, 'markAuthFailed' | 'liveIds'>;
   queue: DeliveryQueue;
@@ -311,8 +311,8 @@ export class BatchProcessor {
   /** Dead-letters every event of a job that makes delivery fail, with the reason, and completes it. */
   async quarantine(integration: IntegrationRecord, job: QueuedJob, reason: string): Promise<void> {
     const record: BatchRecord = { ...emptyRecord(), deadLetters: jobDeadLetters(job.data, reason, job.data.attempt + 1), lastError: reason };
-    await pgTransaction(this.deps.pool, async (client, db) => {
-      await this.deps.store.record(client, integration.id, integration.orgId, record);
+    await inTransaction(this.deps.knex, async (trx, db) => {
+      await this.deps.store.record(trx, integration.id, integration.orgId, record);
       await this.deps.queue.complete([job.id], db);
     });
   }
@@ -328,13 +328,13 @@ export class BatchProcessor {
     const startAfter = probe?.at ?? new Date(now + this.deps.config.holdMs);
     const expired = probe ? jobs.filter((j) => now - j.data.acceptedAt >= this.deps.config.maxAgeMs) : [];
     const kept = jobs.filter((j) => !expired.includes(j));
-    await pgTransaction(this.deps.pool, async (client, db) => {
+    await inTransaction(this.deps.knex, async (trx, db) => {
       const live = await this.stillLive(integrationId, db);
       if (live && kept.length > 0) await this.deps.queue.enqueue(kept.map((j) => ({ data: toDeliveryJob(j.data), startAfter })), db);
       if (live && expired.length > 0) {
         const reason = outlived(this.deps.config.maxAgeMs, expired[0].data.lastError ?? probe!.error);
         const deadLetters = expired.flatMap((j) => jobDeadLetters(j.data, reason, j.data.attempt));
-        await this.deps.store.record(client, integrationId, expired[0].data.orgId, { ...emptyRecord(), deadLetters, lastError: reason });
+        await this.deps.store.record(trx, integrationId, expired[0].data.orgId, { ...emptyRecord(), deadLetters, lastError: reason });
       }
       await this.deps.queue.complete(jobs.map((j) => j.id), db);
     });
@@ -352,9 +352,9 @@ export class BatchProcessor {
     followUps: JobToQueue[],
     authFailed: string | undefined,
   ): Promise<void> {
-    await pgTransaction(this.deps.pool, async (client, db) => {
-      await this.deps.store.record(client, integration.id, integration.orgId, record);
-      if (authFailed) await this.deps.integrations.markAuthFailed(client, integration.id, authFailed);
+    await inTransaction(this.deps.knex, async (trx, db) => {
+      await this.deps.store.record(trx, integration.id, integration.orgId, record);
+      if (authFailed) await this.deps.integrations.markAuthFailed(trx, integration.id, authFailed);
       if (await this.stillLive(integration.id, db)) await this.deps.queue.enqueue(followUps, db);
       await this.deps.queue.complete(jobs.map((j) => j.id), db);
     });

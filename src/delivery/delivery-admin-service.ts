@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import type { Knex } from 'knex';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { Actor } from '../auth/actor.js';
 import type { IntegrationService } from '../integrations/integration-service.js';
@@ -6,13 +6,13 @@ import type { PageRequest } from '../shared/pagination.js';
 import type { DeliveryQueue } from './delivery-queue.js';
 import type { DeliveryStore } from './delivery-store.js';
 import { NotFoundError } from '../errors.js';
-import { pgTransaction } from '../db-transaction.js';
+import { inTransaction } from '../db-transaction.js';
 
 /** What operators see and do about delivery: request logs, dead letters and replay, stats. */
 export class DeliveryAdminService {
   constructor(
     private readonly deps: {
-      pool: pg.Pool;
+      knex: Knex;
       integrations: IntegrationService;
       store: DeliveryStore;
       queue: DeliveryQueue;
@@ -33,10 +33,10 @@ export class DeliveryAdminService {
   /** Queues dead letters again (all, or the given ids), mapped afresh with the current blueprint. */
   async replay(actor: Actor, id: string, ids?: string[]): Promise<{ replayed: number }> {
     await this.deps.integrations.get(actor.orgId, id); // 404 for another org's or a deleted one
-    return pgTransaction(this.deps.pool, async (client, db) => {
+    return inTransaction(this.deps.knex, async (trx, db) => {
       // Under the commit lock, and looked at again: a delete committing now cannot leave these jobs behind.
       if (!(await this.deps.queue.liveUnderLock([id], db, this.deps.integrations)).has(id)) throw new NotFoundError(`No integration ${id}`);
-      const events = await this.deps.store.takeForReplay(client, actor.orgId, id, ids);
+      const events = await this.deps.store.takeForReplay(trx, actor.orgId, id, ids);
       if (events.length > 0) {
         const acceptedAt = Date.now();
         const jobs = [];
@@ -45,15 +45,7 @@ export class DeliveryAdminService {
         }
         await this.deps.queue.enqueue(jobs, db);
       }
-      await this.deps.audit.recordOn(client, {
-        orgId: actor.orgId,
-        userId: actor.userId,
-        action: 'dead_letters.replay',
-        resourceType: 'integration',
-        resourceId: id,
-        changes: { old: null, new: { replayed: events.length, ids: ids ?? 'all' } },
-        ipAddress: actor.ip,
-      });
+      await this.deps.audit.byActor(trx, actor, 'dead_letters.replay', { type: 'integration', id }, { old: null, new: { replayed: events.length, ids: ids ?? 'all' } });
       return { replayed: events.length };
     });
   }

@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import type pg from 'pg';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import { paginate, type Page, type PageRequest } from '../shared/pagination.js';
-import { exec } from '../db-transaction.js';
 import { storableJson } from '../shared/storable-json.js';
 
 export interface DeliveryLogRow {
@@ -58,11 +56,9 @@ export class DeliveryStore {
   constructor(private readonly knex: Knex) {}
 
   /** Writes what one batch did, in the caller's transaction. */
-  async record(client: pg.PoolClient, integrationId: string, orgId: string, r: BatchRecord): Promise<void> {
+  async record(trx: Knex.Transaction, integrationId: string, orgId: string, r: BatchRecord): Promise<void> {
     if (r.logs.length > 0) {
-      await exec(
-        client,
-        this.knex('delivery_logs').insert(
+      await trx('delivery_logs').insert(
           r.logs.map((l) => ({
             org_id: l.orgId,
             integration_id: l.integrationId,
@@ -77,13 +73,10 @@ export class DeliveryStore {
             attempt: l.attempt,
             duration_ms: Math.round(l.durationMs),
           })),
-        ),
       );
     }
     if (r.deadLetters.length > 0) {
-      await exec(
-        client,
-        this.knex('dead_letters').insert(
+      await trx('dead_letters').insert(
           r.deadLetters.map((d) => ({
             id: randomUUID(),
             org_id: d.orgId,
@@ -93,15 +86,12 @@ export class DeliveryStore {
             reason: d.reason.slice(0, RESPONSE_BODY_LIMIT),
             attempts: d.attempts,
           })),
-        ),
       );
     }
     const now = new Date();
     const { events, profileUpdates, groupUpdates } = r.delivered;
     const items = events + profileUpdates + groupUpdates;
-    await exec(
-      client,
-      this.knex.raw(
+    await trx.raw(
         `INSERT INTO delivery_counters (integration_id, org_id, items_delivered, events_delivered, mixpanel_events_delivered,
                                         profile_updates_delivered, group_updates_delivered, failed, dead_lettered, skipped,
                                         skipped_no_consent, last_success_at, last_error_at, last_error)
@@ -135,7 +125,6 @@ export class DeliveryStore {
           r.lastError ? now : null,
           r.lastError?.slice(0, 1000) ?? null,
         ],
-      ),
     );
   }
 
@@ -172,10 +161,10 @@ export class DeliveryStore {
   }
 
   /** Marks dead letters replayed and returns their events, oldest first, in the caller's transaction. */
-  async takeForReplay(client: pg.PoolClient, orgId: string, integrationId: string, ids?: string[]): Promise<CanonicalEvent[]> {
-    const q = this.knex('dead_letters').where({ org_id: orgId, integration_id: integrationId, status: 'dead' });
+  async takeForReplay(trx: Knex.Transaction, orgId: string, integrationId: string, ids?: string[]): Promise<CanonicalEvent[]> {
+    const q = trx('dead_letters').where({ org_id: orgId, integration_id: integrationId, status: 'dead' });
     if (ids) q.whereIn('id', ids);
-    const { rows } = await exec(client, q.update({ status: 'replayed', replayed_at: this.knex.fn.now() }).returning(['event', 'created_at']));
+    const rows = await q.update({ status: 'replayed', replayed_at: trx.fn.now() }).returning(['event', 'created_at']);
     return (rows as { event: CanonicalEvent; created_at: Date }[])
       .sort((a, b) => a.created_at.getTime() - b.created_at.getTime())
       .map((r) => r.event);

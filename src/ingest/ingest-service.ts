@@ -1,11 +1,10 @@
 import type { Knex } from 'knex';
-import type pg from 'pg';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import { completeEvent, needsCompleting } from '../blueprints/complete-event.js';
 import type { EventToQueue } from '../delivery/delivery-job.js';
 import type { DeliveryQueue } from '../delivery/delivery-queue.js';
-import { pgTransaction } from '../db-transaction.js';
+import { inTransaction } from '../db-transaction.js';
 import { InvalidTokenError, NotFoundError, ValidationError } from '../errors.js';
 import type { Actor } from '../auth/actor.js';
 import type { PageRequest } from '../shared/pagination.js';
@@ -42,7 +41,6 @@ export class IngestService {
   constructor(
     private readonly deps: {
       knex: Knex;
-      pool: pg.Pool;
       keys: IngestKeyStore;
       /** The integrations table's owner: which integrations of the org get the events. */
       integrations: Pick<IntegrationStore, 'enabledIds' | 'liveIds'>;
@@ -100,7 +98,7 @@ export class IngestService {
     });
     if (accepted.length > 0) {
       const acceptedAt = Date.now();
-      await pgTransaction(this.deps.pool, async (_client, db) => {
+      await inTransaction(this.deps.knex, async (_trx, db) => {
         const enabled = await this.deps.integrations.enabledIds(db, orgId);
         // Under the commit lock, so an integration deleted meanwhile gets no job.
         const live = await this.deps.queue.liveUnderLock(enabled, db, this.deps.integrations);

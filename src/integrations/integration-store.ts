@@ -1,6 +1,5 @@
 import type { Knex } from 'knex';
-import type pg from 'pg';
-import { exec, type SqlExecutor } from '../db-transaction.js';
+import type { SqlExecutor } from '../db-transaction.js';
 import type { Blueprint } from '../blueprints/blueprint.js';
 import type { components } from '../generated/api.js';
 import type { SealedSecret } from '../secrets/secret-box.js';
@@ -194,8 +193,8 @@ export class IntegrationStore {
   }
 
   /** Mixpanel refused the credentials: held until a new secret is PATCHed, in delivery's transaction. */
-  async markAuthFailed(client: pg.PoolClient, id: string, reason: string): Promise<void> {
-    await exec(client, this.knex('integrations').where({ id }).update({ status: 'auth_failed', status_reason: reason, updated_at: this.knex.fn.now() }));
+  async markAuthFailed(trx: Knex.Transaction, id: string, reason: string): Promise<void> {
+    await trx('integrations').where({ id }).update({ status: 'auth_failed', status_reason: reason, updated_at: trx.fn.now() });
   }
 
   /**
