@@ -19,8 +19,12 @@ const postmasterPid = (dataDir: string) => Number(readFileSync(path.join(dataDir
 
 /** `npm start` as a user runs it (build, then the compiled server), and what stopping it leaves behind: nothing. */
 describe('stopping the service', () => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mpd-life-'));
-  chmodSync(dataDir, 0o755);
+  // Made in beforeAll, not when the file is read: a run that filters these tests out leaves no folder.
+  let dataDir = '';
+  beforeAll(() => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'mpd-life-'));
+    chmodSync(dataDir, 0o755);
+  });
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
   // npm as the test's own runner was started (npm test), else the one on PATH.
   const npm = process.env.npm_execpath ? [process.execPath, process.env.npm_execpath] : ['npm'];

@@ -8,8 +8,12 @@ import { childEnv, freePort, startServerProcess, waitFor } from './support/serve
 
 /** The real entry point on the embedded PostgreSQL: first start, restart, shutdown, production rules. */
 describe('the service process', () => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mpd-proc-'));
-  chmodSync(dataDir, 0o755);
+  // Made in beforeAll, not when the file is read: a run that filters these tests out leaves no folder.
+  let dataDir = '';
+  beforeAll(() => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'mpd-proc-'));
+    chmodSync(dataDir, 0o755);
+  });
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   const token = (org: string) =>
