@@ -43,6 +43,8 @@ export async function benchTenants(): Promise<Record<string, unknown>> {
   const events = Number(process.env.BENCH_TENANT_EVENTS ?? 200_000);
   const backlog = Number(process.env.BENCH_BACKLOG_EVENTS ?? 150_000);
   const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 10);
+  // POSTs in flight during a burst (clients posting at once).
+  const lanes = Number(process.env.BENCH_TENANT_LANES ?? 4);
   // After the installs PostgreSQL's autovacuum and autoanalyze run a while (their transactions count too).
   const settleSeconds = Number(process.env.BENCH_IDLE_SETTLE_SECONDS ?? 60);
   const stack = await startStack({ separateWorkers: 1 });
@@ -76,12 +78,12 @@ export async function benchTenants(): Promise<Record<string, unknown>> {
         rss_worker_mb: Math.round(rssMb(worker.pid!)),
       };
     };
-    /** `total` events for the orgs of `keys` (round robin), `perPost` per POST, 4 POSTs in flight; events/s from first POST to last arrival. */
+    /** `total` events for the orgs of `keys` (round robin), `perPost` per POST, `lanes` POSTs in flight; events/s from first POST to last arrival. */
     const burst = async (lane: string, keys: string[], total: number, perPost: number) => {
       await stack.resetFake();
       const bodies = Array.from({ length: Math.ceil(total / perPost) }, (_, k) => ({ key: keys[k % keys.length], body: Buffer.from(bodyOf(lane, perPost, k * perPost)) }));
       const t0 = performance.now();
-      await pool(bodies, 4, ({ key, body }) => stack.post(body, key));
+      await pool(bodies, lanes, ({ key, body }) => stack.post(body, key));
       const ingestSeconds = (performance.now() - t0) / 1000;
       const s = await stack.waitDelivered(bodies.length * perPost, 600_000, lane);
       const n = bodies.length * perPost;
