@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { CanonicalEvent } from './canonical-event.js';
+import { nonBlank } from './paths.js';
 
 /**
  * Below this, a difference between the client's clock (sentAt) and the platform's (receivedAt) is taken
@@ -9,7 +10,6 @@ import type { CanonicalEvent } from './canonical-event.js';
  */
 export const CLOCK_SKEW_THRESHOLD_MS = 30_000;
 
-const nonBlank = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
 
 /** The event's fields that ingest fixes once (a canonical event as SDKs send it, before it is complete). */
 type Received = Partial<Pick<CanonicalEvent, 'messageId' | 'timestamp' | 'originalTimestamp' | 'sentAt' | 'receivedAt'>>;

@@ -4,7 +4,7 @@ import type { CanonicalEvent } from './canonical-event.js';
 import { eventReason, invalidIdReason, updateReason } from './guards.js';
 import { insertId } from './insert-id.js';
 import { compileMappings, compileValue, keysReadUnder, type CompiledMappings, type ValueFn } from './mappings.js';
-import { compilePath, isPresent, type Getter } from './paths.js';
+import { compilePath, isPresent, nonBlank, type Getter } from './paths.js';
 
 
 /**
@@ -46,7 +46,6 @@ const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 
 type Obj = Record<string, unknown>;
 const isObject = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
-const nonBlank = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
 
 /** A consent value that withholds consent: false, or what consent tools write for it. */
 function refuses(v: unknown): boolean {

@@ -42,3 +42,8 @@ export function compilePath(path: string): Getter {
 export function isPresent(v: unknown): boolean {
   return v !== undefined && v !== null && v !== '';
 }
+
+/** The string when it holds more than whitespace (SDKs send "" and " " for "none"), else undefined. */
+export function nonBlank(v: unknown): string | undefined {
+  return typeof v === 'string' && v.trim() !== '' ? v : undefined;
+}

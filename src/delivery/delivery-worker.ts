@@ -128,8 +128,9 @@ export class DeliveryWorker {
       }
       const byIntegration = new Map<string, FetchedJobs>();
       for (const job of jobs) {
-        const id = job.data.integrationId;
-        byIntegration.set(id, [...(byIntegration.get(id) ?? []), job]);
+        const ofOne = byIntegration.get(job.data.integrationId);
+        if (ofOne) ofOne.push(job);
+        else byIntegration.set(job.data.integrationId, [job]);
       }
       // An integration's jobs go in batches of a few, side by side: one batch maps while another sends.
       for (const [id, ofOne] of byIntegration) {
