@@ -125,6 +125,11 @@ describe('POST /v1/events', () => {
     expect([latin1.status, latin1.body.error.code]).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE']);
     const empty = await raw('');
     expect([empty.status, empty.body.error.code]).toEqual([400, 'VALIDATION_ERROR']);
+    // Bodies that are JSON but no object (found by the fuzz test: `null` answered 500).
+    for (const body of ['null', '42', '"events"', '[]']) {
+      const res = await raw(body);
+      expect([body, res.status, res.body.error.code]).toEqual([body, 400, 'VALIDATION_ERROR']);
+    }
     expect(await queuedEvents()).toBe(before);
   });
 

@@ -79,7 +79,8 @@ export function eventsBody(req: Request, _res: Response, next: NextFunction): vo
     } else {
       const text = utf8 ? bytes.toString('utf8') : decode(bytes, charset);
       req.body = text.trim() === '' ? {} : parse(text);
-      const events = (req.body as { events?: unknown }).events;
+      // JSON `null`, a number or a string is a body too: the contract refuses it (400), nothing here reads it.
+      const events = req.body !== null && typeof req.body === 'object' ? (req.body as { events?: unknown }).events : undefined;
       if (Array.isArray(events)) req.receivedEvents = { kind: 'parsed', events };
     }
     next();
