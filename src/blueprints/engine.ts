@@ -4,7 +4,7 @@ import type { CanonicalEvent } from './canonical-event.js';
 import { eventReason, invalidIdReason, updateReason } from './guards.js';
 import { insertId } from './insert-id.js';
 import { compileMappings, compileValue, keysReadUnder, type CompiledMappings, type ValueFn } from './mappings.js';
-import { compilePath, isPresent, nonBlank, type Getter } from './paths.js';
+import { compilePath, isPresent, isRecord, nonBlank, type Getter } from './paths.js';
 
 
 /**
@@ -45,7 +45,6 @@ const PROFILE_OPERATIONS: ProfileOperation[] = ['$set', '$set_once', '$add', '$a
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 
 type Obj = Record<string, unknown>;
-const isObject = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** A consent value that withholds consent: false, or what consent tools write for it. */
 function refuses(v: unknown): boolean {
@@ -90,29 +89,20 @@ export class CompiledBlueprint {
       if (name !== 'page' && name !== 'screen') this.events.set(name, compileEvent(name, rule));
     }
     this.fallback = bp.defaults.action === 'pass' ? { name: '', mappings: compileMappings(bp.defaults.mappings) } : null;
-    this.pageEvent = bp.events.page ? compileEvent('Page Viewed', bp.events.page) : this.fallback && { ...this.fallback, name: 'Page Viewed' };
-    this.screenEvent = bp.events.screen
-      ? compileEvent('Screen Viewed', bp.events.screen)
-      : this.fallback && { ...this.fallback, name: 'Screen Viewed' };
+    // page and screen calls: their own rule, else the defaults under Mixpanel's usual name.
+    const view = (rule: EventRule | undefined, name: string) => (rule ? compileEvent(name, rule) : this.fallback && { ...this.fallback, name });
+    this.pageEvent = view(bp.events.page, 'Page Viewed');
+    this.screenEvent = view(bp.events.screen, 'Screen Viewed');
     this.ignoreTime = bp.profile.ignore_time === true;
     if (bp.profile.enabled) {
       const mappings = bp.profile.mappings;
-      const consumed = keysReadUnder(mappings, 'traits');
-      const rest = bp.profile.pass_through
-        ? compileMappings([{ source: 'traits', spread: true, exclude: [...consumed, ...(bp.profile.exclude ?? [])] }])
-        : undefined;
+      // With pass_through, the traits no mapping reads are $set as they are (a spread: it runs first).
+      const rest: Mapping[] = bp.profile.pass_through
+        ? [{ source: 'traits', spread: true, exclude: [...keysReadUnder(mappings, 'traits'), ...(bp.profile.exclude ?? [])] }]
+        : [];
       this.profile = PROFILE_OPERATIONS.flatMap((operation) => {
-        const own = mappings.filter((m) => (m.operation ?? '$set') === operation);
-        if (own.length === 0 && !(operation === '$set' && rest)) return [];
-        const explicit = compileMappings(own);
-        const withRest: CompiledMappings =
-          operation === '$set' && rest
-            ? (root, out) => {
-                rest(root, out);
-                explicit(root, out);
-              }
-            : explicit;
-        return [{ operation, mappings: withRest }];
+        const own = [...(operation === '$set' ? rest : []), ...mappings.filter((m) => (m.operation ?? '$set') === operation)];
+        return own.length === 0 ? [] : [{ operation, mappings: compileMappings(own) }];
       });
     }
     this.revenueEvents = new Set(bp.revenue?.events ?? []);
@@ -194,9 +184,9 @@ export class CompiledBlueprint {
     const { category, denyWhenMissing } = this.consent;
     const consent = e.context?.consent;
     let given: unknown;
-    if (isObject(consent)) {
+    if (isRecord(consent)) {
       given = lookup(consent, category);
-      if (given === undefined && isObject(consent.categoryPreferences)) given = lookup(consent.categoryPreferences, category);
+      if (given === undefined && isRecord(consent.categoryPreferences)) given = lookup(consent.categoryPreferences, category);
     }
     if (given === undefined || given === null) {
       return denyWhenMissing ? `no "${category}" consent on the event, and the blueprint denies when it is missing` : undefined;
@@ -207,8 +197,8 @@ export class CompiledBlueprint {
   /** The event with `context.traits` merged under `traits` (the event's own traits win), when the blueprint says so. */
   private withContextTraits(e: CanonicalEvent): CanonicalEvent {
     const extra = e.context?.traits;
-    if (!this.contextTraits.has(e.type as CallType) || !isObject(extra)) return e;
-    return { ...e, traits: { ...extra, ...(isObject(e.traits) ? e.traits : {}) } };
+    if (!this.contextTraits.has(e.type as CallType) || !isRecord(extra)) return e;
+    return { ...e, traits: { ...extra, ...(isRecord(e.traits) ? e.traits : {}) } };
   }
 
   /** Blank userIds (what several SDKs send for anonymous users) count as absent. */
@@ -271,7 +261,7 @@ export class CompiledBlueprint {
     const name = rule.name || (e.event as string);
     const common = this.globalProperties(e);
     const extra = e.context?.traits;
-    if (isObject(extra) && this.contextTraits.has(e.type as CallType)) {
+    if (isRecord(extra) && this.contextTraits.has(e.type as CallType)) {
       for (const k in extra) if (extra[k] !== undefined && !(k in common)) common[k] = extra[k];
     }
     const props = this.eventProperties(e, common, rule.mappings, ctx, time, ids, insertId(e.messageId));

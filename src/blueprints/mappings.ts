@@ -1,5 +1,5 @@
 import type { Mapping } from './blueprint.js';
-import { compilePath, isPresent, type Getter } from './paths.js';
+import { compilePath, isPresent, isRecord, type Getter } from './paths.js';
 import { TRANSFORMS, type TransformFn } from './transforms.js';
 
 /** Writes the mapped properties of one root object (an event, or an event with its `item`) into `out`. */
@@ -60,10 +60,10 @@ function compileSpread(m: Mapping, siblings: Mapping[]): CompiledMappings {
   const skip = new Set([...(m.exclude ?? []), ...sourcesOf(m).flatMap((s) => [...keysReadUnder(siblings, s)])]);
   return (root, out) => {
     const obj = value(root);
-    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return;
-    for (const key in obj as Record<string, unknown>) {
+    if (!isRecord(obj)) return;
+    for (const key in obj) {
       if (skip.has(key)) continue;
-      const v = (obj as Record<string, unknown>)[key];
+      const v = obj[key];
       if (v !== undefined) out[key] = v;
     }
   };

@@ -43,6 +43,11 @@ export function isPresent(v: unknown): boolean {
   return v !== undefined && v !== null && v !== '';
 }
 
+/** A JSON object (not null, not an array). */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
 /** The string when it holds more than whitespace (SDKs send "" and " " for "none"), else undefined. */
 export function nonBlank(v: unknown): string | undefined {
   return typeof v === 'string' && v.trim() !== '' ? v : undefined;

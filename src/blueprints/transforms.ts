@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import UAParser from 'ua-parser-js';
 import type { Transform } from './blueprint.js';
+import { isRecord } from './paths.js';
 
 /** A transform turns a value into another; `undefined` means "no value". */
 export type TransformFn = (value: unknown, format?: string) => unknown;
@@ -40,15 +41,24 @@ export interface ParsedUserAgent {
   $device?: string;
 }
 
-const uaCache = new LRUCache<string, ParsedUserAgent>({ max: 5000 });
+/** `fn` remembered for the last 5,000 strings it was given: user agents and URLs repeat. */
+function memoized<T>(fn: (s: string) => T): (s: string) => T {
+  const cache = new LRUCache<string, { value: T }>({ max: 5000 });
+  return (s) => {
+    let hit = cache.get(s);
+    if (!hit) {
+      hit = { value: fn(s) };
+      cache.set(s, hit);
+    }
+    return hit.value;
+  };
+}
+
 const uaParser = new UAParser();
 
-/** Parses with ua-parser-js (maintained, MIT); user agents repeat, so results are cached. */
-export function parseUserAgent(v: unknown): ParsedUserAgent | undefined {
-  if (typeof v !== 'string' || v === '') return undefined;
-  const hit = uaCache.get(v);
-  if (hit) return hit;
-  uaParser.setUA(v);
+/** Parses with ua-parser-js (maintained, MIT). */
+const parseUa = memoized((ua): ParsedUserAgent => {
+  uaParser.setUA(ua);
   const r = uaParser.getResult();
   const out: ParsedUserAgent = {};
   if (r.browser.name) out.$browser = r.browser.name;
@@ -56,28 +66,23 @@ export function parseUserAgent(v: unknown): ParsedUserAgent | undefined {
   if (r.os.name) out.$os = r.os.name;
   if (r.device.model) out.$device = r.device.model;
   else if (r.device.type) out.$device = r.device.type;
-  uaCache.set(v, out);
   return out;
+});
+
+export function parseUserAgent(v: unknown): ParsedUserAgent | undefined {
+  return typeof v === 'string' && v !== '' ? parseUa(v) : undefined;
 }
 
 function urlPart(part: 'host' | 'path'): TransformFn {
-  const cache = new LRUCache<string, { value: string | undefined }>({ max: 5000 });
-  return (v) => {
-    if (typeof v !== 'string' || v === '') return undefined;
-    let hit = cache.get(v);
-    if (!hit) {
-      let value: string | undefined;
-      try {
-        const u = new URL(v);
-        value = part === 'host' ? u.hostname : u.pathname;
-      } catch {
-        value = undefined;
-      }
-      hit = { value };
-      cache.set(v, hit);
+  const of = memoized((url) => {
+    try {
+      const u = new URL(url);
+      return part === 'host' ? u.hostname : u.pathname;
+    } catch {
+      return undefined;
     }
-    return hit.value;
-  };
+  });
+  return (v) => (typeof v === 'string' && v !== '' ? of(v) : undefined);
 }
 
 const UTM_KEYS: Record<string, string> = { name: 'utm_campaign', id: 'utm_id', campaign_id: 'utm_id' };
@@ -101,11 +106,11 @@ function isScalar(v: unknown): v is string | number | boolean {
 
 /** `context.campaign` → every utm_* property (the five, utm_id and any other parameter the SDK kept). */
 function campaignUtm(v: unknown): unknown {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  if (!isRecord(v)) return undefined;
   const out: Record<string, unknown> = {};
   let any = false;
-  for (const key in v as Record<string, unknown>) {
-    const value = (v as Record<string, unknown>)[key];
+  for (const key in v) {
+    const value = v[key];
     if (!isScalar(value)) continue;
     const k = utmKey(key);
     if (k === 'utm_id' && out.utm_id !== undefined && key !== 'id') continue; // `id` wins over `campaign_id`
@@ -117,32 +122,28 @@ function campaignUtm(v: unknown): unknown {
 
 /** The utm_* parameters of a URL's (or a bare search string's) query, as properties; undefined when none. */
 function urlUtm(): TransformFn {
-  const cache = new LRUCache<string, { value: Record<string, string> | undefined }>({ max: 5000 });
+  const of = memoized((url) => {
+    let value: Record<string, string> | undefined;
+    const q = url.indexOf('?');
+    for (const [key, param] of new URLSearchParams(q === -1 ? '' : url.slice(q + 1).split('#')[0])) {
+      if (key.startsWith('utm_') && key.length > 4 && param !== '') (value ??= {})[key] = param;
+    }
+    return value;
+  });
   return (v) => {
     if (typeof v !== 'string' || !v.includes('utm_')) return undefined; // the usual case costs one scan
-    let hit = cache.get(v);
-    if (!hit) {
-      let value: Record<string, string> | undefined;
-      const q = v.indexOf('?');
-      const params = new URLSearchParams(q === -1 ? '' : v.slice(q + 1).split('#')[0]);
-      for (const [key, param] of params) {
-        if (key.startsWith('utm_') && key.length > 4 && param !== '') (value ??= {})[key] = param;
-      }
-      hit = { value };
-      cache.set(v, hit);
-    }
-    return hit.value && { ...hit.value };
+    const params = of(v);
+    return params && { ...params }; // a copy: the remembered one is never handed out
   };
 }
 
 /** `name`, else the first and last names (firstName/lastName or first_name/last_name) joined; a string stays as it is. */
 function fullName(v: unknown): unknown {
   if (typeof v === 'string') return v.trim() === '' ? undefined : v;
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
-  const t = v as Record<string, unknown>;
-  if (typeof t.name === 'string' && t.name.trim() !== '') return t.name;
+  if (!isRecord(v)) return undefined;
+  if (typeof v.name === 'string' && v.name.trim() !== '') return v.name;
   const part = (a: string, b: string) => {
-    const s = typeof t[a] === 'string' ? (t[a] as string) : typeof t[b] === 'string' ? (t[b] as string) : '';
+    const s = typeof v[a] === 'string' ? (v[a] as string) : typeof v[b] === 'string' ? (v[b] as string) : '';
     return s.trim();
   };
   const joined = [part('firstName', 'first_name'), part('lastName', 'last_name')].filter((s) => s !== '').join(' ');
@@ -170,9 +171,9 @@ export const TRANSFORMS: Record<Transform, TransformFn> = {
   campaign_utm: campaignUtm,
   full_name: fullName,
   prefix_keys: (v, prefix = '') => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    if (!isRecord(v)) return v;
     const out: Record<string, unknown> = {};
-    for (const k in v as Record<string, unknown>) out[prefix + k] = (v as Record<string, unknown>)[k];
+    for (const k in v) out[prefix + k] = v[k];
     return out;
   },
 };

@@ -1,7 +1,6 @@
 import { PgBoss, type Job } from 'pg-boss';
-import type { SqlExecutor } from '../db-transaction.js';
+import { inTransaction, type SqlExecutor } from '../db-transaction.js';
 import type { Knex } from 'knex';
-import pg from 'pg';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import { gunzip, gzip } from '../shared/zlib.js';
 import { eventList, withParsedEvents, type DeliveryJob, type FetchedJob } from './delivery-job.js';
@@ -145,7 +144,7 @@ export class DeliveryQueue {
     await boss.start();
     const queue = new DeliveryQueue(boss, knex, opts.expireInSeconds);
     await queue.createQueue();
-    await queue.carryOver(connectionString);
+    await queue.carryOver();
     return queue;
   }
 
@@ -166,28 +165,20 @@ export class DeliveryQueue {
   }
 
   /** Queues again, in one transaction, the jobs a migration carried over from the pg-boss 10 layout. */
-  private async carryOver(connectionString: string): Promise<void> {
+  private async carryOver(): Promise<void> {
     if (!(await this.knex.schema.hasTable(CARRIED))) return;
-    const client = new pg.Client({ connectionString });
-    await client.connect();
-    try {
-      await client.query('BEGIN');
-      const { rows } = await client.query<{ id: number; integration_id: string; data: StoredJob; start_after: Date }>(
-        `SELECT id, integration_id, data, start_after FROM ${CARRIED} ORDER BY id FOR UPDATE SKIP LOCKED`,
-      );
-      if (rows.length > 0) {
-        const db: QueueDb = { executeSql: (text, values) => client.query(text, values) };
-        const jobs = rows.map((r) => ({ data: r.data, group: { id: r.integration_id }, startAfter: r.start_after, ...this.jobOptions() }));
-        await this.boss.insert(QUEUE, jobs, { db });
-        await client.query(`DELETE FROM ${CARRIED} WHERE id = ANY($1::bigint[])`, [rows.map((r) => r.id)]);
-      }
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      await client.end();
-    }
+    await inTransaction(this.knex, async (trx, db) => {
+      const rows = (await trx(CARRIED).select('id', 'integration_id', 'data', 'start_after').orderBy('id').forUpdate().skipLocked()) as {
+        id: number;
+        integration_id: string;
+        data: StoredJob;
+        start_after: Date;
+      }[];
+      if (rows.length === 0) return;
+      const jobs = rows.map((r) => ({ data: r.data, group: { id: r.integration_id }, startAfter: r.start_after, ...this.jobOptions() }));
+      await this.boss.insert(QUEUE, jobs, { db });
+      await trx(CARRIED).whereIn('id', rows.map((r) => r.id)).delete();
+    });
   }
 
   /**
@@ -199,11 +190,12 @@ export class DeliveryQueue {
   }
 
   /**
-   * Inserts all jobs in one statement (atomic), optionally inside the caller's transaction, and
-   * notifies idle workers when any is due now.
+   * Inserts all jobs in one statement, in the caller's transaction (or one of its own), and notifies
+   * idle workers when any is due now: they hear it when that transaction commits.
    */
   async enqueue(jobs: JobToQueue[], db?: QueueDb): Promise<void> {
     if (jobs.length === 0) return;
+    if (!db) return inTransaction(this.knex, (_trx, own) => this.enqueue(jobs, own));
     const encoded = await encodeAll(jobs);
     const rows = jobs.map((j, i) => ({
       data: encoded[i],
@@ -211,15 +203,9 @@ export class DeliveryQueue {
       ...this.jobOptions(),
       ...(j.startAfter ? { startAfter: j.startAfter } : {}),
     }));
+    await this.boss.insert(QUEUE, rows, { db });
     const now = Date.now();
-    const due = jobs.some((j) => !j.startAfter || j.startAfter.getTime() <= now);
-    if (db) {
-      await this.boss.insert(QUEUE, rows, { db });
-      if (due) await db.executeSql('SELECT pg_notify($1, $2)', [JOBS_CHANNEL, '']);
-    } else {
-      await this.boss.insert(QUEUE, rows);
-      if (due) await this.knex.raw('SELECT pg_notify(?, ?)', [JOBS_CHANNEL, '']);
-    }
+    if (jobs.some((j) => !j.startAfter || j.startAfter.getTime() <= now)) await notifyWorkers(db);
   }
 
   /**
@@ -275,12 +261,14 @@ export class DeliveryQueue {
 
   /** Makes the integration's waiting jobs due now (after its circuit breaker closed); returns how many. */
   async wake(integrationId: string): Promise<number> {
-    const res = await this.knex.raw(
-      `UPDATE pgboss.job SET start_after = now() WHERE name = ? AND group_id = ? AND state IN ('created', 'retry') AND start_after > now()`,
-      [QUEUE, integrationId],
-    );
-    if ((res.rowCount ?? 0) > 0) await this.knex.raw('SELECT pg_notify(?, ?)', [JOBS_CHANNEL, '']);
-    return res.rowCount ?? 0;
+    return inTransaction(this.knex, async (trx, db) => {
+      const res = await trx.raw(
+        `UPDATE pgboss.job SET start_after = now() WHERE name = ? AND group_id = ? AND state IN ('created', 'retry') AND start_after > now()`,
+        [QUEUE, integrationId],
+      );
+      if (res.rowCount > 0) await notifyWorkers(db);
+      return res.rowCount as number;
+    });
   }
 
   async counts(integrationId: string): Promise<QueueCounts> {
@@ -308,6 +296,11 @@ export class DeliveryQueue {
   async stop(): Promise<void> {
     await this.boss.stop({ graceful: true, timeout: 10_000 });
   }
+}
+
+/** Tells idle workers (JobNotifications) that jobs are due, when the transaction of `db` commits. */
+async function notifyWorkers(db: QueueDb): Promise<void> {
+  await db.executeSql('SELECT pg_notify($1, $2)', [JOBS_CHANNEL, '']);
 }
 
 /** The advisory lock that orders an integration's deletion against commits that queue its jobs. */

@@ -23,7 +23,16 @@ export interface WorkerDeps {
   notifications: JobNotifications;
 }
 
-/** Per-integration state a worker keeps only while the integration has traffic. */
+/** What a worker keeps per integration, only while the integration has traffic. */
+interface IntegrationState {
+  gate: Gate;
+  breaker: Breaker;
+  /** The decrypted secret, valid while the integration row is unchanged (a new secret updates it). */
+  secret?: { updatedAt: number; value: string };
+  lastSeen: number;
+}
+
+/** An integration's state is forgotten after this long without traffic (unless its breaker is open). */
 const IDLE_STATE_MS = 10 * 60_000;
 const HOUSEKEEPING_MS = 1000;
 
@@ -42,11 +51,7 @@ export class DeliveryWorker {
   private loops: Promise<void>[] = [];
   private readonly batches = new Set<Promise<void>>();
   private inFlight = 0;
-  private readonly gates = new Map<string, Gate>();
-  private readonly breakers = new Map<string, Breaker>();
-  /** Decrypted secrets, valid while the integration row is unchanged (a new secret updates it). */
-  private readonly secrets = new Map<string, { updatedAt: number; secret: string }>();
-  private readonly lastSeen = new Map<string, number>();
+  private readonly states = new Map<string, IntegrationState>();
   /**
    * Integrations whose jobs wait (disabled, or credentials refused): their jobs are put back once and
    * then left alone (not fetched) until the integration can deliver again, which housekeeping checks.
@@ -93,12 +98,8 @@ export class DeliveryWorker {
       }
     }
     const idleSince = Date.now() - IDLE_STATE_MS;
-    for (const [id, seen] of this.lastSeen) {
-      if (seen > idleSince || this.breakers.get(id)?.open) continue;
-      this.lastSeen.delete(id);
-      this.gates.delete(id);
-      this.breakers.delete(id);
-      this.secrets.delete(id);
+    for (const [id, state] of this.states) {
+      if (state.lastSeen <= idleSince && !state.breaker.open) this.states.delete(id);
     }
     if (Date.now() - this.lastPrune > 3600_000) {
       this.lastPrune = Date.now();
@@ -154,7 +155,7 @@ export class DeliveryWorker {
   /** Delivers one integration's jobs without holding up the fetch loop; the room they free wakes the loops. */
   private dispatch(id: string, orgId: string, jobs: FetchedJobs): void {
     this.inFlight += jobs.length;
-    this.lastSeen.set(id, Date.now());
+    this.state(id).lastSeen = Date.now();
     const batch = this.run(id, orgId, jobs).finally(() => {
       this.inFlight -= jobs.length;
       this.batches.delete(batch);
@@ -163,13 +164,14 @@ export class DeliveryWorker {
     this.batches.add(batch);
   }
 
-  private breaker(id: string): Breaker {
-    let b = this.breakers.get(id);
-    if (!b) {
-      b = new Breaker(this.deps.config.breakerThreshold, this.deps.config.breakerProbeMs);
-      this.breakers.set(id, b);
+  private state(id: string): IntegrationState {
+    let state = this.states.get(id);
+    if (!state) {
+      const { concurrency, breakerThreshold, breakerProbeMs } = this.deps.config;
+      state = { gate: new Gate(concurrency), breaker: new Breaker(breakerThreshold, breakerProbeMs), lastSeen: Date.now() };
+      this.states.set(id, state);
     }
-    return b;
+    return state;
   }
 
   /**
@@ -190,22 +192,12 @@ export class DeliveryWorker {
     }
   }
 
-  private gate(id: string): Gate {
-    let g = this.gates.get(id);
-    if (!g) {
-      g = new Gate(this.deps.config.concurrency);
-      this.gates.set(id, g);
-    }
-    return g;
-  }
-
-  private async secretFor(integration: IntegrationRecord): Promise<string> {
+  private async secretFor(integration: IntegrationRecord, state: IntegrationState): Promise<string> {
     const updatedAt = integration.updatedAt.getTime();
-    const hit = this.secrets.get(integration.id);
-    if (hit && hit.updatedAt === updatedAt) return hit.secret;
-    const secret = await this.deps.integrations.apiSecret(integration.orgId, integration.id);
-    this.secrets.set(integration.id, { updatedAt, secret });
-    return secret;
+    if (state.secret?.updatedAt === updatedAt) return state.secret.value;
+    const value = await this.deps.integrations.apiSecret(integration.orgId, integration.id);
+    state.secret = { updatedAt, value };
+    return value;
   }
 
   private async run(id: string, orgId: string, jobs: FetchedJobs): Promise<void> {
@@ -232,14 +224,15 @@ export class DeliveryWorker {
       await processor.hold(id, jobs);
       return;
     }
-    const breaker = this.breaker(id);
+    const state = this.state(id);
+    const breaker = state.breaker;
     if (!breaker.allow()) {
       // Mixpanel is failing for this integration: wait for the next probe, spending no attempt.
       await processor.hold(id, jobs, { at: breaker.probeAt, error: integration.degradedReason ?? 'Mixpanel is failing' });
       return;
     }
     const probeHold = breaker.open ? breaker.probeAt : undefined;
-    const summary = await processor.process(integration, await this.secretFor(integration), this.gate(id), jobs, probeHold);
+    const summary = await processor.process(integration, await this.secretFor(integration, state), state.gate, jobs, probeHold);
     this.failureLog.report(integration, summary.failures);
     if (summary.nextRetryAt) this.wakeAt(summary.nextRetryAt);
     await this.breakerChanged(integration, breaker.record(summary.health), summary.lastError, breaker);
