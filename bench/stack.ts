@@ -184,7 +184,7 @@ export async function startStack(opts: { separateWorkers?: number; env?: Record<
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
       ...(separateWorkers > 0 ? { WORKERS_IN_PROCESS: 'false' } : {}),
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('DELIVERY_') || k.startsWith('QUEUE_') || k.startsWith('DB_'))),
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('DELIVERY_') || k.startsWith('INGEST_') || k.startsWith('QUEUE_') || k.startsWith('DB_'))),
       ...opts.env,
     } as Record<string, string>;
     const service = spawnTs('src/main.ts', [], serviceEnv);

@@ -28,6 +28,9 @@ export interface Config {
    */
   deliveryThreads: number;
   ingestMaxBodyBytes: number;
+  /** Transactions queueing accepted events at once; requests accepted meanwhile share the next one (up to ingestRequestsPerCommit). */
+  ingestCommitsInFlight: number;
+  ingestRequestsPerCommit: number;
   /** Connections of the API's database pool, and how long a request waits for one before it answers 503. */
   dbPoolMax: number;
   dbAcquireTimeoutMs: number;
@@ -66,6 +69,10 @@ export interface DeliveryConfig {
   jobsPerIntegration: number;
   /** Jobs a worker delivers at once, all integrations together. */
   jobsInFlight: number;
+  /** Transactions a worker commits delivered batches in at once; batches done meanwhile share the next one. */
+  commitsInFlight: number;
+  /** Delivered batches (of any integrations) committed in one transaction at most. */
+  batchesPerCommit: number;
   /** How often an idle worker looks for due jobs that no notification announced (delayed retries, expired jobs). */
   sweepMs: number;
   requestTimeoutMs: number;
@@ -195,6 +202,8 @@ export function loadConfig(env: Env = process.env): Config {
       jobsPerBatch: int(env, 'DELIVERY_JOBS_PER_BATCH', 4, 1, 1000),
       jobsPerIntegration: int(env, 'DELIVERY_JOBS_PER_INTEGRATION', 12, 1, 1000),
       jobsInFlight: int(env, 'DELIVERY_JOBS_IN_FLIGHT', 48, 1, 10_000),
+      commitsInFlight: int(env, 'DELIVERY_COMMITS_IN_FLIGHT', 2, 1, 100),
+      batchesPerCommit: int(env, 'DELIVERY_BATCHES_PER_COMMIT', 16, 1, 1000),
       sweepMs: int(env, 'DELIVERY_SWEEP_MS', 1000, 10, 60_000),
       requestTimeoutMs: int(env, 'DELIVERY_TIMEOUT_MS', 30_000, 100),
       holdMs: int(env, 'DELIVERY_HOLD_MS', 30_000, 10),
@@ -207,6 +216,8 @@ export function loadConfig(env: Env = process.env): Config {
     workersInProcess: (env.WORKERS_IN_PROCESS ?? 'true') !== 'false',
     deliveryThreads: int(env, 'DELIVERY_THREADS', 1, 0, 16),
     ingestMaxBodyBytes: int(env, 'INGEST_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024),
+    ingestCommitsInFlight: int(env, 'INGEST_COMMITS_IN_FLIGHT', 2, 1, 100),
+    ingestRequestsPerCommit: int(env, 'INGEST_REQUESTS_PER_COMMIT', 16, 1, 1000),
     dbPoolMax: int(env, 'DB_POOL_MAX', 10, 1, 200),
     dbAcquireTimeoutMs: int(env, 'DB_ACQUIRE_TIMEOUT_MS', 2000, 10, 60_000),
     rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 100, 1),

@@ -1,5 +1,5 @@
 import type { Blueprint } from './blueprint.js';
-import { CompiledBlueprint, type MappedEvent } from './engine.js';
+import { BlueprintCache, CompiledBlueprint, type MappedEvent } from './engine.js';
 import { insertId } from './insert-id.js';
 import { defaultBlueprint } from '../catalog/mixpanel/blueprints/default.js';
 import { retailBlueprint } from '../catalog/mixpanel/blueprints/retail.js';
@@ -422,5 +422,24 @@ describe('blueprint options', () => {
     const e = identify('u-1', { plan: 'free' }, { context: { ...context, ip: undefined } });
     const engage = new CompiledBlueprint(base).map(e, ctx).items.find((i) => i.endpoint === '/engage');
     expect(engage?.body).not.toHaveProperty('$ip');
+  });
+});
+
+describe('BlueprintCache', () => {
+  it('compiles a blueprint document once for every revision holding it, and each revision once', () => {
+    const cache = new BlueprintCache(2, 10);
+    const a = cache.get('i1:1', defaultBlueprint);
+    expect(cache.get('i2:1', structuredClone(defaultBlueprint))).toBe(a); // another integration, the same document
+    expect(cache.get('i1:2', retailBlueprint)).not.toBe(a);
+    expect(cache.get('i2:1', defaultBlueprint)).toBe(a);
+  });
+
+  it('forgets the least recently used revision first', () => {
+    const cache = new BlueprintCache(2, 1);
+    const a = cache.get('i1:1', defaultBlueprint);
+    cache.get('i2:1', retailBlueprint); // the default document is no longer kept compiled
+    cache.get('i1:1', defaultBlueprint); // used again: i2:1 is now the oldest
+    cache.get('i3:1', retailBlueprint);
+    expect(cache.get('i1:1', retailBlueprint)).toBe(a); // still remembered, whatever document is passed
   });
 });

@@ -456,18 +456,46 @@ function describe(item: MixpanelItem): string {
   return item.endpoint === '/import' ? `Mixpanel event "${String(item.body.event)}"` : `${item.endpoint} update`;
 }
 
-/** Compiled blueprints keyed by integration revision, so each revision is compiled once. */
+/** Compiled blueprints by integration revision; a blueprint document is compiled once however many revisions hold it. */
 export class BlueprintCache {
-  private readonly cache = new Map<string, CompiledBlueprint>();
-  constructor(private readonly max = 1000) {}
+  /** Integration revision → its compiled blueprint (least recently used first). */
+  private readonly byRevision = new Map<string, CompiledBlueprint>();
+  /** Blueprint document (as JSON) → compiled once, shared by every revision holding the same document. */
+  private readonly byDocument = new Map<string, CompiledBlueprint>();
 
+  /**
+   * `maxRevisions`: revisions remembered (a reference each); `maxDocuments`: distinct blueprints kept
+   * compiled. Integrations installed from one catalog blueprint share its compiled form, so ten
+   * thousand busy integrations cost one compile, not one per revision and again whenever one falls out.
+   */
+  constructor(
+    private readonly maxRevisions = 100_000,
+    private readonly maxDocuments = 1000,
+  ) {}
+
+  /** `key` names the revision (`<integration id>:<revision>`), whose blueprint never changes. */
   get(key: string, doc: Blueprint): CompiledBlueprint {
-    let compiled = this.cache.get(key);
-    if (!compiled) {
-      compiled = new CompiledBlueprint(doc);
-      if (this.cache.size >= this.max) this.cache.delete(this.cache.keys().next().value as string);
-      this.cache.set(key, compiled);
+    let compiled = this.byRevision.get(key);
+    if (compiled) {
+      this.byRevision.delete(key); // most recently used last
+    } else {
+      compiled = this.compiledDocument(doc);
+      if (this.byRevision.size >= this.maxRevisions) this.byRevision.delete(this.byRevision.keys().next().value as string);
     }
+    this.byRevision.set(key, compiled);
+    return compiled;
+  }
+
+  private compiledDocument(doc: Blueprint): CompiledBlueprint {
+    const json = JSON.stringify(doc);
+    let compiled = this.byDocument.get(json);
+    if (compiled) {
+      this.byDocument.delete(json);
+    } else {
+      compiled = new CompiledBlueprint(doc);
+      if (this.byDocument.size >= this.maxDocuments) this.byDocument.delete(this.byDocument.keys().next().value as string);
+    }
+    this.byDocument.set(json, compiled);
     return compiled;
   }
 }

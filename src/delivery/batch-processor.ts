@@ -16,6 +16,7 @@ import type { DeliveryQueue, JobToQueue, QueueDb, QueuedJob } from './delivery-q
 import type { BatchRecord, DeliveryStore } from './delivery-store.js';
 import type { Gate } from './gate.js';
 import { inTransaction } from '../db-transaction.js';
+import { GroupCommit } from '../shared/group-commit.js';
 import type { DeliveryMetrics } from './metrics.js';
 
 /** One Mixpanel item being delivered; its bytes live in its planned batch's body. */
@@ -84,6 +85,15 @@ function jobDeadLetters(job: FetchedJob, reason: string, attempts: number): Batc
   }));
 }
 
+/** A delivered batch waiting for its commit. */
+interface BatchCommit {
+  integration: IntegrationRecord;
+  jobs: QueuedJob[];
+  record: BatchRecord;
+  followUps: JobToQueue[];
+  authFailed: string | undefined;
+}
+
 function earliest(dates: (Date | undefined)[]): Date | undefined {
   return dates.reduce<Date | undefined>((min, d) => (d && (!min || d < min) ? d : min), undefined);
 }
@@ -100,7 +110,12 @@ function emptyRecord(): BatchRecord {
  * back; resent events carry the same $insert_id and time, so Mixpanel keeps one copy.
  */
 export class BatchProcessor {
-  constructor(private readonly deps: ProcessorDeps) {}
+  /** Batches finishing together commit together (see GroupCommit). */
+  private readonly commits: GroupCommit<BatchCommit>;
+
+  constructor(private readonly deps: ProcessorDeps) {
+    this.commits = new GroupCommit((done) => this.commitAll(done), { concurrency: deps.config.commitsInFlight, maxItems: deps.config.batchesPerCommit });
+  }
 
   /**
    * `holdTransientUntil`: the integration's circuit breaker is open and this batch is its probe; items
@@ -345,18 +360,26 @@ export class BatchProcessor {
     return (await this.deps.queue.liveUnderLock([integrationId], db, this.deps.integrations)).has(integrationId);
   }
 
-  private async commit(
-    integration: IntegrationRecord,
-    jobs: QueuedJob[],
-    record: BatchRecord,
-    followUps: JobToQueue[],
-    authFailed: string | undefined,
-  ): Promise<void> {
+  /** What one batch writes when it is done: its record and follow-ups, its jobs completed. */
+  private commit(integration: IntegrationRecord, jobs: QueuedJob[], record: BatchRecord, followUps: JobToQueue[], authFailed: string | undefined): Promise<void> {
+    return this.commits.submit({ integration, jobs, record, followUps, authFailed });
+  }
+
+  /**
+   * Commits several batches (of any integrations) in one transaction: their records in one write, the
+   * credentials refused marked (row locks on integrations first, see lockForCommit), one commit gate
+   * for all their integrations, the live ones' follow-ups in one insert, every job completed at once.
+   */
+  private async commitAll(done: BatchCommit[]): Promise<void> {
     await inTransaction(this.deps.knex, async (trx, db) => {
-      await this.deps.store.record(trx, integration.id, integration.orgId, record);
-      if (authFailed) await this.deps.integrations.markAuthFailed(trx, integration.id, authFailed);
-      if (await this.stillLive(integration.id, db)) await this.deps.queue.enqueue(followUps, db);
-      await this.deps.queue.complete(jobs.map((j) => j.id), db);
+      await this.deps.store.recordAll(trx, done.map((d) => ({ integrationId: d.integration.id, orgId: d.integration.orgId, record: d.record })));
+      for (const d of done) if (d.authFailed) await this.deps.integrations.markAuthFailed(trx, d.integration.id, d.authFailed);
+      const withFollowUps = done.filter((d) => d.followUps.length > 0);
+      if (withFollowUps.length > 0) {
+        const live = await this.deps.queue.liveUnderLock([...new Set(withFollowUps.map((d) => d.integration.id))], db, this.deps.integrations);
+        await this.deps.queue.enqueue(withFollowUps.filter((d) => live.has(d.integration.id)).flatMap((d) => d.followUps), db);
+      }
+      await this.deps.queue.complete(done.flatMap((d) => d.jobs.map((j) => j.id)), db);
     });
   }
 }

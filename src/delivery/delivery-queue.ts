@@ -255,6 +255,7 @@ export class DeliveryQueue {
    * Only those may be queued for in this transaction.
    */
   async liveUnderLock(integrationIds: string[], db: QueueDb, integrations: { liveIds(db: QueueDb, ids: string[]): Promise<Set<string>> }): Promise<Set<string>> {
+    if (integrationIds.length === 0) return new Set();
     await this.lockForCommit(integrationIds, db);
     return integrations.liveIds(db, integrationIds);
   }

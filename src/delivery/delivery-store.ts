@@ -56,75 +56,89 @@ export class DeliveryStore {
   constructor(private readonly knex: Knex) {}
 
   /** Writes what one batch did, in the caller's transaction. */
-  async record(trx: Knex.Transaction, integrationId: string, orgId: string, r: BatchRecord): Promise<void> {
-    if (r.logs.length > 0) {
+  record(trx: Knex.Transaction, integrationId: string, orgId: string, r: BatchRecord): Promise<void> {
+    return this.recordAll(trx, [{ integrationId, orgId, record: r }]);
+  }
+
+  /**
+   * Writes what several batches did, in the caller's transaction: their logs and dead letters in one
+   * statement each, their counters in one upsert (one row per integration, in id order, so two
+   * transactions upserting the same integrations cannot deadlock).
+   */
+  async recordAll(trx: Knex.Transaction, batches: { integrationId: string; orgId: string; record: BatchRecord }[]): Promise<void> {
+    const logs = batches.flatMap((b) => b.record.logs);
+    if (logs.length > 0) {
       await trx('delivery_logs').insert(
-          r.logs.map((l) => ({
-            org_id: l.orgId,
-            integration_id: l.integrationId,
-            endpoint: l.endpoint,
-            host: l.host,
-            event_count: l.eventCount,
-            failed_count: l.failedCount,
-            http_status: l.httpStatus,
-            status: l.status,
-            response_body: l.responseBody?.slice(0, RESPONSE_BODY_LIMIT) ?? null,
-            error: l.error?.slice(0, RESPONSE_BODY_LIMIT) ?? null,
-            attempt: l.attempt,
-            duration_ms: Math.round(l.durationMs),
-          })),
+        logs.map((l) => ({
+          org_id: l.orgId,
+          integration_id: l.integrationId,
+          endpoint: l.endpoint,
+          host: l.host,
+          event_count: l.eventCount,
+          failed_count: l.failedCount,
+          http_status: l.httpStatus,
+          status: l.status,
+          response_body: l.responseBody?.slice(0, RESPONSE_BODY_LIMIT) ?? null,
+          error: l.error?.slice(0, RESPONSE_BODY_LIMIT) ?? null,
+          attempt: l.attempt,
+          duration_ms: Math.round(l.durationMs),
+        })),
       );
     }
-    if (r.deadLetters.length > 0) {
+    const deadLetters = batches.flatMap((b) => b.record.deadLetters);
+    if (deadLetters.length > 0) {
       await trx('dead_letters').insert(
-          r.deadLetters.map((d) => ({
-            id: randomUUID(),
-            org_id: d.orgId,
-            integration_id: d.integrationId,
-            // Whatever the event holds, its dead letter is stored (and listed) — never a failed commit.
-            event: storableJson(d.event, (reason) => ({ unstorable_event: `the event could not be stored as it was: ${reason}` })),
-            reason: d.reason.slice(0, RESPONSE_BODY_LIMIT),
-            attempts: d.attempts,
-          })),
+        deadLetters.map((d) => ({
+          id: randomUUID(),
+          org_id: d.orgId,
+          integration_id: d.integrationId,
+          // Whatever the event holds, its dead letter is stored (and listed) — never a failed commit.
+          event: storableJson(d.event, (reason) => ({ unstorable_event: `the event could not be stored as it was: ${reason}` })),
+          reason: d.reason.slice(0, RESPONSE_BODY_LIMIT),
+          attempts: d.attempts,
+        })),
       );
     }
     const now = new Date();
-    const { events, profileUpdates, groupUpdates } = r.delivered;
-    const items = events + profileUpdates + groupUpdates;
+    const rows = [...countersByIntegration(batches).entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+    const values = rows.map(([integrationId, c]) => {
+      const items = c.events + c.profileUpdates + c.groupUpdates;
+      return [
+        integrationId,
+        c.orgId,
+        items,
+        c.eventsDelivered,
+        c.events,
+        c.profileUpdates,
+        c.groupUpdates,
+        c.failed,
+        c.deadLettered,
+        c.skipped,
+        c.skippedNoConsent,
+        items > 0 ? now : null,
+        c.lastError ? now : null,
+        c.lastError?.slice(0, 1000) ?? null,
+      ];
+    });
     await trx.raw(
-        `INSERT INTO delivery_counters (integration_id, org_id, items_delivered, events_delivered, mixpanel_events_delivered,
-                                        profile_updates_delivered, group_updates_delivered, failed, dead_lettered, skipped,
-                                        skipped_no_consent, last_success_at, last_error_at, last_error)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (integration_id) DO UPDATE SET
-           items_delivered = delivery_counters.items_delivered + EXCLUDED.items_delivered,
-           events_delivered = delivery_counters.events_delivered + EXCLUDED.events_delivered,
-           mixpanel_events_delivered = delivery_counters.mixpanel_events_delivered + EXCLUDED.mixpanel_events_delivered,
-           profile_updates_delivered = delivery_counters.profile_updates_delivered + EXCLUDED.profile_updates_delivered,
-           group_updates_delivered = delivery_counters.group_updates_delivered + EXCLUDED.group_updates_delivered,
-           failed = delivery_counters.failed + EXCLUDED.failed,
-           dead_lettered = delivery_counters.dead_lettered + EXCLUDED.dead_lettered,
-           skipped = delivery_counters.skipped + EXCLUDED.skipped,
-           skipped_no_consent = delivery_counters.skipped_no_consent + EXCLUDED.skipped_no_consent,
-           last_success_at = coalesce(EXCLUDED.last_success_at, delivery_counters.last_success_at),
-           last_error_at = coalesce(EXCLUDED.last_error_at, delivery_counters.last_error_at),
-           last_error = coalesce(EXCLUDED.last_error, delivery_counters.last_error)`,
-        [
-          integrationId,
-          orgId,
-          items,
-          r.eventsDelivered,
-          events,
-          profileUpdates,
-          groupUpdates,
-          r.failed,
-          r.deadLetters.length,
-          r.skipped,
-          r.skippedNoConsent,
-          items > 0 ? now : null,
-          r.lastError ? now : null,
-          r.lastError?.slice(0, 1000) ?? null,
-        ],
+      `INSERT INTO delivery_counters (integration_id, org_id, items_delivered, events_delivered, mixpanel_events_delivered,
+                                      profile_updates_delivered, group_updates_delivered, failed, dead_lettered, skipped,
+                                      skipped_no_consent, last_success_at, last_error_at, last_error)
+       VALUES ${values.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::timestamptz, ?::timestamptz, ?)').join(', ')}
+       ON CONFLICT (integration_id) DO UPDATE SET
+         items_delivered = delivery_counters.items_delivered + EXCLUDED.items_delivered,
+         events_delivered = delivery_counters.events_delivered + EXCLUDED.events_delivered,
+         mixpanel_events_delivered = delivery_counters.mixpanel_events_delivered + EXCLUDED.mixpanel_events_delivered,
+         profile_updates_delivered = delivery_counters.profile_updates_delivered + EXCLUDED.profile_updates_delivered,
+         group_updates_delivered = delivery_counters.group_updates_delivered + EXCLUDED.group_updates_delivered,
+         failed = delivery_counters.failed + EXCLUDED.failed,
+         dead_lettered = delivery_counters.dead_lettered + EXCLUDED.dead_lettered,
+         skipped = delivery_counters.skipped + EXCLUDED.skipped,
+         skipped_no_consent = delivery_counters.skipped_no_consent + EXCLUDED.skipped_no_consent,
+         last_success_at = coalesce(EXCLUDED.last_success_at, delivery_counters.last_success_at),
+         last_error_at = coalesce(EXCLUDED.last_error_at, delivery_counters.last_error_at),
+         last_error = coalesce(EXCLUDED.last_error, delivery_counters.last_error)`,
+      values.flat(),
     );
   }
 
@@ -195,4 +209,33 @@ export class DeliveryStore {
   async pruneLogs(olderThanHours: number): Promise<number> {
     return this.knex('delivery_logs').where('created_at', '<', this.knex.raw(`now() - make_interval(hours => ?)`, [olderThanHours])).delete();
   }
+}
+
+interface CounterDelta extends DeliveredByKind {
+  orgId: string;
+  eventsDelivered: number;
+  failed: number;
+  deadLettered: number;
+  skipped: number;
+  skippedNoConsent: number;
+  lastError?: string;
+}
+
+/** The batches' counts summed per integration (one upsert may touch a row only once); the last error wins. */
+function countersByIntegration(batches: { integrationId: string; orgId: string; record: BatchRecord }[]): Map<string, CounterDelta> {
+  const sums = new Map<string, CounterDelta>();
+  for (const { integrationId, orgId, record: r } of batches) {
+    const c = sums.get(integrationId) ?? { orgId, events: 0, profileUpdates: 0, groupUpdates: 0, eventsDelivered: 0, failed: 0, deadLettered: 0, skipped: 0, skippedNoConsent: 0 };
+    c.events += r.delivered.events;
+    c.profileUpdates += r.delivered.profileUpdates;
+    c.groupUpdates += r.delivered.groupUpdates;
+    c.eventsDelivered += r.eventsDelivered;
+    c.failed += r.failed;
+    c.deadLettered += r.deadLetters.length;
+    c.skipped += r.skipped;
+    c.skippedNoConsent += r.skippedNoConsent;
+    c.lastError = r.lastError ?? c.lastError;
+    sums.set(integrationId, c);
+  }
+  return sums;
 }

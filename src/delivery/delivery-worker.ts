@@ -133,9 +133,13 @@ export class DeliveryWorker {
         if (ofOne) ofOne.push(job);
         else byIntegration.set(job.data.integrationId, [job]);
       }
+      // The fetched integrations are looked up once for all their batches (each batch awaits the answer,
+      // so a failed lookup fails its batches as a failed lookup of their own would).
+      const found = this.deps.integrations.findEach([...byIntegration].map(([id, ofOne]) => ({ id, orgId: ofOne[0].data.orgId })));
+      found.catch(() => {}); // each batch handles it
       // An integration's jobs go in batches of a few, side by side: one batch maps while another sends.
       for (const [id, ofOne] of byIntegration) {
-        for (let i = 0; i < ofOne.length; i += config.jobsPerBatch) this.dispatch(id, ofOne[0].data.orgId, ofOne.slice(i, i + config.jobsPerBatch));
+        for (let i = 0; i < ofOne.length; i += config.jobsPerBatch) this.dispatch(id, ofOne[0].data.orgId, ofOne.slice(i, i + config.jobsPerBatch), found);
       }
     }
   }
@@ -153,10 +157,10 @@ export class DeliveryWorker {
   }
 
   /** Delivers one integration's jobs without holding up the fetch loop; the room they free wakes the loops. */
-  private dispatch(id: string, orgId: string, jobs: FetchedJobs): void {
+  private dispatch(id: string, orgId: string, jobs: FetchedJobs, found: Promise<Map<string, IntegrationRecord>>): void {
     this.inFlight += jobs.length;
     this.state(id).lastSeen = Date.now();
-    const batch = this.run(id, orgId, jobs).finally(() => {
+    const batch = this.run(id, orgId, jobs, found).finally(() => {
       this.inFlight -= jobs.length;
       this.batches.delete(batch);
       this.signal.wake();
@@ -200,9 +204,9 @@ export class DeliveryWorker {
     return value;
   }
 
-  private async run(id: string, orgId: string, jobs: FetchedJobs): Promise<void> {
+  private async run(id: string, orgId: string, jobs: FetchedJobs, found: Promise<Map<string, IntegrationRecord>>): Promise<void> {
     try {
-      await this.deliver(id, orgId, jobs);
+      await this.deliver(id, orgId, jobs, found);
     } catch (err) {
       if (!isInfrastructureError(err)) {
         await this.isolate(id, orgId, jobs, err);
@@ -212,9 +216,10 @@ export class DeliveryWorker {
     }
   }
 
-  private async deliver(id: string, orgId: string, jobs: FetchedJobs): Promise<void> {
+  /** `found`: the integration as the fetch looked it up; without it (a job tried alone), it is looked up again. */
+  private async deliver(id: string, orgId: string, jobs: FetchedJobs, found?: Promise<Map<string, IntegrationRecord>>): Promise<void> {
     const { queue, processor, integrations, logger } = this.deps;
-    const integration = await integrations.find(orgId, id);
+    const integration = found ? (await found).get(id) : await integrations.find(orgId, id);
     if (!integration) {
       await queue.complete(jobs.map((j) => j.id));
       return;

@@ -5,6 +5,7 @@ import { completeEvent, needsCompleting } from '../blueprints/complete-event.js'
 import type { EventToQueue } from '../delivery/delivery-job.js';
 import type { DeliveryQueue } from '../delivery/delivery-queue.js';
 import { inTransaction } from '../db-transaction.js';
+import { GroupCommit } from '../shared/group-commit.js';
 import { InvalidTokenError, NotFoundError, ValidationError } from '../errors.js';
 import type { Actor } from '../auth/actor.js';
 import type { PageRequest } from '../shared/pagination.js';
@@ -21,6 +22,13 @@ export interface IngestResult {
 
 const KEY_CACHE_MS = 5000;
 
+/** One request's accepted events, waiting for the commit that queues them. */
+interface AcceptedEvents {
+  orgId: string;
+  events: EventToQueue[];
+  acceptedAt: number;
+}
+
 /** One event of a body cut on its bytes: the whole body is invalid JSON if this event is. */
 function parseEventJson(bytes: Buffer): unknown {
   try {
@@ -32,23 +40,44 @@ function parseEventJson(bytes: Buffer): unknown {
 
 /**
  * Accepts canonical events for an org and queues them, in one transaction, for each of the org's
- * enabled integrations (one INSERT of all their jobs). The answer is given only after that commits.
+ * enabled integrations (one INSERT of all their jobs; requests accepted at the same time share that
+ * transaction). The answer is given only after that commits.
  */
 export class IngestService {
   private readonly keyCache = new Map<string, { id: string; orgId: string; until: number }>();
   private readonly touched = new Map<string, number>();
+
+  /** Requests accepted together queue their jobs in one transaction (see GroupCommit). */
+  private readonly commits: GroupCommit<AcceptedEvents>;
 
   constructor(
     private readonly deps: {
       knex: Knex;
       keys: IngestKeyStore;
       /** The integrations table's owner: which integrations of the org get the events. */
-      integrations: Pick<IntegrationStore, 'enabledIds' | 'liveIds'>;
+      integrations: Pick<IntegrationStore, 'enabledIdsByOrg' | 'liveIds'>;
       queue: DeliveryQueue;
       validator: EventValidator;
       audit: AuditStore;
+      /** Transactions queueing accepted events at once, and requests sharing one at most. */
+      commits: { inFlight: number; requestsPerCommit: number };
     },
-  ) {}
+  ) {
+    this.commits = new GroupCommit((requests) => this.queueAll(requests), { concurrency: deps.commits.inFlight, maxItems: deps.commits.requestsPerCommit });
+  }
+
+  /** Queues the accepted events of several requests, a job per enabled integration of each one's org, in one INSERT. */
+  private async queueAll(requests: AcceptedEvents[]): Promise<void> {
+    await inTransaction(this.deps.knex, async (_trx, db) => {
+      const enabled = await this.deps.integrations.enabledIdsByOrg(db, [...new Set(requests.map((r) => r.orgId))]);
+      // Under the commit lock, so an integration deleted meanwhile gets no job.
+      const live = await this.deps.queue.liveUnderLock([...enabled.values()].flat(), db, this.deps.integrations);
+      const jobs = requests.flatMap(({ orgId, events, acceptedAt }) =>
+        (enabled.get(orgId) ?? []).filter((id) => live.has(id)).map((integrationId) => ({ data: { orgId, integrationId, events, attempt: 0, acceptedAt } })),
+      );
+      await this.deps.queue.enqueue(jobs, db);
+    });
+  }
 
   /** The org of an ingestion key (cached for a few seconds; a revoked key stops within that time). */
   async authenticate(key: string): Promise<string> {
@@ -96,16 +125,7 @@ export class IngestService {
       // Fixed once here, so every retry and every integration sees the same id and time.
       accepted.push(completeEvent(e, receivedAt));
     });
-    if (accepted.length > 0) {
-      const acceptedAt = Date.now();
-      await inTransaction(this.deps.knex, async (_trx, db) => {
-        const enabled = await this.deps.integrations.enabledIds(db, orgId);
-        // Under the commit lock, so an integration deleted meanwhile gets no job.
-        const live = await this.deps.queue.liveUnderLock(enabled, db, this.deps.integrations);
-        const jobs = [...live].map((integrationId) => ({ data: { orgId, integrationId, events: accepted, attempt: 0, acceptedAt } }));
-        await this.deps.queue.enqueue(jobs, db);
-      });
-    }
+    if (accepted.length > 0) await this.commits.submit({ orgId, events: accepted, acceptedAt: Date.now() });
     return { accepted: accepted.length, rejected };
   }
 

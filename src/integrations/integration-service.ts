@@ -142,6 +142,14 @@ export class IntegrationService {
     return this.deps.integrations.find(orgId, id);
   }
 
+  /** Each of these integrations of its org that exists (for a worker's fetched jobs: one query, not one per integration). */
+  async findEach(wanted: { orgId: string; id: string }[]): Promise<Map<string, IntegrationRecord>> {
+    const found = await this.deps.integrations.findMany([...new Set(wanted.map((w) => w.id))]);
+    const orgOf = new Map(wanted.map((w) => [w.id, w.orgId]));
+    for (const [id, rec] of found) if (rec.orgId !== orgOf.get(id)) found.delete(id);
+    return found;
+  }
+
   list(orgId: string, page: PageRequest) {
     return this.deps.integrations.list(orgId, page);
   }

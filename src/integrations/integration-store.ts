@@ -95,6 +95,12 @@ export class IntegrationStore {
     return row && toRecord(row);
   }
 
+  /** These integrations (those not deleted), by id, in one query. */
+  async findMany(ids: string[]): Promise<Map<string, IntegrationRecord>> {
+    const rows = (await this.joined().whereIn('i.id', ids)) as JoinedRow[];
+    return new Map(rows.map((row) => [row.id, toRecord(row)]));
+  }
+
   /** Locks the integration row for an update in this transaction. */
   async lock(trx: Knex.Transaction, orgId: string, id: string): Promise<IntegrationRecord | undefined> {
     const locked = await trx('integrations').where({ org_id: orgId, id }).whereNull('deleted_at').forUpdate().first('id');
@@ -178,9 +184,12 @@ export class IntegrationStore {
   }
 
   /** The org's enabled integrations, in the caller's transaction (ingest queues a job for each). */
-  async enabledIds(db: SqlExecutor, orgId: string): Promise<string[]> {
-    const { rows } = await db.executeSql('SELECT id FROM integrations WHERE org_id = $1 AND enabled AND deleted_at IS NULL', [orgId]);
-    return (rows as { id: string }[]).map((r) => r.id);
+  /** The enabled integrations of each of these orgs, in the caller's transaction. */
+  async enabledIdsByOrg(db: SqlExecutor, orgIds: string[]): Promise<Map<string, string[]>> {
+    const { rows } = await db.executeSql('SELECT id, org_id FROM integrations WHERE org_id = ANY($1::text[]) AND enabled AND deleted_at IS NULL', [orgIds]);
+    const byOrg = new Map<string, string[]>();
+    for (const r of rows as { id: string; org_id: string }[]) byOrg.set(r.org_id, [...(byOrg.get(r.org_id) ?? []), r.id]);
+    return byOrg;
   }
 
   /**
