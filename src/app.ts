@@ -1,6 +1,7 @@
 import cors from 'cors';
 import express, { type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
+import { cacheValidatorRouteMatchers } from './http/route-matchers.js';
 import type { Knex } from 'knex';
 import type { Config } from './config.js';
 import { catalogRoutes } from './catalog/catalog-routes.js';
@@ -68,6 +69,7 @@ export function createApp({ config, knex, logger, services }: AppDeps): Express 
   app.use(jsonOnly);
   app.use('/v1/events', express.raw({ type: () => true, limit: config.ingestMaxBodyBytes }), eventsBody);
   app.use(express.json({ limit: '1mb' }));
+  cacheValidatorRouteMatchers();
   app.use(
     OpenApiValidator.middleware({
       apiSpec: SPEC_PATH,

@@ -1,5 +1,6 @@
 import { PgBoss, type Job } from 'pg-boss';
-import { inTransaction, type SqlExecutor } from '../db-transaction.js';
+import pg from 'pg';
+import { inTransaction, poolExecutor, type SqlExecutor } from '../db-transaction.js';
 import type { Knex } from 'knex';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import { gunzip, gzip } from '../shared/zlib.js';
@@ -123,6 +124,8 @@ export class DeliveryQueue {
     readonly boss: PgBoss,
     private readonly knex: Knex,
     private readonly expireInSeconds: number,
+    /** pg-boss's connections (its statements prepared once per connection, see preparedQuery). */
+    private readonly pool?: pg.Pool,
   ) {}
 
   static async start(
@@ -130,9 +133,10 @@ export class DeliveryQueue {
     knex: Knex,
     opts: { expireInSeconds: number; maintenanceSeconds: number; poolMax: number; onError: (err: Error) => void },
   ): Promise<DeliveryQueue> {
+    const pool = new pg.Pool({ connectionString, max: opts.poolMax, application_name: 'pgboss', connectionTimeoutMillis: 10_000 });
+    pool.on('error', opts.onError);
     const boss = new PgBoss({
-      connectionString,
-      max: opts.poolMax,
+      db: poolExecutor(pool),
       schedule: false,
       supervise: true,
       // Expired jobs (their worker died) are handed out again by the supervisor's monitor pass.
@@ -141,8 +145,13 @@ export class DeliveryQueue {
       maintenanceIntervalSeconds: Math.max(opts.maintenanceSeconds, 60),
     });
     boss.on('error', opts.onError);
-    await boss.start();
-    const queue = new DeliveryQueue(boss, knex, opts.expireInSeconds);
+    try {
+      await boss.start();
+    } catch (err) {
+      await pool.end();
+      throw err;
+    }
+    const queue = new DeliveryQueue(boss, knex, opts.expireInSeconds, pool);
     await queue.createQueue();
     await queue.carryOver();
     return queue;
@@ -296,6 +305,7 @@ export class DeliveryQueue {
 
   async stop(): Promise<void> {
     await this.boss.stop({ graceful: true, timeout: 10_000 });
+    await this.pool?.end();
   }
 }
 

@@ -1,6 +1,7 @@
 import { nextAttemptDelayMs, retryDelayMs } from './backoff.js';
 import { Breaker } from './breaker.js';
 import { Gate } from './gate.js';
+import { WorkSignal } from './job-notifications.js';
 import { classify } from '../destinations/mixpanel/outcome.js';
 import { MAX_ITEMS, planBatches } from '../destinations/mixpanel/requests.js';
 import type { MixpanelItem } from '../destinations/mixpanel/wire.js';
@@ -174,5 +175,31 @@ describe('the circuit breaker', () => {
     b.record('ok', 1);
     expect(b.record('transient', 2)).toBeUndefined();
     expect(b.record('transient', 3)).toBe('opened');
+  });
+});
+
+describe('WorkSignal', () => {
+  const settledWithin = async (p: Promise<void>, ms: number) => Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+
+  it('wakes one waiting loop per wake, keeps a wake nobody waited for, and wakes all when stopping', async () => {
+    const signal = new WorkSignal();
+    const a = signal.wait(10_000);
+    const b = signal.wait(10_000);
+    signal.wake();
+    expect(await settledWithin(a, 50)).toBe(true);
+    expect(await settledWithin(b, 50)).toBe(false); // one notification, one fetch
+    signal.wake();
+    expect(await settledWithin(b, 50)).toBe(true);
+    signal.wake(); // nobody waits: the next wait returns at once
+    expect(await settledWithin(signal.wait(10_000), 50)).toBe(true);
+    expect(await settledWithin(signal.wait(10_000), 50)).toBe(false); // kept once only
+    const [c, d] = [signal.wait(10_000), signal.wait(10_000)];
+    signal.wakeAll();
+    expect(await settledWithin(Promise.all([c, d]).then(() => {}), 50)).toBe(true);
+  });
+
+  it('ends a wait after its time (the sweep)', async () => {
+    const signal = new WorkSignal();
+    expect(await settledWithin(signal.wait(20), 500)).toBe(true);
   });
 });

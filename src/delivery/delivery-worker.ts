@@ -116,8 +116,9 @@ export class DeliveryWorker {
         continue;
       }
       let jobs: FetchedJobs;
+      const wanted = Math.min(room, config.jobsPerFetch);
       try {
-        jobs = await queue.fetch(Math.min(room, config.jobsPerFetch), config.jobsPerIntegration, [...this.held]);
+        jobs = await queue.fetch(wanted, config.jobsPerIntegration, [...this.held]);
       } catch (err) {
         logger.error({ err }, 'delivery: could not fetch jobs');
         await this.signal.wait(Math.max(config.sweepMs, 1000));
@@ -127,6 +128,7 @@ export class DeliveryWorker {
         await this.signal.wait(config.sweepMs);
         continue;
       }
+      if (jobs.length === wanted) this.signal.wake(); // more may be due: another loop fetches meanwhile
       const byIntegration = new Map<string, FetchedJobs>();
       for (const job of jobs) {
         const ofOne = byIntegration.get(job.data.integrationId);
@@ -279,7 +281,7 @@ export class DeliveryWorker {
     this.running = false;
     clearInterval(this.housekeeper);
     if (this.wakeTimer) clearTimeout(this.wakeTimer.timer);
-    this.signal.wake();
+    this.signal.wakeAll();
     await Promise.all(this.loops);
     this.loops = [];
     await Promise.all([...this.batches]);

@@ -3,13 +3,22 @@ import type { Logger } from '../logger.js';
 import { JOBS_CHANNEL } from './delivery-queue.js';
 
 /**
- * Wakes a worker's idle fetch loops: `wait` resolves on `wake` (a commit queued due jobs, a batch of
- * this worker finished) or after `ms` (the sweep for delayed retries and expired jobs).
+ * Wakes a worker's idle fetch loops, one per `wake` (a commit queued due jobs, a batch of this worker
+ * finished, a loop found a full batch and more may wait): every loop fetching on every notification
+ * made most fetches come back empty, and an empty fetch costs PostgreSQL as much as a full one. A
+ * `wake` while no loop waits is kept for the next `wait` (a loop that was fetching meanwhile may not
+ * have seen what was just queued). `wait` also ends after `ms` (the sweep for delayed retries and
+ * expired jobs).
  */
 export class WorkSignal {
   private readonly waiting = new Set<() => void>();
+  private pending = false;
 
   wait(ms: number): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -21,7 +30,15 @@ export class WorkSignal {
     });
   }
 
+  /** Wakes one waiting loop, or the next one to wait. */
   wake(): void {
+    const first = this.waiting.values().next();
+    if (first.done) this.pending = true;
+    else first.value();
+  }
+
+  /** Wakes every waiting loop (stopping). */
+  wakeAll(): void {
     for (const done of [...this.waiting]) done();
   }
 }

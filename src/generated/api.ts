@@ -4,28 +4,6 @@
  */
 
 export interface paths {
-    "/v1/events": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Accept canonical events for every enabled integration of the key's org
-         * @description Authenticated with an ingestion key (`Authorization: Bearer dk_live_…`), not a JWT. Each event
-         *     is validated on its own: a bad one is reported by index and does not sink its neighbours. 202 is
-         *     sent only after the accepted events are committed to PostgreSQL.
-         */
-        post: operations["ingestEvents"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -120,6 +98,28 @@ export interface paths {
         get: operations["getOpenApiDocument"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept canonical events for every enabled integration of the key's org
+         * @description Authenticated with an ingestion key (`Authorization: Bearer dk_live_…`), not a JWT. Each event
+         *     is validated on its own: a bad one is reported by index and does not sink its neighbours. 202 is
+         *     sent only after the accepted events are committed to PostgreSQL.
+         */
+        post: operations["ingestEvents"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1111,45 +1111,6 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    ingestEvents: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": {
-                    events: unknown[];
-                };
-            };
-        };
-        responses: {
-            /** @description Accepted (committed) and rejected events */
-            202: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        accepted: number;
-                        rejected: {
-                            index: number;
-                            reason: string;
-                        }[];
-                    };
-                };
-            };
-            400: components["responses"]["ValidationError"];
-            401: components["responses"]["Unauthorized"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
-            431: components["responses"]["HeadersTooLarge"];
-            500: components["responses"]["InternalError"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
     getHealth: {
         parameters: {
             query?: never;
@@ -1268,6 +1229,45 @@ export interface operations {
             };
             431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
+        };
+    };
+    ingestEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    events: unknown[];
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted (committed) and rejected events */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        accepted: number;
+                        rejected: {
+                            index: number;
+                            reason: string;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     listIngestKeys: {
