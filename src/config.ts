@@ -6,6 +6,8 @@ import path from 'node:path';
 export interface Config {
   env: string;
   port: number;
+  /** `npm run worker` serves GET /metrics on this port when set (its delivery counters are its own). */
+  workerMetricsPort?: number;
   dataDir: string;
   databaseUrl?: string;
   embeddedPgPort: number;
@@ -177,6 +179,7 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     env: nodeEnv,
     port: int(env, 'PORT', 8084, 0, 65535),
+    workerMetricsPort: env.WORKER_METRICS_PORT ? int(env, 'WORKER_METRICS_PORT', 0, 0, 65535) : undefined,
     dataDir,
     databaseUrl: env.DATABASE_URL || undefined,
     embeddedPgPort: int(env, 'EMBEDDED_PG_PORT', 54329, 1, 65535),

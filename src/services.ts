@@ -104,6 +104,7 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
         config: config.delivery,
         logger: workerLogger,
         notifications: new JobNotifications(databaseUrl, workerLogger),
+        metrics,
       }),
     async close() {
       await readiness.close();

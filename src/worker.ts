@@ -1,3 +1,6 @@
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { metricsAuth } from './http/metrics-auth.js';
 import { boot, prelude } from './main.js';
 
 /** `npm run worker`: delivery only, sharing the database (and so the queue) with the API servers. */
@@ -9,6 +12,21 @@ boot(config, logger, life)
     worker.start();
     life.defer('delivery worker', () => worker.stop());
     logger.info({ database: db.description }, 'delivery worker running');
+    if (config.workerMetricsPort === undefined) return;
+    // Its delivery counters (requests, outcomes, lateness of delayed jobs) for Prometheus, as the API's GET /metrics.
+    const app = express();
+    app.disable('x-powered-by');
+    app.get('/metrics', metricsAuth(config.metricsToken), async (_req, res) => {
+      res.type(services.metricsExport.contentType).send(await services.metricsExport.text());
+    });
+    const server = app.listen(config.workerMetricsPort, () => {
+      logger.info({ port: (server.address() as AddressInfo).port }, 'worker metrics on GET /metrics');
+    });
+    server.on('error', (err) => {
+      logger.fatal({ err, port: config.workerMetricsPort }, 'worker metrics: could not listen');
+      void life.stop('could not listen', 1);
+    });
+    life.defer('worker metrics', () => new Promise<void>((resolve) => server.close(() => resolve())));
   })
   .catch((err) => {
     logger.fatal({ err }, 'worker failed to start');

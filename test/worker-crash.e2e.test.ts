@@ -1,7 +1,7 @@
 import { page } from './fixtures/events.js';
 import { FakeMixpanel } from './fake-mixpanel/server.js';
 import { FAST_DELIVERY_ENV, US } from './support/delivery-harness.js';
-import { startServerProcess, waitFor } from './support/server-process.js';
+import { freePort, startServerProcess, waitFor } from './support/server-process.js';
 import { guideInstallBody, startTestApp, TEST_JWT_SECRET, type TestApp } from './support/test-app.js';
 
 /** `npm run worker` as its own process: killed mid-batch, its jobs come back and nothing is lost. */
@@ -45,9 +45,17 @@ describe('a worker killed mid-batch', () => {
     await first.exited;
 
     fake.faults = {};
-    const second = startServerProcess(env, 'src/worker.ts');
+    const metricsPort = await freePort();
+    const second = startServerProcess({ ...env, WORKER_METRICS_PORT: String(metricsPort), METRICS_TOKEN: 'scrape-token' }, 'src/worker.ts');
     try {
       await waitFor(() => fake.eventsOf(US.token).length === 50, 30000, 'all events delivered by the second worker');
+      // The worker's own counters, on its own port (WORKER_METRICS_PORT), behind METRICS_TOKEN.
+      const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+      expect((await fetch(metricsUrl)).status).toBe(401);
+      await waitFor(async () => {
+        const text = await (await fetch(metricsUrl, { headers: { Authorization: 'Bearer scrape-token' } })).text();
+        return /delivery_events_total\{integration_id="[^"]+",outcome="delivered"\} 50/.test(text);
+      }, 10000, 'the worker to count its 50 delivered events on its metrics port');
       const ids = new Set(fake.eventsOf(US.token).map((e) => e.properties.$insert_id));
       expect(ids.size).toBe(50);
       // The killed worker's request was still processed by Mixpanel: the resend was deduplicated.

@@ -25,6 +25,8 @@ interface StoredJob {
   /** The payload's size before gzip. */
   bytes?: number;
   payload: string;
+  /** When a delayed job (a retry, a hold) was due (ms since epoch): how late it started is measured. */
+  dueAt?: number;
 }
 
 /** A job to queue. */
@@ -59,7 +61,7 @@ export async function encodeStoredJob(job: DeliveryJob): Promise<StoredJob> {
 }
 
 async function decode(stored: StoredJob): Promise<FetchedJob> {
-  const { payload, count: _count, format, bytes: size, ...meta } = stored; // eslint-disable-line @typescript-eslint/no-unused-vars
+  const { payload, count: _count, format, bytes: size, dueAt: _dueAt, ...meta } = stored; // eslint-disable-line @typescript-eslint/no-unused-vars
   const bytes = await gunzip(Buffer.from(payload, 'base64'), size);
   const body = format === 'ndjson' ? decodeJobBody(bytes) : legacyBody(bytes);
   return { ...meta, events: body.events, ...(body.pending ? { pending: body.pending } : {}) };
@@ -70,7 +72,7 @@ async function decode(stored: StoredJob): Promise<FetchedJob> {
  * delivery dead-letters them with the reason instead of the job failing again and again.
  */
 function unreadable(stored: StoredJob, err: unknown): FetchedJob {
-  const { payload: _payload, count, format: _format, bytes: _bytes, ...meta } = stored; // eslint-disable-line @typescript-eslint/no-unused-vars
+  const { payload: _payload, count, format: _format, bytes: _bytes, dueAt: _dueAt, ...meta } = stored; // eslint-disable-line @typescript-eslint/no-unused-vars
   const fail = (): never => {
     throw new Error(`its job's payload cannot be read: ${(err as Error)?.message ?? String(err)}`);
   };
@@ -92,8 +94,8 @@ export interface QueueCounts {
   inFlightEvents: number;
 }
 
-/** A fetched job: pg-boss's, with its payload decoded. */
-export type QueuedJob = Job<FetchedJob>;
+/** A fetched job: pg-boss's, with its payload decoded; `dueAt` when it was queued to start later. */
+export type QueuedJob = Job<FetchedJob> & { dueAt?: number };
 
 /** The one pg-boss queue every integration's jobs share; the integration is the job's group. */
 export const QUEUE = 'delivery';
@@ -125,7 +127,7 @@ export class DeliveryQueue {
     private readonly knex: Knex,
     private readonly expireInSeconds: number,
     /** pg-boss's connections (its statements prepared once per connection, see preparedQuery). */
-    private readonly pool?: pg.Pool,
+    private readonly pool: pg.Pool,
   ) {}
 
   static async start(
@@ -207,7 +209,7 @@ export class DeliveryQueue {
     if (!db) return inTransaction(this.knex, (_trx, own) => this.enqueue(jobs, own));
     const encoded = await encodeAll(jobs);
     const rows = jobs.map((j, i) => ({
-      data: encoded[i],
+      data: j.startAfter ? { ...encoded[i], dueAt: j.startAfter.getTime() } : encoded[i],
       group: { id: j.data.integrationId },
       ...this.jobOptions(),
       ...(j.startAfter ? { startAfter: j.startAfter } : {}),
@@ -223,7 +225,13 @@ export class DeliveryQueue {
    */
   async fetch(batchSize: number, perIntegration: number, skip: string[] = []): Promise<QueuedJob[]> {
     const jobs = await this.boss.fetch<StoredJob>(QUEUE, { batchSize, groupConcurrency: perIntegration, ...(skip.length > 0 ? { ignoreGroups: skip } : {}) });
-    return Promise.all(jobs.map(async (j) => ({ ...j, data: await decode(j.data).catch((err) => unreadable(j.data, err)) })));
+    return Promise.all(
+      jobs.map(async (j) => ({
+        ...j,
+        ...(j.data.dueAt !== undefined ? { dueAt: j.data.dueAt } : {}),
+        data: await decode(j.data).catch((err) => unreadable(j.data, err)),
+      })),
+    );
   }
 
   /** Jobs waiting (not yet fetched) for an integration, decoded; for inspection and tests. */
@@ -235,8 +243,16 @@ export class DeliveryQueue {
     return Promise.all((rows.rows as { data: StoredJob }[]).map(async (r) => withParsedEvents(await decode(r.data))));
   }
 
+  /**
+   * Done with these jobs: they are deleted, in the caller's transaction (or on their own). pg-boss's
+   * complete marks a job completed and keeps it until its maintenance deletes it: one more row version
+   * and index entry per job, and a table that fetch scans grows with the traffic of the last hour.
+   * Deleting took PostgreSQL's CPU per small request from ~2.2 to ~1 ms. Nothing reads finished jobs
+   * (delivery logs and counters say what was done).
+   */
   async complete(ids: string[], db?: QueueDb): Promise<void> {
-    if (ids.length > 0) await this.boss.complete(QUEUE, ids, null, db ? { db } : {});
+    if (ids.length === 0) return;
+    await (db ?? poolExecutor(this.pool)).executeSql('DELETE FROM pgboss.job WHERE name = $1 AND id = ANY($2::uuid[])', [QUEUE, ids]);
   }
 
   /**
@@ -305,7 +321,7 @@ export class DeliveryQueue {
 
   async stop(): Promise<void> {
     await this.boss.stop({ graceful: true, timeout: 10_000 });
-    await this.pool?.end();
+    await this.pool.end();
   }
 }
 

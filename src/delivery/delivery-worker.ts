@@ -6,6 +6,7 @@ import type { BatchProcessor } from './batch-processor.js';
 import type { DeliveryQueue, QueuedJob } from './delivery-queue.js';
 import { WorkSignal, type JobNotifications } from './job-notifications.js';
 import type { DeliveryStore } from './delivery-store.js';
+import type { DeliveryMetrics } from './metrics.js';
 import { FailureLog } from './failure-log.js';
 import { Gate } from './gate.js';
 import { Breaker } from './breaker.js';
@@ -21,6 +22,7 @@ export interface WorkerDeps {
   config: DeliveryConfig;
   logger: Logger;
   notifications: JobNotifications;
+  metrics: DeliveryMetrics;
 }
 
 /** What a worker keeps per integration, only while the integration has traffic. */
@@ -129,6 +131,8 @@ export class DeliveryWorker {
         continue;
       }
       if (jobs.length === wanted) this.signal.wake(); // more may be due: another loop fetches meanwhile
+      const fetchedAt = Date.now();
+      for (const job of jobs) if (job.dueAt !== undefined) this.deps.metrics.delayedJobStarted(fetchedAt - job.dueAt);
       const byIntegration = new Map<string, FetchedJobs>();
       for (const job of jobs) {
         const ofOne = byIntegration.get(job.data.integrationId);

@@ -17,6 +17,7 @@ export class DeliveryMetrics {
   private readonly requests: Counter<'integration_id' | 'endpoint' | 'status'>;
   private readonly requestSeconds: Histogram<'endpoint'>;
   private readonly latencySeconds: Histogram<string>;
+  private readonly startLatenessSeconds: Histogram<string>;
 
   constructor() {
     this.items = new Counter({
@@ -51,6 +52,12 @@ export class DeliveryMetrics {
       buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600],
       registers: [this.registry],
     });
+    this.startLatenessSeconds = new Histogram({
+      name: 'delivery_delayed_job_lateness_seconds',
+      help: 'How long after its time a delayed job (a retry, a held batch) was taken by a worker: high values mean the workers are behind',
+      buckets: [0.05, 0.1, 0.25, 0.5, 0.75, 1, 2, 5, 10, 30, 60, 300],
+      registers: [this.registry],
+    });
   }
 
   request(integrationId: string, endpoint: string, status: number, ms: number): void {
@@ -74,6 +81,10 @@ export class DeliveryMetrics {
 
   latency(ms: number): void {
     this.latencySeconds.observe(ms / 1000);
+  }
+
+  delayedJobStarted(lateMs: number): void {
+    this.startLatenessSeconds.observe(Math.max(0, lateMs) / 1000);
   }
 }
 
