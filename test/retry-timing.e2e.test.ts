@@ -26,3 +26,18 @@ it('a retry the worker queued is fetched when it is due, though the sweep is 10 
   const jobs = async () => (await h.t.db.knex.raw(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'delivery'`)).rows[0].n;
   await h.until(async () => (await jobs()) === 0, 'the finished jobs deleted');
 });
+
+it('retries due at different times each fire at theirs, not only the earliest', async () => {
+  await h.install('Mixpanel');
+  h.us.faults = { nextStatuses: [503] };
+  await h.post([page()]);
+  await h.until(() => h.us.state.requests.length === 1, 'the first failed attempt');
+  await new Promise((r) => setTimeout(r, 150)); // the second one fails later: its retry is due later
+  h.us.faults = { nextStatuses: [503] };
+  await h.post([page()]);
+  await h.until(() => h.us.eventsOf(US.token).length === 2, 'both retries', 15000);
+  const metrics = (await h.t.request.get('/metrics')).text;
+  const bucket = (le: string) => Number(new RegExp(`delivery_delayed_job_lateness_seconds_bucket\\{le="${le}"\\} (\\d+)`).exec(metrics)?.[1]);
+  expect(Number(/delivery_delayed_job_lateness_seconds_count (\d+)/.exec(metrics)?.[1])).toBe(2);
+  expect(bucket('0.5')).toBe(2); // with the sweep 10 s away
+});

@@ -57,8 +57,8 @@ export interface BatchSummary {
   lastError?: string;
   /** What went wrong, one entry per kind of failure (for the log); empty when everything went through. */
   failures: DeliveryFailure[];
-  /** When the earliest retry this batch queued is due (the worker wakes then, not at its next sweep). */
-  nextRetryAt?: Date;
+  /** When the retries this batch queued are due (the worker wakes then, not at its next sweep). */
+  retriesDue: Date[];
 }
 
 /** An event for its dead letter: as stored, or a note when even that cannot be read back. */
@@ -92,10 +92,6 @@ interface BatchCommit {
   record: BatchRecord;
   followUps: JobToQueue[];
   authFailed: string | undefined;
-}
-
-function earliest(dates: (Date | undefined)[]): Date | undefined {
-  return dates.reduce<Date | undefined>((min, d) => (d && (!min || d < min) ? d : min), undefined);
 }
 
 function emptyRecord(): BatchRecord {
@@ -319,7 +315,7 @@ export class BatchProcessor {
       health: outcomes.ok > 0 ? 'ok' : outcomes.transient > 0 ? 'transient' : 'other',
       lastError: record.lastError,
       failures: settled.failures,
-      nextRetryAt: earliest(settled.followUps.map((f) => f.startAfter)),
+      retriesDue: settled.followUps.flatMap((f) => (f.startAfter ? [f.startAfter] : [])),
     };
   }
 

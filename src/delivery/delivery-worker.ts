@@ -61,6 +61,8 @@ export class DeliveryWorker {
   private readonly held = new Set<string>();
   private housekeeper?: NodeJS.Timeout;
   private wakeTimer?: { at: number; timer: NodeJS.Timeout };
+  /** When retries this worker queued are due (ms, rounded up to 20 ms). */
+  private readonly retriesDue = new Set<number>();
   private lastPrune = 0;
   private readonly failureLog: FailureLog;
 
@@ -150,16 +152,30 @@ export class DeliveryWorker {
     }
   }
 
-  /** Wakes the fetch loops when a retry this worker queued is due (one timer: the earliest). */
-  private wakeAt(at: Date): void {
-    if (this.wakeTimer && this.wakeTimer.at <= at.getTime()) return;
+  /**
+   * Wakes a fetch loop when each retry this worker queued is due: one timer, for the earliest time
+   * still ahead; when it fires the next one is set (times within 20 ms of each other share a wake).
+   */
+  private wakeAt(times: Date[]): void {
+    // Bounded: past a thousand distinct times (a long outage), the sweep finds the rest.
+    for (const at of times) if (this.retriesDue.size < 1000) this.retriesDue.add(Math.ceil(at.getTime() / 20) * 20);
+    this.armWakeTimer();
+  }
+
+  private armWakeTimer(): void {
+    if (this.retriesDue.size === 0 || !this.running) return;
+    const next = Math.min(...this.retriesDue);
+    if (this.wakeTimer?.at === next) return;
     if (this.wakeTimer) clearTimeout(this.wakeTimer.timer);
     const timer = setTimeout(() => {
       this.wakeTimer = undefined;
+      const now = Date.now();
+      for (const at of this.retriesDue) if (at <= now) this.retriesDue.delete(at);
       this.signal.wake();
-    }, Math.max(0, at.getTime() - Date.now()));
+      this.armWakeTimer();
+    }, Math.max(0, next - Date.now()));
     timer.unref();
-    this.wakeTimer = { at: at.getTime(), timer };
+    this.wakeTimer = { at: next, timer };
   }
 
   /** Delivers one integration's jobs without holding up the fetch loop; the room they free wakes the loops. */
@@ -245,7 +261,7 @@ export class DeliveryWorker {
     const probeHold = breaker.open ? breaker.probeAt : undefined;
     const summary = await processor.process(integration, await this.secretFor(integration, state), state.gate, jobs, probeHold);
     this.failureLog.report(integration, summary.failures);
-    if (summary.nextRetryAt) this.wakeAt(summary.nextRetryAt);
+    if (summary.retriesDue.length > 0) this.wakeAt(summary.retriesDue);
     await this.breakerChanged(integration, breaker.record(summary.health), summary.lastError, breaker);
     if (summary.authFailed) {
       this.held.add(id);
