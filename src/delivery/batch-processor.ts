@@ -17,6 +17,7 @@ import type { BatchRecord, DeliveryStore } from './delivery-store.js';
 import type { Gate } from './gate.js';
 import { inTransaction } from '../db-transaction.js';
 import { GroupCommit } from '../shared/group-commit.js';
+import { isDatabaseUnavailable } from '../shared/infrastructure-errors.js';
 import type { DeliveryMetrics } from './metrics.js';
 
 /** One Mixpanel item being delivered; its bytes live in its planned batch's body. */
@@ -110,7 +111,11 @@ export class BatchProcessor {
   private readonly commits: GroupCommit<BatchCommit>;
 
   constructor(private readonly deps: ProcessorDeps) {
-    this.commits = new GroupCommit((done) => this.commitAll(done), { concurrency: deps.config.commitsInFlight, maxItems: deps.config.batchesPerCommit });
+    this.commits = new GroupCommit((done) => this.commitAll(done), {
+      concurrency: deps.config.commitsInFlight,
+      maxItems: deps.config.batchesPerCommit,
+      alone: (err) => !isDatabaseUnavailable(err),
+    });
   }
 
   /**

@@ -101,6 +101,7 @@ export class DeliveryStore {
     }
     const now = new Date();
     const rows = [...countersByIntegration(batches).entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+    if (rows.length === 0) return;
     const values = rows.map(([integrationId, c]) => {
       const items = c.events + c.profileUpdates + c.groupUpdates;
       return [

@@ -6,6 +6,7 @@ import type { EventToQueue } from '../delivery/delivery-job.js';
 import type { DeliveryQueue } from '../delivery/delivery-queue.js';
 import { inTransaction } from '../db-transaction.js';
 import { GroupCommit } from '../shared/group-commit.js';
+import { isDatabaseUnavailable } from '../shared/infrastructure-errors.js';
 import { InvalidTokenError, NotFoundError, ValidationError } from '../errors.js';
 import type { Actor } from '../auth/actor.js';
 import type { PageRequest } from '../shared/pagination.js';
@@ -63,7 +64,11 @@ export class IngestService {
       commits: { inFlight: number; requestsPerCommit: number };
     },
   ) {
-    this.commits = new GroupCommit((requests) => this.queueAll(requests), { concurrency: deps.commits.inFlight, maxItems: deps.commits.requestsPerCommit });
+    this.commits = new GroupCommit((requests) => this.queueAll(requests), {
+      concurrency: deps.commits.inFlight,
+      maxItems: deps.commits.requestsPerCommit,
+      alone: (err) => !isDatabaseUnavailable(err),
+    });
   }
 
   /** Queues the accepted events of several requests, a job per enabled integration of each one's org, in one INSERT. */

@@ -49,4 +49,15 @@ describe('GroupCommit', () => {
     expect(await Promise.all(outcomes)).toEqual(['committed', 'refused bad', 'committed']);
     expect(c.rounds).toEqual([['first'], ['x', 'bad', 'y'], ['x'], ['bad'], ['y']]);
   });
+
+  it('fails every caller of a round at once when the failure belongs to no item (alone says so)', async () => {
+    const c = recordingCommit((items) => items.length > 1 || items[0] !== 'first');
+    const group = new GroupCommit(c.commit, { concurrency: 1, maxItems: 10, alone: (err) => !String(err).includes('refused') });
+    const first = group.submit('first');
+    const outcomes = ['x', 'y'].map((item) => group.submit(item).then(() => 'committed', (err: Error) => err.message));
+    await c.releaseAll();
+    await first;
+    expect(await Promise.all(outcomes)).toEqual(['refused x,y', 'refused x,y']);
+    expect(c.rounds).toEqual([['first'], ['x', 'y']]); // not run again item by item
+  });
 });

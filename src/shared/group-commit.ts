@@ -12,7 +12,9 @@ interface Waiting<T> {
  * when its own item has committed (or failed).
  *
  * A round of several that fails is run again item by item: an item that makes the round fail fails
- * only its own caller, and its neighbours commit.
+ * only its own caller, and its neighbours commit. Unless `alone` says the failure is not an item's
+ * (the database is unreachable, say): then every caller of the round gets it at once, rather than
+ * each waiting in turn to fail the same way.
  */
 export class GroupCommit<T> {
   private waiting: Waiting<T>[] = [];
@@ -20,7 +22,7 @@ export class GroupCommit<T> {
 
   constructor(
     private readonly commit: (items: T[]) => Promise<void>,
-    private readonly opts: { concurrency: number; maxItems: number },
+    private readonly opts: { concurrency: number; maxItems: number; alone?: (err: unknown) => boolean },
   ) {}
 
   submit(item: T): Promise<void> {
@@ -47,8 +49,8 @@ export class GroupCommit<T> {
       for (const w of round) w.resolve();
       return;
     } catch (err) {
-      if (round.length === 1) {
-        round[0].reject(err);
+      if (round.length === 1 || this.opts.alone?.(err) === false) {
+        for (const w of round) w.reject(err);
         return;
       }
     }

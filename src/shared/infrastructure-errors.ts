@@ -14,3 +14,13 @@ export function isInfrastructureError(err: unknown): boolean {
     /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(e?.message ?? '')
   );
 }
+
+/**
+ * The database cannot be reached or has no connection to give (a full pool, refused, lost, out of
+ * resources, shutting down): trying the same work again at once, or piece by piece, only waits again.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { name?: string; code?: string; message?: string } | undefined;
+  const code = String(e?.code ?? '');
+  return isInfrastructureError(err) && !/^(40001|40P01)/.test(code);
+}
