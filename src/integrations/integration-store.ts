@@ -188,7 +188,11 @@ export class IntegrationStore {
   async enabledIdsByOrg(db: SqlExecutor, orgIds: string[]): Promise<Map<string, string[]>> {
     const { rows } = await db.executeSql('SELECT id, org_id FROM integrations WHERE org_id = ANY($1::text[]) AND enabled AND deleted_at IS NULL', [orgIds]);
     const byOrg = new Map<string, string[]>();
-    for (const r of rows as { id: string; org_id: string }[]) byOrg.set(r.org_id, [...(byOrg.get(r.org_id) ?? []), r.id]);
+    for (const r of rows as { id: string; org_id: string }[]) {
+      const ids = byOrg.get(r.org_id);
+      if (ids) ids.push(r.id);
+      else byOrg.set(r.org_id, [r.id]);
+    }
     return byOrg;
   }
 
