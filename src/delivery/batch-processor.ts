@@ -102,9 +102,10 @@ function emptyRecord(): BatchRecord {
 /**
  * Delivers the jobs fetched for one integration: maps new events with the current blueprint, cuts the
  * Mixpanel items into requests, sends them through the integration's gate, settles every item by what
- * Mixpanel answered (settle.ts), then in one transaction writes logs, dead letters and counters, queues
- * the follow-ups and completes the jobs. A crash before that commit leaves the jobs to expire and come
- * back; resent events carry the same $insert_id and time, so Mixpanel keeps one copy.
+ * Mixpanel answered (settle.ts), then in one transaction (shared with other batches finishing at the
+ * same time, of any integrations) writes logs, dead letters and counters, queues the follow-ups and
+ * completes (deletes) the jobs. A crash before that commit leaves the jobs to expire and come back;
+ * resent events carry the same $insert_id and time, so Mixpanel keeps one copy.
  */
 export class BatchProcessor {
   /** Batches finishing together commit together (see GroupCommit). */
