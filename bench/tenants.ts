@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { histogram } from '../test/support/metrics-text.js';
 import { freePort } from '../test/support/server-process.js';
 import { cpuSeconds, rssMb, sleep, startStack } from './stack.js';
 
@@ -179,11 +180,8 @@ export async function benchTenants(): Promise<Record<string, unknown>> {
     for (let i = 0; i < 5; i++) await stack.post(bodyOf('retried', 1, i), freshKey);
     await stack.waitDelivered(5, 120_000, 'retried');
     // How late the worker took them, from its own histogram (finished jobs are deleted).
-    const metrics = await (await fetch(`http://127.0.0.1:${workerMetricsPort}/metrics`)).text();
-    const lateBuckets = [...metrics.matchAll(/delivery_delayed_job_lateness_seconds_bucket\{le="([^"]+)"\} (\d+)/g)].map((m) => ({ le: m[1], count: Number(m[2]) }));
-    const delayedJobs = lateBuckets.find((b) => b.le === '+Inf')?.count ?? 0;
-    const withinSecond = lateBuckets.find((b) => b.le === '1')?.count ?? 0;
-    const lateP99 = lateBuckets.find((b) => b.count >= Math.ceil(delayedJobs * 0.99))?.le;
+    const late = histogram(await (await fetch(`http://127.0.0.1:${workerMetricsPort}/metrics`)).text(), 'delivery_delayed_job_lateness_seconds');
+    const lateP99 = late.buckets.find((b) => b.count >= Math.ceil(late.count * 0.99))?.le;
 
     return {
       tenants,
@@ -215,8 +213,8 @@ export async function benchTenants(): Promise<Record<string, unknown>> {
       quiet_latency_p99_ms: quiet.latency.p99,
       quiet_latency_max_ms: quiet.latency.max,
       fresh_integration_first_event_ms: fresh.latency.max,
-      delayed_jobs_measured: delayedJobs,
-      delayed_jobs_within_1_s: withinSecond,
+      delayed_jobs_measured: late.count,
+      delayed_jobs_within_1_s: late.le('1'),
       delayed_job_lateness_p99_at_most_s: lateP99,
     };
   } finally {

@@ -9,7 +9,7 @@ import { deliveryRoutes } from './delivery/delivery-routes.js';
 import { auditRoutes } from './audit/audit-routes.js';
 import { authenticate, requireDeclaredRole } from './http/auth.js';
 import { jsonOnly } from './http/json-only.js';
-import { metricsAuth } from './http/metrics-auth.js';
+import { metricsEndpoint } from './http/metrics-auth.js';
 import { requestLog } from './http/request-log.js';
 import { storableText } from './http/storable-text.js';
 import { EXPOSED_HEADERS, securityHeaders } from './http/security-headers.js';
@@ -58,9 +58,7 @@ export function createApp({ config, knex, logger, services }: AppDeps): Express 
   }
   app.use(healthRoutes(services.readiness));
   app.use(docsRoutes(SPEC_PATH));
-  app.get('/metrics', metricsAuth(config.metricsToken), async (_req, res) => {
-    res.type(services.metricsExport.contentType).send(await services.metricsExport.text());
-  });
+  app.get('/metrics', ...metricsEndpoint(services.metricsExport, config.metricsToken));
   // Who is calling comes first, from the headers alone: a request without a valid token is answered
   // 401 (or 429) before a byte of its body is read, so unauthenticated clients cannot make us hold bodies.
   app.use('/v1/events', ingestAuth(services.ingest));

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { metricsAuth } from './http/metrics-auth.js';
+import { metricsEndpoint } from './http/metrics-auth.js';
 import { boot, prelude } from './main.js';
 
 /** `npm run worker`: delivery only, sharing the database (and so the queue) with the API servers. */
@@ -16,9 +16,7 @@ boot(config, logger, life)
     // Its delivery counters (requests, outcomes, lateness of delayed jobs) for Prometheus, as the API's GET /metrics.
     const app = express();
     app.disable('x-powered-by');
-    app.get('/metrics', metricsAuth(config.metricsToken), async (_req, res) => {
-      res.type(services.metricsExport.contentType).send(await services.metricsExport.text());
-    });
+    app.get('/metrics', ...metricsEndpoint(services.metricsExport, config.metricsToken));
     const server = app.listen(config.workerMetricsPort, () => {
       logger.info({ port: (server.address() as AddressInfo).port }, 'worker metrics on GET /metrics');
     });

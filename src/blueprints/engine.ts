@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { MixpanelItem } from '../destinations/mixpanel/wire.js';
 import type { Blueprint, EventRule, Mapping } from './blueprint.js';
 import type { CanonicalEvent } from './canonical-event.js';
@@ -458,44 +459,33 @@ function describe(item: MixpanelItem): string {
 
 /** Compiled blueprints by integration revision; a blueprint document is compiled once however many revisions hold it. */
 export class BlueprintCache {
-  /** Integration revision → its compiled blueprint (least recently used first). */
-  private readonly byRevision = new Map<string, CompiledBlueprint>();
+  /** Integration revision → its compiled blueprint (a reference each). */
+  private readonly byRevision: LRUCache<string, CompiledBlueprint>;
   /** Blueprint document (as JSON) → compiled once, shared by every revision holding the same document. */
-  private readonly byDocument = new Map<string, CompiledBlueprint>();
+  private readonly byDocument: LRUCache<string, CompiledBlueprint>;
 
   /**
-   * `maxRevisions`: revisions remembered (a reference each); `maxDocuments`: distinct blueprints kept
-   * compiled. Integrations installed from one catalog blueprint share its compiled form, so ten
-   * thousand busy integrations cost one compile, not one per revision and again whenever one falls out.
+   * Least recently used first out of both. Integrations installed from one catalog blueprint share its
+   * compiled form, so ten thousand busy integrations cost one compile, not one per revision and again
+   * whenever one falls out.
    */
-  constructor(
-    private readonly maxRevisions = 100_000,
-    private readonly maxDocuments = 1000,
-  ) {}
+  constructor(maxRevisions = 50_000, maxDocuments = 1000) {
+    this.byRevision = new LRUCache({ max: maxRevisions });
+    this.byDocument = new LRUCache({ max: maxDocuments });
+  }
 
   /** `key` names the revision (`<integration id>:<revision>`), whose blueprint never changes. */
   get(key: string, doc: Blueprint): CompiledBlueprint {
     let compiled = this.byRevision.get(key);
-    if (compiled) {
-      this.byRevision.delete(key); // most recently used last
-    } else {
-      compiled = this.compiledDocument(doc);
-      if (this.byRevision.size >= this.maxRevisions) this.byRevision.delete(this.byRevision.keys().next().value as string);
+    if (!compiled) {
+      const json = JSON.stringify(doc);
+      compiled = this.byDocument.get(json);
+      if (!compiled) {
+        compiled = new CompiledBlueprint(doc);
+        this.byDocument.set(json, compiled);
+      }
+      this.byRevision.set(key, compiled);
     }
-    this.byRevision.set(key, compiled);
-    return compiled;
-  }
-
-  private compiledDocument(doc: Blueprint): CompiledBlueprint {
-    const json = JSON.stringify(doc);
-    let compiled = this.byDocument.get(json);
-    if (compiled) {
-      this.byDocument.delete(json);
-    } else {
-      compiled = new CompiledBlueprint(doc);
-      if (this.byDocument.size >= this.maxDocuments) this.byDocument.delete(this.byDocument.keys().next().value as string);
-    }
-    this.byDocument.set(json, compiled);
     return compiled;
   }
 }

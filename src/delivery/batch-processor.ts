@@ -311,7 +311,7 @@ export class BatchProcessor {
     for (const en of entries) if (en.state === 'done') this.deps.metrics.latency(now - jobs[en.job].data.acceptedAt);
     this.deps.metrics.outcome(integration.id, record);
 
-    await this.commit(integration, jobs, record, settled.followUps, authFailed);
+    await this.commits.submit({ integration, jobs, record, followUps: settled.followUps, authFailed });
     return {
       delivered: record.eventsDelivered,
       dead: record.deadLetters.length,
@@ -360,11 +360,6 @@ export class BatchProcessor {
   /** Holds the queue's commit lock for the transaction, then says whether follow-ups may be queued. */
   private async stillLive(integrationId: string, db: QueueDb): Promise<boolean> {
     return (await this.deps.queue.liveUnderLock([integrationId], db, this.deps.integrations)).has(integrationId);
-  }
-
-  /** What one batch writes when it is done: its record and follow-ups, its jobs completed. */
-  private commit(integration: IntegrationRecord, jobs: QueuedJob[], record: BatchRecord, followUps: JobToQueue[], authFailed: string | undefined): Promise<void> {
-    return this.commits.submit({ integration, jobs, record, followUps, authFailed });
   }
 
   /**

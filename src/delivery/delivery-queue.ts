@@ -128,6 +128,8 @@ export class DeliveryQueue {
     private readonly expireInSeconds: number,
     /** pg-boss's connections (its statements prepared once per connection, see preparedQuery). */
     private readonly pool: pg.Pool,
+    /** Statements on that pool, outside any caller's transaction. */
+    private readonly own: QueueDb,
   ) {}
 
   static async start(
@@ -137,8 +139,9 @@ export class DeliveryQueue {
   ): Promise<DeliveryQueue> {
     const pool = new pg.Pool({ connectionString, max: opts.poolMax, application_name: 'pgboss', connectionTimeoutMillis: 10_000 });
     pool.on('error', opts.onError);
+    const own = poolExecutor(pool);
     const boss = new PgBoss({
-      db: poolExecutor(pool),
+      db: own,
       schedule: false,
       supervise: true,
       // Expired jobs (their worker died) are handed out again by the supervisor's monitor pass.
@@ -153,7 +156,7 @@ export class DeliveryQueue {
       await pool.end();
       throw err;
     }
-    const queue = new DeliveryQueue(boss, knex, opts.expireInSeconds, pool);
+    const queue = new DeliveryQueue(boss, knex, opts.expireInSeconds, pool, own);
     await queue.createQueue();
     await queue.carryOver();
     return queue;
@@ -252,7 +255,7 @@ export class DeliveryQueue {
    */
   async complete(ids: string[], db?: QueueDb): Promise<void> {
     if (ids.length === 0) return;
-    await (db ?? poolExecutor(this.pool)).executeSql('DELETE FROM pgboss.job WHERE name = $1 AND id = ANY($2::uuid[])', [QUEUE, ids]);
+    await (db ?? this.own).executeSql('DELETE FROM pgboss.job WHERE name = $1 AND id = ANY($2::uuid[])', [QUEUE, ids]);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { NextFunction, Request, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { sendError } from './error-handler.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -18,4 +18,14 @@ export function metricsAuth(token: string | undefined) {
     res.set('WWW-Authenticate', 'Bearer realm="metrics"');
     sendError(res, 401, 'INVALID_TOKEN', 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>');
   };
+}
+
+/** GET /metrics's handlers (the API server's, and `npm run worker`'s on WORKER_METRICS_PORT). */
+export function metricsEndpoint(metrics: { contentType: string; text(): Promise<string> }, token: string | undefined): RequestHandler[] {
+  return [
+    metricsAuth(token),
+    async (_req, res) => {
+      res.type(metrics.contentType).send(await metrics.text());
+    },
+  ];
 }

@@ -183,8 +183,7 @@ export class IntegrationStore {
     return { deliverable, gone };
   }
 
-  /** The org's enabled integrations, in the caller's transaction (ingest queues a job for each). */
-  /** The enabled integrations of each of these orgs, in the caller's transaction. */
+  /** The enabled integrations of each of these orgs, in the caller's transaction (ingest queues a job for each). */
   async enabledIdsByOrg(db: SqlExecutor, orgIds: string[]): Promise<Map<string, string[]>> {
     const { rows } = await db.executeSql('SELECT id, org_id FROM integrations WHERE org_id = ANY($1::text[]) AND enabled AND deleted_at IS NULL', [orgIds]);
     const byOrg = new Map<string, string[]>();

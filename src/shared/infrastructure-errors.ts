@@ -20,7 +20,5 @@ export function isInfrastructureError(err: unknown): boolean {
  * resources, shutting down): trying the same work again at once, or piece by piece, only waits again.
  */
 export function isDatabaseUnavailable(err: unknown): boolean {
-  const e = err as { name?: string; code?: string; message?: string } | undefined;
-  const code = String(e?.code ?? '');
-  return isInfrastructureError(err) && !/^(40001|40P01)/.test(code);
+  return isInfrastructureError(err) && !/^(40001|40P01)/.test(String((err as { code?: string } | undefined)?.code ?? ''));
 }
