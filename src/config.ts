@@ -33,6 +33,8 @@ export interface Config {
   /** Transactions queueing accepted events at once; requests accepted meanwhile share the next one (up to ingestRequestsPerCommit). */
   ingestCommitsInFlight: number;
   ingestRequestsPerCommit: number;
+  /** How often an API process looks for keys revoked through another one (the most a revoked key keeps working there). */
+  ingestKeyRevocationCheckMs: number;
   /** Connections of the API's database pool, and how long a request waits for one before it answers 503. */
   dbPoolMax: number;
   dbAcquireTimeoutMs: number;
@@ -221,6 +223,7 @@ export function loadConfig(env: Env = process.env): Config {
     ingestMaxBodyBytes: int(env, 'INGEST_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024),
     ingestCommitsInFlight: int(env, 'INGEST_COMMITS_IN_FLIGHT', 2, 1, 100),
     ingestRequestsPerCommit: int(env, 'INGEST_REQUESTS_PER_COMMIT', 16, 1, 1000),
+    ingestKeyRevocationCheckMs: int(env, 'INGEST_KEY_REVOCATION_CHECK_MS', 5000, 10, 60_000),
     dbPoolMax: int(env, 'DB_POOL_MAX', 10, 1, 200),
     dbAcquireTimeoutMs: int(env, 'DB_ACQUIRE_TIMEOUT_MS', 2000, 10, 60_000),
     rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 100, 1),

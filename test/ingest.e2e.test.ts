@@ -1,8 +1,9 @@
+import { jest } from '@jest/globals';
 import { gzipSync } from 'node:zlib';
 import pg from 'pg';
 import { withParsedEvents } from '../src/delivery/delivery-job.js';
 import { QUEUE } from '../src/delivery/delivery-queue.js';
-import { hashKey } from '../src/ingest/ingest-key-store.js';
+import { IngestKeyStore, hashKey } from '../src/ingest/ingest-key-store.js';
 import { page, track } from './fixtures/events.js';
 import { guideInstallBody, startTestApp, type TestApp } from './support/test-app.js';
 
@@ -46,6 +47,40 @@ describe('ingestion keys', () => {
     const res = await post({ events: [page()] }, other.key);
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe('INVALID_TOKEN');
+  });
+
+  it('a key is looked up once, not for every POST', async () => {
+    const fresh = (await t.request.post('/v1/admin/ingest-keys').set(t.auth('acme')).send({ name: 'cached' })).body;
+    const lookups = jest.spyOn(IngestKeyStore.prototype, 'orgOf');
+    try {
+      for (let i = 0; i < 3; i++) expect((await post({ events: [page()] }, fresh.key)).status).toBe(202);
+      expect(lookups).toHaveBeenCalledTimes(1);
+    } finally {
+      lookups.mockRestore();
+    }
+  });
+
+  it('a key revoked through another API process stops working here within INGEST_KEY_REVOCATION_CHECK_MS', async () => {
+    const other = await startTestApp({ INGEST_KEY_REVOCATION_CHECK_MS: '200' }, t.db);
+    try {
+      const shared = (await t.request.post('/v1/admin/ingest-keys').set(t.auth('acme')).send({ name: 'shared' })).body;
+      const postThere = (k: string) => other.request.post('/v1/events').set('Authorization', `Bearer ${k}`).send({ events: [page()] });
+      expect((await postThere(shared.key)).status).toBe(202); // cached there now
+      expect((await postThere(key)).status).toBe(202); // and a key that stays active
+      expect((await t.request.delete(`/v1/admin/ingest-keys/${shared.id}`).set(t.auth('acme'))).status).toBe(204);
+      const revokedAt = Date.now();
+      let res = await postThere(shared.key);
+      while (res.status === 202 && Date.now() - revokedAt < 5000) {
+        await new Promise((r) => setTimeout(r, 50));
+        res = await postThere(shared.key);
+      }
+      expect(res.status).toBe(401);
+      expect(res.body.error.code).toBe('INVALID_TOKEN');
+      expect(Date.now() - revokedAt).toBeLessThan(1500);
+      expect((await postThere(key)).status).toBe(202);
+    } finally {
+      await other.close();
+    }
   });
 });
 

@@ -48,10 +48,16 @@ export class IngestKeyStore {
     return row && toKey(row);
   }
 
-  /** The org of an active key, or undefined. */
-  async orgOf(key: string): Promise<{ id: string; orgId: string } | undefined> {
-    const row = await this.knex('ingest_keys').where({ key_hash: hashKey(key) }).whereNull('revoked_at').first('id', 'org_id');
+  /** The org of an active key, by the key's hash, or undefined. */
+  async orgOf(keyHash: string): Promise<{ id: string; orgId: string } | undefined> {
+    const row = await this.knex('ingest_keys').where({ key_hash: keyHash }).whereNull('revoked_at').first('id', 'org_id');
     return row && { id: row.id, orgId: row.org_id };
+  }
+
+  /** Hashes of the keys revoked within the last `seconds` (by the database's clock). */
+  async revokedWithin(seconds: number): Promise<string[]> {
+    const { rows } = await this.knex.raw(`SELECT key_hash FROM ingest_keys WHERE revoked_at IS NOT NULL AND revoked_at > now() - make_interval(secs => ?)`, [seconds]);
+    return (rows as { key_hash: string }[]).map((r) => r.key_hash);
   }
 
   async touch(id: string): Promise<void> {

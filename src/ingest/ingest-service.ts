@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { LRUCache } from 'lru-cache';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import { completeEvent, needsCompleting } from '../blueprints/complete-event.js';
@@ -13,7 +14,7 @@ import type { PageRequest } from '../shared/pagination.js';
 import { eventLimitsReason } from './event-limits.js';
 import type { ReceivedEvents } from './events-body.js';
 import type { EventValidator } from './event-validator.js';
-import type { IngestKeyStore } from './ingest-key-store.js';
+import { hashKey, type IngestKeyStore } from './ingest-key-store.js';
 import type { IntegrationStore } from '../integrations/integration-store.js';
 
 export interface IngestResult {
@@ -21,7 +22,14 @@ export interface IngestResult {
   rejected: { index: number; reason: string }[];
 }
 
-const KEY_CACHE_MS = 5000;
+/**
+ * A key seen active is trusted this long at most; meanwhile the keys revoked lately are looked up every
+ * `revocationCheckMs` (see forgetRevoked), so an org that posts once a minute needs no lookup per POST.
+ */
+const KEY_CACHE_MS = 10 * 60_000;
+const KEY_CACHE_MAX = 100_000;
+/** Revocations looked for go back this much further than a cached key can live (a revoke's transaction may commit late). */
+const REVOCATION_MARGIN_MS = 60_000;
 
 /** One request's accepted events, waiting for the commit that queues them. */
 interface AcceptedEvents {
@@ -45,8 +53,11 @@ function parseEventJson(bytes: Buffer): unknown {
  * transaction). The answer is given only after that commits.
  */
 export class IngestService {
-  private readonly keyCache = new Map<string, { id: string; orgId: string; until: number }>();
+  /** Active keys seen lately, by hash. */
+  private readonly keyCache = new LRUCache<string, { id: string; orgId: string }>({ max: KEY_CACHE_MAX, ttl: KEY_CACHE_MS });
   private readonly touched = new Map<string, number>();
+  private revocationsCheckedAt = 0;
+  private revocationCheck?: Promise<void>;
 
   /** Requests accepted together queue their jobs in one transaction (see GroupCommit). */
   private readonly commits: GroupCommit<AcceptedEvents>;
@@ -62,6 +73,8 @@ export class IngestService {
       audit: AuditStore;
       /** Transactions queueing accepted events at once, and requests sharing one at most. */
       commits: { inFlight: number; requestsPerCommit: number };
+      /** How soon a key revoked through another process stops working here. */
+      revocationCheckMs: number;
     },
   ) {
     this.commits = new GroupCommit((requests) => this.queueAll(requests), {
@@ -84,24 +97,44 @@ export class IngestService {
     });
   }
 
-  /** The org of an ingestion key (cached for a few seconds; a revoked key stops within that time). */
+  /**
+   * The org of an ingestion key. Keys are cached; a key revoked through this process stops at once,
+   * through another one within `revocationCheckMs`.
+   */
   async authenticate(key: string): Promise<string> {
-    const now = Date.now();
-    let hit = this.keyCache.get(key);
-    if (!hit || hit.until < now) {
-      const found = await this.deps.keys.orgOf(key);
-      if (!found) {
-        this.keyCache.delete(key);
-        throw new InvalidTokenError('Unknown or revoked ingestion key');
-      }
-      hit = { ...found, until: now + KEY_CACHE_MS };
-      this.keyCache.set(key, hit);
+    await this.forgetRevoked();
+    const hash = hashKey(key);
+    let hit = this.keyCache.get(hash);
+    if (!hit) {
+      hit = await this.deps.keys.orgOf(hash);
+      if (!hit) throw new InvalidTokenError('Unknown or revoked ingestion key');
+      this.keyCache.set(hash, hit);
     }
+    const now = Date.now();
     if ((this.touched.get(hit.id) ?? 0) < now - 60_000) {
       this.touched.set(hit.id, now);
       void this.deps.keys.touch(hit.id).catch(() => {});
     }
     return hit.orgId;
+  }
+
+  /**
+   * Drops cached keys revoked lately, at most once per `revocationCheckMs` and only while keys are
+   * cached: one small query per interval for the whole process, instead of one lookup per POST (every
+   * POST of an org posting less often than every few seconds). Requests meanwhile wait for it.
+   */
+  private forgetRevoked(): Promise<void> | undefined {
+    const now = Date.now();
+    if (this.keyCache.size === 0) this.revocationsCheckedAt = now; // keys cached from now on are read fresh
+    if (now - this.revocationsCheckedAt < this.deps.revocationCheckMs) return undefined;
+    this.revocationCheck ??= this.deps.keys
+      .revokedWithin((KEY_CACHE_MS + REVOCATION_MARGIN_MS) / 1000)
+      .then((hashes) => {
+        for (const hash of hashes) this.keyCache.delete(hash);
+        this.revocationsCheckedAt = now;
+      })
+      .finally(() => (this.revocationCheck = undefined));
+    return this.revocationCheck;
   }
 
   /**
