@@ -164,7 +164,7 @@ export interface paths {
         post?: never;
         /**
          * Revoke an ingestion key
-         * @description Revoke an ingestion key.
+         * @description Revoke an ingestion key. Requests with it are refused at once by the API process that revoked it, and by every other API process within `INGEST_KEY_REVOCATION_CHECK_MS` (5 s by default).
          */
         delete: operations["revokeIngestKey"];
         options?: never;
