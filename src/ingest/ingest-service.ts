@@ -53,9 +53,8 @@ function parseEventJson(bytes: Buffer): unknown {
  * transaction). The answer is given only after that commits.
  */
 export class IngestService {
-  /** Active keys seen lately, by hash. */
-  private readonly keyCache = new LRUCache<string, { id: string; orgId: string }>({ max: KEY_CACHE_MAX, ttl: KEY_CACHE_MS });
-  private readonly touched = new Map<string, number>();
+  /** Active keys seen lately, by hash, and when each one's last_used_at was last set by this process. */
+  private readonly keyCache = new LRUCache<string, { id: string; orgId: string; touchedAt: number }>({ max: KEY_CACHE_MAX, ttl: KEY_CACHE_MS });
   private revocationsCheckedAt = 0;
   private revocationCheck?: Promise<void>;
 
@@ -106,13 +105,14 @@ export class IngestService {
     const hash = hashKey(key);
     let hit = this.keyCache.get(hash);
     if (!hit) {
-      hit = await this.deps.keys.orgOf(hash);
-      if (!hit) throw new InvalidTokenError('Unknown or revoked ingestion key');
+      const found = await this.deps.keys.orgOf(hash);
+      if (!found) throw new InvalidTokenError('Unknown or revoked ingestion key');
+      hit = { ...found, touchedAt: 0 };
       this.keyCache.set(hash, hit);
     }
     const now = Date.now();
-    if ((this.touched.get(hit.id) ?? 0) < now - 60_000) {
-      this.touched.set(hit.id, now);
+    if (hit.touchedAt < now - 60_000) {
+      hit.touchedAt = now;
       void this.deps.keys.touch(hit.id).catch(() => {});
     }
     return hit.orgId;
