@@ -7,7 +7,10 @@ import type { MixpanelItem } from '../destinations/mixpanel/wire.js';
  */
 export type EventToQueue = CanonicalEvent | Buffer;
 
-/** One queued unit of work for one integration: events from one ingest request, or a retry of some. */
+/**
+ * One queued unit of work for one integration: events of one ingest request (or of several of one org
+ * accepted together, each request's in order), or a retry of some.
+ */
 export interface DeliveryJob {
   orgId: string;
   integrationId: string;

@@ -35,7 +35,7 @@ export interface JobToQueue {
   startAfter?: Date;
 }
 
-/** Jobs carrying the same events (one ingest request, one job per integration) share one payload. */
+/** Jobs carrying the same events (one org's accepted events, one job per integration) share one payload. */
 async function encodeAll(jobs: JobToQueue[]): Promise<StoredJob[]> {
   const payloads = new Map<unknown, Promise<{ payload: string; bytes: number }>>();
   return Promise.all(

@@ -31,11 +31,39 @@ const KEY_CACHE_MAX = 100_000;
 /** Revocations looked for go back this much further than a cached key can live (a revoke's transaction may commit late). */
 const REVOCATION_MARGIN_MS = 60_000;
 
-/** One request's accepted events, waiting for the commit that queues them. */
+/** One request's accepted events (each one's JSON), waiting for the commit that queues them. */
 interface AcceptedEvents {
   orgId: string;
-  events: EventToQueue[];
+  events: Buffer[];
+  bytes: number;
   acceptedAt: number;
+}
+
+/**
+ * Requests of one org that share a commit share its jobs, up to a request's own limit of events and
+ * Mixpanel's limit of a request body's bytes: a thousand browsers posting a few events each make a
+ * job per commit round, not one each.
+ */
+const JOB_MAX_EVENTS = 1000;
+const JOB_MAX_BYTES = 2 * 1024 * 1024;
+
+/** The requests' events in runs of requests, in order, within the job limits (a request is never cut). */
+function jobEvents(requests: AcceptedEvents[]): { events: EventToQueue[]; acceptedAt: number }[] {
+  const runs: { parts: AcceptedEvents[]; events: number; bytes: number }[] = [];
+  for (const r of requests) {
+    const last = runs.at(-1);
+    if (last && last.events + r.events.length <= JOB_MAX_EVENTS && last.bytes + r.bytes <= JOB_MAX_BYTES) {
+      last.parts.push(r);
+      last.events += r.events.length;
+      last.bytes += r.bytes;
+    } else {
+      runs.push({ parts: [r], events: r.events.length, bytes: r.bytes });
+    }
+  }
+  return runs.map(({ parts }) => ({
+    events: parts.length === 1 ? parts[0].events : parts.flatMap((p) => p.events),
+    acceptedAt: Math.min(...parts.map((p) => p.acceptedAt)),
+  }));
 }
 
 /** One event of a body cut on its bytes: the whole body is invalid JSON if this event is. */
@@ -50,7 +78,7 @@ function parseEventJson(bytes: Buffer): unknown {
 /**
  * Accepts canonical events for an org and queues them, in one transaction, for each of the org's
  * enabled integrations (one INSERT of all their jobs; requests accepted at the same time share that
- * transaction). The answer is given only after that commits.
+ * transaction and, those of one org, its jobs). The answer is given only after that commits.
  */
 export class IngestService {
   /** Active keys seen lately, by hash, and when each one's last_used_at was last set by this process. */
@@ -83,15 +111,27 @@ export class IngestService {
     });
   }
 
-  /** Queues the accepted events of several requests, a job per enabled integration of each one's org, in one INSERT. */
+  /**
+   * Queues the accepted events of several requests in one INSERT: for each enabled integration of an
+   * org, its requests' events in as few jobs as the job limits allow (see jobEvents).
+   */
   private async queueAll(requests: AcceptedEvents[]): Promise<void> {
     await inTransaction(this.deps.knex, async (_trx, db) => {
-      const enabled = await this.deps.integrations.enabledIdsByOrg(db, [...new Set(requests.map((r) => r.orgId))]);
+      const byOrg = new Map<string, AcceptedEvents[]>();
+      for (const r of requests) {
+        const ofOrg = byOrg.get(r.orgId);
+        if (ofOrg) ofOrg.push(r);
+        else byOrg.set(r.orgId, [r]);
+      }
+      const enabled = await this.deps.integrations.enabledIdsByOrg(db, [...byOrg.keys()]);
       // Under the commit lock, so an integration deleted meanwhile gets no job.
       const live = await this.deps.queue.liveUnderLock([...enabled.values()].flat(), db, this.deps.integrations);
-      const jobs = requests.flatMap(({ orgId, events, acceptedAt }) =>
-        (enabled.get(orgId) ?? []).filter((id) => live.has(id)).map((integrationId) => ({ data: { orgId, integrationId, events, attempt: 0, acceptedAt } })),
-      );
+      const jobs = [...byOrg].flatMap(([orgId, ofOrg]) => {
+        const integrationIds = (enabled.get(orgId) ?? []).filter((id) => live.has(id));
+        if (integrationIds.length === 0) return [];
+        // One event list per run, shared by the org's integrations (the queue stores it once).
+        return jobEvents(ofOrg).flatMap(({ events, acceptedAt }) => integrationIds.map((integrationId) => ({ data: { orgId, integrationId, events, attempt: 0, acceptedAt } })));
+      });
       await this.deps.queue.enqueue(jobs, db);
     });
   }
@@ -143,7 +183,12 @@ export class IngestService {
    * received is queued from its own bytes.
    */
   async ingest(orgId: string, body: ReceivedEvents): Promise<IngestResult> {
-    const accepted: EventToQueue[] = [];
+    const accepted: Buffer[] = [];
+    let bytes = 0;
+    const accept = (json: Buffer) => {
+      accepted.push(json);
+      bytes += json.length;
+    };
     const rejected: IngestResult['rejected'] = [];
     const receivedAt = new Date().toISOString();
     body.events.forEach((item: unknown, index) => {
@@ -157,13 +202,13 @@ export class IngestService {
       }
       const e = raw as CanonicalEvent;
       if (!needsCompleting(e)) {
-        accepted.push(received ?? e); // queued from the bytes as received
+        accept(received ?? Buffer.from(JSON.stringify(e))); // queued from the bytes as received
         return;
       }
       // Fixed once here, so every retry and every integration sees the same id and time.
-      accepted.push(completeEvent(e, receivedAt));
+      accept(Buffer.from(JSON.stringify(completeEvent(e, receivedAt))));
     });
-    if (accepted.length > 0) await this.commits.submit({ orgId, events: accepted, acceptedAt: Date.now() });
+    if (accepted.length > 0) await this.commits.submit({ orgId, events: accepted, bytes, acceptedAt: Date.now() });
     return { accepted: accepted.length, rejected };
   }
 
