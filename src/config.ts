@@ -221,7 +221,7 @@ export function loadConfig(env: Env = process.env): Config {
     workersInProcess: (env.WORKERS_IN_PROCESS ?? 'true') !== 'false',
     deliveryThreads: int(env, 'DELIVERY_THREADS', 1, 0, 16),
     ingestMaxBodyBytes: int(env, 'INGEST_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024),
-    ingestCommitsInFlight: int(env, 'INGEST_COMMITS_IN_FLIGHT', 2, 1, 100),
+    ingestCommitsInFlight: int(env, 'INGEST_COMMITS_IN_FLIGHT', 1, 1, 100),
     ingestRequestsPerCommit: int(env, 'INGEST_REQUESTS_PER_COMMIT', 16, 1, 1000),
     ingestKeyRevocationCheckMs: int(env, 'INGEST_KEY_REVOCATION_CHECK_MS', 5000, 10, 60_000),
     dbPoolMax: int(env, 'DB_POOL_MAX', 10, 1, 200),
