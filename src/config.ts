@@ -207,7 +207,7 @@ export function loadConfig(env: Env = process.env): Config {
       jobsPerBatch: int(env, 'DELIVERY_JOBS_PER_BATCH', 4, 1, 1000),
       jobsPerIntegration: int(env, 'DELIVERY_JOBS_PER_INTEGRATION', 12, 1, 1000),
       jobsInFlight: int(env, 'DELIVERY_JOBS_IN_FLIGHT', 48, 1, 10_000),
-      commitsInFlight: int(env, 'DELIVERY_COMMITS_IN_FLIGHT', 2, 1, 100),
+      commitsInFlight: int(env, 'DELIVERY_COMMITS_IN_FLIGHT', 1, 1, 100),
       batchesPerCommit: int(env, 'DELIVERY_BATCHES_PER_COMMIT', 16, 1, 1000),
       sweepMs: int(env, 'DELIVERY_SWEEP_MS', 1000, 10, 60_000),
       requestTimeoutMs: int(env, 'DELIVERY_TIMEOUT_MS', 30_000, 100),
