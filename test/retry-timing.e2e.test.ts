@@ -2,10 +2,12 @@ import { page } from './fixtures/events.js';
 import { startHarness, US, type Harness } from './support/delivery-harness.js';
 import { histogram } from './support/metrics-text.js';
 
-/** A retry fires at its time, not at the worker's next sweep (issue 10). */
+/** A retry, or a job held for the circuit breaker's probe, fires at its time, not at the worker's next sweep (issue 10). */
 let h: Harness;
+const SHORT_RETRIES = { DELIVERY_SWEEP_MS: '10000', DELIVERY_RETRY_BASE_MS: '300', DELIVERY_RETRY_MAX_MS: '300' };
+let env: Record<string, string> = SHORT_RETRIES;
 beforeEach(async () => {
-  h = await startHarness({ DELIVERY_SWEEP_MS: '10000', DELIVERY_RETRY_BASE_MS: '300', DELIVERY_RETRY_MAX_MS: '300' });
+  h = await startHarness(env);
 });
 afterEach(() => h.close());
 
@@ -41,4 +43,23 @@ it('retries due at different times each fire at theirs, not only the earliest', 
   const late = await lateness();
   expect(late.count).toBe(2);
   expect(late.le('0.5')).toBe(2); // with the sweep 10 s away
+});
+
+describe('with the circuit breaker opening at the first failure', () => {
+  beforeAll(() => (env = { ...SHORT_RETRIES, DELIVERY_BREAKER_THRESHOLD: '1', DELIVERY_BREAKER_PROBE_MS: '500' }));
+  afterAll(() => (env = SHORT_RETRIES));
+
+  it("jobs held for the breaker's probe are fetched at the probe's time, not at the sweep", async () => {
+    await h.install('Mixpanel');
+    h.us.faults = { nextStatuses: [503] };
+    await h.post([page()]);
+    await h.until(() => h.us.state.requests.length === 1, 'the failed attempt (the breaker opens)');
+    const failedAt = Date.now();
+    await h.post([page()]); // fetched while the breaker is open: held until the probe
+    await h.until(() => h.us.eventsOf(US.token).length === 2, 'both events after the probe', 15000);
+    expect(Date.now() - failedAt).toBeLessThan(3000); // the sweep is 10 s away
+    const late = await lateness();
+    expect(late.count).toBeGreaterThan(0);
+    expect(late.le('0.5')).toBe(late.count);
+  });
 });

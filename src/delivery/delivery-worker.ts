@@ -254,8 +254,11 @@ export class DeliveryWorker {
     const state = this.state(id);
     const breaker = state.breaker;
     if (!breaker.allow()) {
-      // Mixpanel is failing for this integration: wait for the next probe, spending no attempt.
-      await processor.hold(id, jobs, { at: breaker.probeAt, error: integration.degradedReason ?? 'Mixpanel is failing' });
+      // Mixpanel is failing for this integration: wait for the next probe, spending no attempt (and
+      // be fetched at its time, like a retry, not at the next sweep).
+      const probeAt = breaker.probeAt;
+      await processor.hold(id, jobs, { at: probeAt, error: integration.degradedReason ?? 'Mixpanel is failing' });
+      this.wakeAt([probeAt]);
       return;
     }
     const probeHold = breaker.open ? breaker.probeAt : undefined;
