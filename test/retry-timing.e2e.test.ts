@@ -14,12 +14,17 @@ afterEach(() => h.close());
 /** How late the worker took delayed jobs (finished jobs are deleted, so /metrics tells). */
 const lateness = async () => histogram((await h.t.request.get('/metrics')).text, 'delivery_delayed_job_lateness_seconds');
 
-it('a retry the worker queued is fetched when it is due, though the sweep is 10 s away', async () => {
+/** Installs Mixpanel and posts an event whose first attempt gets a 503; returns when that attempt failed. */
+async function firstAttemptFails(): Promise<number> {
   await h.install('Mixpanel');
   h.us.faults = { nextStatuses: [503] };
   await h.post([page()]);
   await h.until(() => h.us.state.requests.length === 1, 'the failed attempt');
-  const failedAt = Date.now();
+  return Date.now();
+}
+
+it('a retry the worker queued is fetched when it is due, though the sweep is 10 s away', async () => {
+  const failedAt = await firstAttemptFails();
   await h.until(() => h.us.eventsOf(US.token).length === 1, 'the retry', 15000);
   // Back-off of 300 ms (plus up to 2.5× jitter): well under the sweep.
   expect(Date.now() - failedAt).toBeLessThan(3000);
@@ -32,10 +37,7 @@ it('a retry the worker queued is fetched when it is due, though the sweep is 10 
 });
 
 it('retries due at different times each fire at theirs, not only the earliest', async () => {
-  await h.install('Mixpanel');
-  h.us.faults = { nextStatuses: [503] };
-  await h.post([page()]);
-  await h.until(() => h.us.state.requests.length === 1, 'the first failed attempt');
+  await firstAttemptFails();
   await new Promise((r) => setTimeout(r, 150)); // the second one fails later: its retry is due later
   h.us.faults = { nextStatuses: [503] };
   await h.post([page()]);
@@ -50,11 +52,7 @@ describe('with the circuit breaker opening at the first failure', () => {
   afterAll(() => (env = SHORT_RETRIES));
 
   it("jobs held for the breaker's probe are fetched at the probe's time, not at the sweep", async () => {
-    await h.install('Mixpanel');
-    h.us.faults = { nextStatuses: [503] };
-    await h.post([page()]);
-    await h.until(() => h.us.state.requests.length === 1, 'the failed attempt (the breaker opens)');
-    const failedAt = Date.now();
+    const failedAt = await firstAttemptFails(); // the breaker opens
     await h.post([page()]); // fetched while the breaker is open: held until the probe
     await h.until(() => h.us.eventsOf(US.token).length === 2, 'both events after the probe', 15000);
     expect(Date.now() - failedAt).toBeLessThan(3000); // the sweep is 10 s away
