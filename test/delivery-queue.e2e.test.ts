@@ -20,6 +20,38 @@ afterAll(async () => {
 const job = (integrationId: string, startAfter?: Date) => ({ data: { orgId: 'acme', integrationId, events: [page()], attempt: 0, acceptedAt: Date.now() }, ...(startAfter ? { startAfter } : {}) });
 
 describe('the shared delivery queue', () => {
+  it('takes commit locks in one order whatever the order asked for, so two commits cannot deadlock', async () => {
+    // Two integrations, `low` the one whose commit lock comes first (locks are keyed by a hash).
+    const ids = [randomUUID(), randomUUID()];
+    const { rows } = await db.knex.raw(`SELECT id FROM unnest(?::text[]) AS id ORDER BY hashtext('delivery-' || id)`, [ids]);
+    const [low, high] = (rows as { id: string }[]).map((r) => r.id);
+    // A deletion of `low` holds its lock exclusively.
+    const deleting = new pg.Client({ connectionString: db.url });
+    const committing = new pg.Client({ connectionString: db.url });
+    await Promise.all([deleting.connect(), committing.connect()]);
+    try {
+      await deleting.query('BEGIN');
+      await deleting.query(`SELECT pg_advisory_xact_lock(hashtext('delivery-' || $1))`, [low]);
+      // A commit asks for `high` then `low`: it must wait for `low` holding nothing, not hold `high` while it waits.
+      await committing.query('BEGIN');
+      const pid = (await committing.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+      const locked = queues[0].lockForCommit([high, low], { executeSql: (sql, params) => committing.query(sql, params) });
+      const advisory = async (granted: boolean) =>
+        Number((await db.knex.raw(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = ? AND granted = ?`, [pid, granted])).rows[0].n);
+      for (let i = 0; (await advisory(false)) === 0; i++) {
+        if (i > 200) throw new Error('the commit never waited for the lock');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(await advisory(true)).toBe(0);
+      await deleting.query('COMMIT');
+      await locked;
+      expect(await advisory(true)).toBe(2);
+      await committing.query('COMMIT');
+    } finally {
+      await Promise.all([deleting.end(), committing.end()]);
+    }
+  });
+
   it('is one pg-boss queue whatever the number of integrations, and stores payloads uncompressed (they are gzip\'d)', async () => {
     const ids = Array.from({ length: 50 }, () => randomUUID());
     await queues[0].enqueue(ids.map((id) => job(id)));

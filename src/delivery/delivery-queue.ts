@@ -271,10 +271,17 @@ export class DeliveryQueue {
   /**
    * Taken (shared) for the rest of a transaction that queues jobs (ingest, a batch's follow-ups, a
    * replay), so a drop cannot slip between its check that the integrations still exist and its insert.
-   * Take it after any row locks on integrations (a drop holds one while it waits for this lock).
+   * Take it after any row locks on integrations (a drop holds one while it waits for this lock). The
+   * locks are taken in the order of their keys, whatever the order of `integrationIds`: two commits
+   * asking for the same integrations in opposite orders, with drops waiting between them, would
+   * otherwise each hold a lock the other waits for.
    */
   async lockForCommit(integrationIds: string[], db: QueueDb): Promise<void> {
-    await db.executeSql('SELECT pg_advisory_xact_lock_shared(hashtext(name)) FROM unnest($1::text[]) AS name', [integrationIds.map(commitLockName)]);
+    // The lock calls are evaluated after the sort (volatile output expressions are, in PostgreSQL).
+    await db.executeSql(
+      'SELECT pg_advisory_xact_lock_shared(key) FROM (SELECT DISTINCT hashtext(name) AS key FROM unnest($1::text[]) AS name) AS keys ORDER BY key',
+      [integrationIds.map(commitLockName)],
+    );
   }
 
   /**
