@@ -1,3 +1,5 @@
+import { jest } from '@jest/globals';
+import { IntegrationStore } from '../src/integrations/integration-store.js';
 import { identify, order, page, track } from './fixtures/events.js';
 import { EU, startHarness, US, type Harness } from './support/delivery-harness.js';
 
@@ -59,6 +61,20 @@ describe('delivery to the stand-in Mixpanel', () => {
     await h.post([page()]);
     await h.until(() => h.eu.eventsOf(EU.token).length === 1, 'EU delivery');
     expect(h.us.state.requests).toHaveLength(0);
+  });
+
+  it("opens the secrets of a fetch's integrations in one query, not one each", async () => {
+    for (const name of ['One', 'Two', 'Three']) await h.install(name);
+    const reads = jest.spyOn(IntegrationStore.prototype, 'loadSecrets');
+    try {
+      await h.post([page()]); // one commit queues a job for each: one fetch takes the three
+      // Same project and $insert_id for the three: the stand-in keeps one copy, so count the requests.
+      await h.until(() => h.us.state.requests.filter((r) => r.status === 200).length === 3, 'a request from each integration');
+      expect(reads).toHaveBeenCalledTimes(1);
+      expect(reads.mock.calls[0][0]).toHaveLength(3);
+    } finally {
+      reads.mockRestore();
+    }
   });
 
   it('queues each event for every enabled integration of the org, and none of another org', async () => {

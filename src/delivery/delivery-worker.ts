@@ -142,8 +142,14 @@ export class DeliveryWorker {
         else byIntegration.set(job.data.integrationId, [job]);
       }
       // The fetched integrations are looked up once for all their batches (each batch awaits the answer,
-      // so a failed lookup fails its batches as a failed lookup of their own would).
-      const found = this.deps.integrations.findEach([...byIntegration].map(([id, ofOne]) => ({ id, orgId: ofOne[0].data.orgId })));
+      // so a failed lookup fails its batches as a failed lookup of their own would), and the secrets this
+      // worker has not opened yet are read together.
+      const found = this.deps.integrations
+        .findEach([...byIntegration].map(([id, ofOne]) => ({ id, orgId: ofOne[0].data.orgId })))
+        .then(async (integrations) => {
+          await this.openSecrets([...integrations.values()]);
+          return integrations;
+        });
       found.catch(() => {}); // each batch handles it
       // An integration's jobs go in batches of a few, side by side: one batch maps while another sends.
       for (const [id, ofOne] of byIntegration) {
@@ -215,6 +221,22 @@ export class DeliveryWorker {
       await integrations.setDegraded(integration.id, null);
       const woken = await queue.wake(integration.id);
       logger.info({ ...log, jobs: woken }, 'delivery recovered: Mixpanel answers again; draining the held events');
+    }
+  }
+
+  /**
+   * Opens in one query the secrets of fetched integrations this worker holds none (or an outdated one)
+   * of: an org's first traffic costs one query per fetch, not one per integration. One alone, or a
+   * failure, is left to secretFor, which reports it on that integration's batch.
+   */
+  private async openSecrets(integrations: IntegrationRecord[]): Promise<void> {
+    const missing = integrations.filter((i) => this.states.get(i.id)?.secret?.updatedAt !== i.updatedAt.getTime());
+    if (missing.length < 2) return;
+    const opened = await this.deps.integrations.apiSecrets(missing).catch(() => new Map<string, string>());
+    for (const i of missing) {
+      const value = opened.get(i.id);
+      const state = this.states.get(i.id);
+      if (value !== undefined && state) state.secret = { updatedAt: i.updatedAt.getTime(), value };
     }
   }
 

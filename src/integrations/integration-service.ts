@@ -270,6 +270,11 @@ export class IntegrationService {
     return this.deps.integrations.setDegraded(id, degraded);
   }
 
+  /** Several integrations' decrypted API secrets, by id, in one query, for delivery only (those without one are absent). */
+  apiSecrets(integrations: Pick<IntegrationRecord, 'orgId' | 'id'>[]): Promise<Map<string, string>> {
+    return this.deps.secrets.openMany(integrations.map((i) => ({ orgId: i.orgId, integrationId: i.id })), 'api_secret');
+  }
+
   /** The decrypted API secret, for delivery only. Never returned by the API. */
   async apiSecret(orgId: string, id: string): Promise<string> {
     const secret = await this.deps.secrets.open(orgId, id, 'api_secret');

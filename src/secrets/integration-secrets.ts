@@ -9,7 +9,7 @@ import { secretContext, type SecretBox } from './secret-box.js';
 export class IntegrationSecrets {
   constructor(
     private readonly box: SecretBox,
-    private readonly store: Pick<IntegrationStore, 'saveSecret' | 'loadSecret'>,
+    private readonly store: Pick<IntegrationStore, 'saveSecret' | 'loadSecret' | 'loadSecrets'>,
   ) {}
 
   /** Seals and stores (or replaces) one secret field, in the caller's transaction. */
@@ -21,5 +21,23 @@ export class IntegrationSecrets {
   async open(orgId: string, integrationId: string, field: string): Promise<string | undefined> {
     const sealed = await this.store.loadSecret(orgId, integrationId, field);
     return sealed && this.box.open(sealed, secretContext(orgId, integrationId, field));
+  }
+
+  /**
+   * The plain values of several integrations' field, by integration id, read in one query. Those with
+   * none stored, or whose secret cannot be opened, are absent (`open` says why for each of those).
+   */
+  async openMany(wanted: { orgId: string; integrationId: string }[], field: string): Promise<Map<string, string>> {
+    const sealed = await this.store.loadSecrets(wanted, field);
+    const orgOf = new Map(wanted.map((w) => [w.integrationId, w.orgId]));
+    const opened = new Map<string, string>();
+    for (const [id, s] of sealed) {
+      try {
+        opened.set(id, this.box.open(s, secretContext(orgOf.get(id)!, id, field)));
+      } catch {
+        // left to `open`, which fails that integration's delivery alone, with the reason
+      }
+    }
+    return opened;
   }
 }
