@@ -34,6 +34,11 @@ interface IntegrationState {
   lastSeen: number;
 }
 
+/** The secret the worker holds for the integration, if it is still the current one (a new secret changes the row). */
+function currentSecret(state: IntegrationState | undefined, integration: IntegrationRecord): string | undefined {
+  return state?.secret?.updatedAt === integration.updatedAt.getTime() ? state.secret.value : undefined;
+}
+
 /** An integration's state is forgotten after this long without traffic (unless its breaker is open). */
 const IDLE_STATE_MS = 10 * 60_000;
 const HOUSEKEEPING_MS = 1000;
@@ -135,12 +140,7 @@ export class DeliveryWorker {
       if (jobs.length === wanted) this.signal.wake(); // more may be due: another loop fetches meanwhile
       const fetchedAt = Date.now();
       for (const job of jobs) if (job.dueAt !== undefined) this.deps.metrics.delayedJobStarted(fetchedAt - job.dueAt);
-      const byIntegration = new Map<string, FetchedJobs>();
-      for (const job of jobs) {
-        const ofOne = byIntegration.get(job.data.integrationId);
-        if (ofOne) ofOne.push(job);
-        else byIntegration.set(job.data.integrationId, [job]);
-      }
+      const byIntegration = Map.groupBy(jobs, (job) => job.data.integrationId);
       // The fetched integrations are looked up once for all their batches (each batch awaits the answer,
       // so a failed lookup fails its batches as a failed lookup of their own would), and the secrets this
       // worker has not opened yet are read together.
@@ -230,7 +230,7 @@ export class DeliveryWorker {
    * failure, is left to secretFor, which reports it on that integration's batch.
    */
   private async openSecrets(integrations: IntegrationRecord[]): Promise<void> {
-    const missing = integrations.filter((i) => this.states.get(i.id)?.secret?.updatedAt !== i.updatedAt.getTime());
+    const missing = integrations.filter((i) => currentSecret(this.states.get(i.id), i) === undefined);
     if (missing.length < 2) return;
     const opened = await this.deps.integrations.apiSecrets(missing).catch(() => new Map<string, string>());
     for (const i of missing) {
@@ -241,10 +241,10 @@ export class DeliveryWorker {
   }
 
   private async secretFor(integration: IntegrationRecord, state: IntegrationState): Promise<string> {
-    const updatedAt = integration.updatedAt.getTime();
-    if (state.secret?.updatedAt === updatedAt) return state.secret.value;
+    const held = currentSecret(state, integration);
+    if (held !== undefined) return held;
     const value = await this.deps.integrations.apiSecret(integration.orgId, integration.id);
-    state.secret = { updatedAt, value };
+    state.secret = { updatedAt: integration.updatedAt.getTime(), value };
     return value;
   }
 

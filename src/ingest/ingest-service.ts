@@ -35,7 +35,6 @@ const REVOCATION_MARGIN_MS = 60_000;
 interface AcceptedEvents {
   orgId: string;
   events: Buffer[];
-  bytes: number;
   acceptedAt: number;
 }
 
@@ -52,12 +51,13 @@ function jobEvents(requests: AcceptedEvents[]): { events: EventToQueue[]; accept
   const runs: { parts: AcceptedEvents[]; events: number; bytes: number }[] = [];
   for (const r of requests) {
     const last = runs.at(-1);
-    if (last && last.events + r.events.length <= JOB_MAX_EVENTS && last.bytes + r.bytes <= JOB_MAX_BYTES) {
+    const bytes = r.events.reduce((n, e) => n + e.length, 0);
+    if (last && last.events + r.events.length <= JOB_MAX_EVENTS && last.bytes + bytes <= JOB_MAX_BYTES) {
       last.parts.push(r);
       last.events += r.events.length;
-      last.bytes += r.bytes;
+      last.bytes += bytes;
     } else {
-      runs.push({ parts: [r], events: r.events.length, bytes: r.bytes });
+      runs.push({ parts: [r], events: r.events.length, bytes });
     }
   }
   return runs.map(({ parts }) => ({
@@ -117,12 +117,7 @@ export class IngestService {
    */
   private async queueAll(requests: AcceptedEvents[]): Promise<void> {
     await inTransaction(this.deps.knex, async (_trx, db) => {
-      const byOrg = new Map<string, AcceptedEvents[]>();
-      for (const r of requests) {
-        const ofOrg = byOrg.get(r.orgId);
-        if (ofOrg) ofOrg.push(r);
-        else byOrg.set(r.orgId, [r]);
-      }
+      const byOrg = Map.groupBy(requests, (r) => r.orgId);
       const enabled = await this.deps.integrations.enabledIdsByOrg(db, [...byOrg.keys()]);
       // Under the commit lock, so an integration deleted meanwhile gets no job.
       const live = await this.deps.queue.liveUnderLock([...enabled.values()].flat(), db, this.deps.integrations);
@@ -184,11 +179,6 @@ export class IngestService {
    */
   async ingest(orgId: string, body: ReceivedEvents): Promise<IngestResult> {
     const accepted: Buffer[] = [];
-    let bytes = 0;
-    const accept = (json: Buffer) => {
-      accepted.push(json);
-      bytes += json.length;
-    };
     const rejected: IngestResult['rejected'] = [];
     const receivedAt = new Date().toISOString();
     body.events.forEach((item: unknown, index) => {
@@ -202,13 +192,13 @@ export class IngestService {
       }
       const e = raw as CanonicalEvent;
       if (!needsCompleting(e)) {
-        accept(received ?? Buffer.from(JSON.stringify(e))); // queued from the bytes as received
+        accepted.push(received ?? Buffer.from(JSON.stringify(e))); // queued from the bytes as received
         return;
       }
       // Fixed once here, so every retry and every integration sees the same id and time.
-      accept(Buffer.from(JSON.stringify(completeEvent(e, receivedAt))));
+      accepted.push(Buffer.from(JSON.stringify(completeEvent(e, receivedAt))));
     });
-    if (accepted.length > 0) await this.commits.submit({ orgId, events: accepted, bytes, acceptedAt: Date.now() });
+    if (accepted.length > 0) await this.commits.submit({ orgId, events: accepted, acceptedAt: Date.now() });
     return { accepted: accepted.length, rejected };
   }
 
