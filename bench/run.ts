@@ -1,3 +1,4 @@
+import { benchClient } from './client.js';
 import { benchDelivery } from './delivery.js';
 import { benchIngestChecks } from './ingest.js';
 import { benchMapping } from './mapping.js';
@@ -7,7 +8,7 @@ import { benchTenants } from './tenants.js';
 /**
  * `npm run bench`: the mapping, ingest and delivery benchmarks; `npm run bench tenants` the platform
  * scale one (minutes: it installs BENCH_TENANTS integrations); `npm run bench queues` compares the job
- * queue libraries. Figures as JSON, for the README.
+ * queue libraries; `npm run bench client` the delivery client's CPU per Mixpanel request. Figures as JSON, for the README.
  */
 async function main() {
   const only = process.argv[2];
@@ -15,6 +16,7 @@ async function main() {
   if (!only || only === 'mapping') Object.assign(results, benchMapping());
   if (!only || only === 'ingest') Object.assign(results, benchIngestChecks());
   if (!only || only === 'delivery') Object.assign(results, await benchDelivery({ events: Number(process.env.BENCH_EVENTS ?? 200_000), separateWorkers: Number(process.env.BENCH_WORKERS ?? 0) }));
+  if (only === 'client') Object.assign(results, await benchClient());
   if (only === 'tenants') Object.assign(results, await benchTenants());
   if (only === 'queues') Object.assign(results, await benchQueues());
   console.log(JSON.stringify(results, null, 2));

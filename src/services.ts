@@ -48,7 +48,7 @@ export interface Services {
   close(): Promise<void>;
 }
 
-type ServiceConfig = Pick<Config, 'encryptionKeys' | 'mixpanelBaseUrls' | 'delivery' | 'dbPoolMax' | 'dbAcquireTimeoutMs' | 'ingestCommitsInFlight' | 'ingestRequestsPerCommit' | 'ingestKeyRevocationCheckMs'>;
+type ServiceConfig = Pick<Config, 'encryptionKeys' | 'mixpanelBaseUrls' | 'delivery' | 'dbPoolMax' | 'dbAcquireTimeoutMs' | 'ingestCommitsInFlight' | 'ingestRequestsPerCommit' | 'ingestKeyRevocationCheckMs' | 'ingestAuthFailuresPerMinute'>;
 
 export async function createServices(knex: Knex, databaseUrl: string, config: ServiceConfig, logger: Logger): Promise<Services> {
   const queue = await DeliveryQueue.start(databaseUrl, knex, {
@@ -83,7 +83,7 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
     catalogBlueprints,
     integrations,
     get ingest() {
-      return (ingest ??= new IngestService({ knex, keys: new IngestKeyStore(knex), integrations: integrationStore, queue, validator: new EventValidator(SPEC_PATH), audit, commits: { inFlight: config.ingestCommitsInFlight, requestsPerCommit: config.ingestRequestsPerCommit }, revocationCheckMs: config.ingestKeyRevocationCheckMs }));
+      return (ingest ??= new IngestService({ knex, keys: new IngestKeyStore(knex), integrations: integrationStore, queue, validator: new EventValidator(SPEC_PATH), audit, commits: { inFlight: config.ingestCommitsInFlight, requestsPerCommit: config.ingestRequestsPerCommit }, revocationCheckMs: config.ingestKeyRevocationCheckMs, authFailuresPerMinute: config.ingestAuthFailuresPerMinute }));
     },
     delivery,
     preview: new DeliveryPreview({ integrations, blueprints, baseUrls: config.mixpanelBaseUrls }),

@@ -61,6 +61,48 @@ describe('ingestion keys', () => {
     }
   });
 
+  it('an unknown key is looked up once; later tries with it are answered from memory', async () => {
+    const unknown = `dk_live_${randomUUID().replace(/-/g, '')}`;
+    const lookups = jest.spyOn(IngestKeyStore.prototype, 'orgOf');
+    try {
+      for (let i = 0; i < 3; i++) {
+        const res = await post({ events: [page()] }, unknown);
+        expect(res.status).toBe(401);
+        expect(res.body.error.code).toBe('INVALID_TOKEN');
+      }
+      expect(lookups).toHaveBeenCalledTimes(1);
+    } finally {
+      lookups.mockRestore();
+    }
+  });
+
+  it('a client trying many unknown keys gets 429 without lookups; keys in use go on working', async () => {
+    const other = await startTestApp({ INGEST_AUTH_FAILURES_PER_MINUTE: '3' }, t.db);
+    const postThere = (k: string) => other.request.post('/v1/events').set('Authorization', `Bearer ${k}`).send({ events: [page()] });
+    const guess = () => `dk_live_${randomUUID().replace(/-/g, '')}`;
+    const lookups = jest.spyOn(IngestKeyStore.prototype, 'orgOf');
+    try {
+      expect((await postThere(key)).status).toBe(202); // in use from this client: cached
+      const guessed = [guess(), guess(), guess()];
+      for (const k of guessed) expect((await postThere(k)).status).toBe(401);
+      expect(lookups).toHaveBeenCalledTimes(4);
+      const refused = await postThere(guess());
+      expect(refused.status).toBe(429);
+      expect(refused.body.error.code).toBe('RATE_LIMITED');
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(60);
+      expect(lookups).toHaveBeenCalledTimes(4); // refused without a lookup
+      expect((await postThere(guessed[0])).status).toBe(401); // known unknown: still 401
+      expect((await postThere(key)).status).toBe(202);
+      // The limit is this process's and this client's: the other API process still looks keys up.
+      expect((await post({ events: [page()] }, guess())).status).toBe(401);
+      expect(lookups).toHaveBeenCalledTimes(5);
+    } finally {
+      lookups.mockRestore();
+      await other.close();
+    }
+  });
+
   it('a key revoked through another API process stops working here within INGEST_KEY_REVOCATION_CHECK_MS', async () => {
     const other = await startTestApp({ INGEST_KEY_REVOCATION_CHECK_MS: '200' }, t.db);
     try {

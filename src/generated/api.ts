@@ -117,7 +117,9 @@ export interface paths {
          * Accept canonical events for every enabled integration of the key's org
          * @description Authenticated with an ingestion key (`Authorization: Bearer dk_live_…`), not a JWT. Each event
          *     is validated on its own: a bad one is reported by index and does not sink its neighbours. 202 is
-         *     sent only after the accepted events are committed to PostgreSQL.
+         *     sent only after the accepted events are committed to PostgreSQL. A client (IP address) that has
+         *     tried more than `INGEST_AUTH_FAILURES_PER_MINUTE` unknown keys in a minute gets 429 for keys the
+         *     server has not seen it use, until the minute is over (see Retry-After); keys in use go on working.
          */
         post: operations["ingestEvents"];
         delete?: never;
@@ -1037,7 +1039,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Over the per-user rate limit (RATE_LIMITED); see Retry-After */
+        /** @description Over a rate limit (RATE_LIMITED) — the per-user one of the admin API, or on /v1/events too many unknown ingestion keys from one client; see Retry-After */
         RateLimited: {
             headers: {
                 "Retry-After"?: number;
@@ -1265,6 +1267,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

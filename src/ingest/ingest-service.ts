@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { LRUCache } from 'lru-cache';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import { completeEvent, needsCompleting } from '../blueprints/complete-event.js';
@@ -8,7 +9,7 @@ import type { DeliveryQueue } from '../delivery/delivery-queue.js';
 import { inTransaction } from '../db-transaction.js';
 import { GroupCommit } from '../shared/group-commit.js';
 import { isDatabaseUnavailable } from '../shared/infrastructure-errors.js';
-import { InvalidTokenError, NotFoundError, ValidationError } from '../errors.js';
+import { InvalidTokenError, NotFoundError, RateLimitedError, ValidationError } from '../errors.js';
 import type { Actor } from '../auth/actor.js';
 import type { PageRequest } from '../shared/pagination.js';
 import { eventLimitsReason } from './event-limits.js';
@@ -28,6 +29,13 @@ export interface IngestResult {
  */
 const KEY_CACHE_MS = 10 * 60_000;
 const KEY_CACHE_MAX = 100_000;
+/**
+ * A key looked up and not found (mistyped, revoked, made up) is answered from memory this long: a client
+ * retrying with it costs no lookup. Keys are random, so none found now can become valid later.
+ */
+const UNKNOWN_KEY_MS = 60_000;
+const UNKNOWN_KEY_MAX = 10_000;
+const UNKNOWN_KEY = 'Unknown or revoked ingestion key';
 /** Revocations looked for go back this much further than a cached key can live (a revoke's transaction may commit late). */
 const REVOCATION_MARGIN_MS = 60_000;
 
@@ -85,6 +93,9 @@ export class IngestService {
   private readonly keyCache = new LRUCache<string, { id: string; orgId: string; touchedAt: number }>({ max: KEY_CACHE_MAX, ttl: KEY_CACHE_MS });
   private revocationsCheckedAt = 0;
   private revocationCheck?: Promise<void>;
+  private readonly unknownKeys = new LRUCache<string, true>({ max: UNKNOWN_KEY_MAX, ttl: UNKNOWN_KEY_MS });
+  /** Keys looked up in vain per client this minute (in this process): past the limit, no more lookups for it. */
+  private readonly failedLookups: RateLimiterMemory;
 
   /** Requests accepted together queue their jobs in one transaction (see GroupCommit). */
   private readonly commits: GroupCommit<AcceptedEvents>;
@@ -102,8 +113,11 @@ export class IngestService {
       commits: { inFlight: number; requestsPerCommit: number };
       /** How soon a key revoked through another process stops working here. */
       revocationCheckMs: number;
+      /** Unknown keys one client may try per minute (see authenticate). */
+      authFailuresPerMinute: number;
     },
   ) {
+    this.failedLookups = new RateLimiterMemory({ points: deps.authFailuresPerMinute, duration: 60 });
     this.commits = new GroupCommit((requests) => this.queueAll(requests), {
       concurrency: deps.commits.inFlight,
       maxItems: deps.commits.requestsPerCommit,
@@ -133,15 +147,24 @@ export class IngestService {
 
   /**
    * The org of an ingestion key. Keys are cached; a key revoked through this process stops at once,
-   * through another one within `revocationCheckMs`.
+   * through another one within `revocationCheckMs`. Unknown keys are remembered a while, and a
+   * `client` (its address) that has tried `authFailuresPerMinute` unknown ones this minute gets 429 for
+   * keys not cached here, without a lookup: guessing keys cannot keep the database busy. Keys in use
+   * (cached) go on working from that client.
    */
-  async authenticate(key: string): Promise<string> {
+  async authenticate(key: string, client: string): Promise<string> {
     await this.forgetRevoked();
     const hash = hashKey(key);
     let hit = this.keyCache.get(hash);
     if (!hit) {
+      if (this.unknownKeys.has(hash)) throw new InvalidTokenError(UNKNOWN_KEY);
+      await this.refuseClientGuessing(client);
       const found = await this.deps.keys.orgOf(hash);
-      if (!found) throw new InvalidTokenError('Unknown or revoked ingestion key');
+      if (!found) {
+        this.unknownKeys.set(hash, true);
+        await this.failedLookups.penalty(client, 1);
+        throw new InvalidTokenError(UNKNOWN_KEY);
+      }
       hit = { ...found, touchedAt: 0 };
       this.keyCache.set(hash, hit);
     }
@@ -151,6 +174,13 @@ export class IngestService {
       void this.deps.keys.touch(hit.id).catch(() => {});
     }
     return hit.orgId;
+  }
+
+  private async refuseClientGuessing(client: string): Promise<void> {
+    const tried = await this.failedLookups.get(client);
+    if (!tried || tried.consumedPoints < this.deps.authFailuresPerMinute) return;
+    const seconds = Math.max(1, Math.ceil(tried.msBeforeNext / 1000));
+    throw new RateLimitedError(`Too many unknown ingestion keys from this client (${this.deps.authFailuresPerMinute} per minute); retry in ${seconds} s`, seconds);
   }
 
   /**
