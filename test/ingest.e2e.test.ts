@@ -78,25 +78,29 @@ describe('ingestion keys', () => {
 
   it('a client trying many unknown keys gets 429 without lookups; keys in use go on working', async () => {
     const other = await startTestApp({ INGEST_AUTH_FAILURES_PER_MINUTE: '3' }, t.db);
-    const postThere = (k: string) => other.request.post('/v1/events').set('Authorization', `Bearer ${k}`).send({ events: [page()] });
+    // The test talks through loopback, a trusted proxy: X-Forwarded-For says which client posts.
+    const postThere = (k: string, from: string) =>
+      other.request.post('/v1/events').set('Authorization', `Bearer ${k}`).set('X-Forwarded-For', from).send({ events: [page()] });
     const guess = () => `dk_live_${randomUUID().replace(/-/g, '')}`;
     const lookups = jest.spyOn(IngestKeyStore.prototype, 'orgOf');
     try {
-      expect((await postThere(key)).status).toBe(202); // in use from this client: cached
+      expect((await postThere(key, '2001:db8:1:2::1')).status).toBe(202); // in use: cached
+      // Three addresses of one IPv6 /64 are one client.
       const guessed = [guess(), guess(), guess()];
-      for (const k of guessed) expect((await postThere(k)).status).toBe(401);
+      for (const [i, k] of guessed.entries()) expect((await postThere(k, `2001:db8:1:2::${i + 10}`)).status).toBe(401);
       expect(lookups).toHaveBeenCalledTimes(4);
-      const refused = await postThere(guess());
+      const refused = await postThere(guess(), '2001:db8:1:2:ffff::1');
       expect(refused.status).toBe(429);
       expect(refused.body.error.code).toBe('RATE_LIMITED');
       expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(60);
       expect(lookups).toHaveBeenCalledTimes(4); // refused without a lookup
-      expect((await postThere(guessed[0])).status).toBe(401); // known unknown: still 401
-      expect((await postThere(key)).status).toBe(202);
-      // The limit is this process's and this client's: the other API process still looks keys up.
-      expect((await post({ events: [page()] }, guess())).status).toBe(401);
-      expect(lookups).toHaveBeenCalledTimes(5);
+      expect((await postThere(guessed[0], '2001:db8:1:2::1')).status).toBe(401); // a known unknown key: still 401
+      expect((await postThere(key, '2001:db8:1:2::1')).status).toBe(202);
+      // Another client is not held up by this one's guessing.
+      expect((await postThere(guess(), '2001:db8:1:3::1')).status).toBe(401);
+      expect((await postThere(guess(), '203.0.113.7')).status).toBe(401);
+      expect(lookups).toHaveBeenCalledTimes(6);
     } finally {
       lookups.mockRestore();
       await other.close();

@@ -117,9 +117,10 @@ export interface paths {
          * Accept canonical events for every enabled integration of the key's org
          * @description Authenticated with an ingestion key (`Authorization: Bearer dk_live_…`), not a JWT. Each event
          *     is validated on its own: a bad one is reported by index and does not sink its neighbours. 202 is
-         *     sent only after the accepted events are committed to PostgreSQL. A client (IP address) that has
-         *     tried more than `INGEST_AUTH_FAILURES_PER_MINUTE` unknown keys in a minute gets 429 for keys the
-         *     server has not seen it use, until the minute is over (see Retry-After); keys in use go on working.
+         *     sent only after the accepted events are committed to PostgreSQL. A client (an IPv4 address, an
+         *     IPv6 /64) that has tried `INGEST_AUTH_FAILURES_PER_MINUTE` unknown keys within a minute gets 429
+         *     for keys not in use on that server process, until the minute is over (see Retry-After); keys in
+         *     use go on working.
          */
         post: operations["ingestEvents"];
         delete?: never;

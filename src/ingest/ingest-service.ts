@@ -1,6 +1,5 @@
 import type { Knex } from 'knex';
 import { LRUCache } from 'lru-cache';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import { completeEvent, needsCompleting } from '../blueprints/complete-event.js';
@@ -12,6 +11,7 @@ import { isDatabaseUnavailable } from '../shared/infrastructure-errors.js';
 import { InvalidTokenError, NotFoundError, RateLimitedError, ValidationError } from '../errors.js';
 import type { Actor } from '../auth/actor.js';
 import type { PageRequest } from '../shared/pagination.js';
+import { clientOf } from '../shared/client-address.js';
 import { eventLimitsReason } from './event-limits.js';
 import type { ReceivedEvents } from './events-body.js';
 import type { EventValidator } from './event-validator.js';
@@ -36,6 +36,10 @@ const KEY_CACHE_MAX = 100_000;
 const UNKNOWN_KEY_MS = 60_000;
 const UNKNOWN_KEY_MAX = 10_000;
 const UNKNOWN_KEY = 'Unknown or revoked ingestion key';
+/** Clients whose unknown keys are counted at once; past that the least recent are forgotten (memory stays bounded). */
+const GUESSING_CLIENTS_MAX = 100_000;
+const GUESS_WINDOW_MS = 60_000;
+
 /** Revocations looked for go back this much further than a cached key can live (a revoke's transaction may commit late). */
 const REVOCATION_MARGIN_MS = 60_000;
 
@@ -94,8 +98,8 @@ export class IngestService {
   private revocationsCheckedAt = 0;
   private revocationCheck?: Promise<void>;
   private readonly unknownKeys = new LRUCache<string, true>({ max: UNKNOWN_KEY_MAX, ttl: UNKNOWN_KEY_MS });
-  /** Keys looked up in vain per client this minute (in this process): past the limit, no more lookups for it. */
-  private readonly failedLookups: RateLimiterMemory;
+  /** Keys a client looked up in vain (in this process) in the minute since its first: past the limit, no more lookups for it. */
+  private readonly guesses = new LRUCache<string, { tried: number; since: number }>({ max: GUESSING_CLIENTS_MAX, ttl: GUESS_WINDOW_MS });
 
   /** Requests accepted together queue their jobs in one transaction (see GroupCommit). */
   private readonly commits: GroupCommit<AcceptedEvents>;
@@ -117,7 +121,6 @@ export class IngestService {
       authFailuresPerMinute: number;
     },
   ) {
-    this.failedLookups = new RateLimiterMemory({ points: deps.authFailuresPerMinute, duration: 60 });
     this.commits = new GroupCommit((requests) => this.queueAll(requests), {
       concurrency: deps.commits.inFlight,
       maxItems: deps.commits.requestsPerCommit,
@@ -147,22 +150,26 @@ export class IngestService {
 
   /**
    * The org of an ingestion key. Keys are cached; a key revoked through this process stops at once,
-   * through another one within `revocationCheckMs`. Unknown keys are remembered a while, and a
-   * `client` (its address) that has tried `authFailuresPerMinute` unknown ones this minute gets 429 for
-   * keys not cached here, without a lookup: guessing keys cannot keep the database busy. Keys in use
-   * (cached) go on working from that client.
+   * through another one within `revocationCheckMs`. Unknown keys are remembered a while, and a client
+   * (its `address`; see clientOf) that has tried `authFailuresPerMinute` unknown ones within a minute
+   * gets 429 for keys not cached here, without a lookup: guessing keys cannot keep the database busy.
+   * Keys in use (cached) go on working from that client. Counted in an LRU, so a flood of addresses
+   * costs bounded memory (past it, the least recent are forgotten and may look up again).
    */
-  async authenticate(key: string, client: string): Promise<string> {
+  async authenticate(key: string, address: string): Promise<string> {
     await this.forgetRevoked();
     const hash = hashKey(key);
     let hit = this.keyCache.get(hash);
     if (!hit) {
       if (this.unknownKeys.has(hash)) throw new InvalidTokenError(UNKNOWN_KEY);
-      await this.refuseClientGuessing(client);
+      const client = clientOf(address);
+      this.refuseClientGuessing(client);
       const found = await this.deps.keys.orgOf(hash);
       if (!found) {
         this.unknownKeys.set(hash, true);
-        await this.failedLookups.penalty(client, 1);
+        const guessed = this.guesses.get(client);
+        if (guessed) guessed.tried++; // the window still runs from its first guess
+        else this.guesses.set(client, { tried: 1, since: Date.now() });
         throw new InvalidTokenError(UNKNOWN_KEY);
       }
       hit = { ...found, touchedAt: 0 };
@@ -176,10 +183,10 @@ export class IngestService {
     return hit.orgId;
   }
 
-  private async refuseClientGuessing(client: string): Promise<void> {
-    const tried = await this.failedLookups.get(client);
-    if (!tried || tried.consumedPoints < this.deps.authFailuresPerMinute) return;
-    const seconds = Math.max(1, Math.ceil(tried.msBeforeNext / 1000));
+  private refuseClientGuessing(client: string): void {
+    const guessed = this.guesses.get(client);
+    if (!guessed || guessed.tried < this.deps.authFailuresPerMinute) return;
+    const seconds = Math.max(1, Math.ceil((guessed.since + GUESS_WINDOW_MS - Date.now()) / 1000));
     throw new RateLimitedError(`Too many unknown ingestion keys from this client (${this.deps.authFailuresPerMinute} per minute); retry in ${seconds} s`, seconds);
   }
 
