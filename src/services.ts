@@ -107,6 +107,7 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
         metrics,
       }),
     async close() {
+      await ingest?.flushLastUsed();
       await readiness.close();
       await queue.stop();
       client.close();

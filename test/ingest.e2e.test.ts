@@ -61,6 +61,28 @@ describe('ingestion keys', () => {
     }
   });
 
+  it("keys used within a second get last_used_at in one statement, and a key's at most once a minute", async () => {
+    const fresh = await Promise.all(['a', 'b', 'c'].map(async (n) => (await t.request.post('/v1/admin/ingest-keys').set(t.auth('acme')).send({ name: `used-${n}` })).body));
+    await t.services.ingest.flushLastUsed(); // the keys earlier tests used
+    const writes = jest.spyOn(IngestKeyStore.prototype, 'touchAll');
+    try {
+      for (const k of fresh) expect((await post({ events: [page()] }, k.key)).status).toBe(202);
+      expect((await post({ events: [page()] }, fresh[0].key)).status).toBe(202); // again: nothing more to write
+      const usedAt = async () => (await t.db.knex('ingest_keys').whereIn('id', fresh.map((k) => k.id)).select('last_used_at')).map((r) => r.last_used_at);
+      expect(await usedAt()).toEqual([null, null, null]); // not one write per POST
+      const deadline = Date.now() + 5000;
+      while ((await usedAt()).includes(null) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect((await usedAt()).every((at) => at instanceof Date)).toBe(true);
+      expect(writes).toHaveBeenCalledTimes(1);
+      expect(new Set(writes.mock.calls[0][0])).toEqual(new Set(fresh.map((k) => k.id)));
+      expect((await post({ events: [page()] }, fresh[1].key)).status).toBe(202);
+      await new Promise((r) => setTimeout(r, 1300));
+      expect(writes).toHaveBeenCalledTimes(1); // used again within the minute: not written again
+    } finally {
+      writes.mockRestore();
+    }
+  });
+
   it('an unknown key is looked up once; later tries with it are answered from memory', async () => {
     const unknown = `dk_live_${randomUUID().replace(/-/g, '')}`;
     const lookups = jest.spyOn(IngestKeyStore.prototype, 'orgOf');

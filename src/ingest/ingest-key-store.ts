@@ -60,7 +60,8 @@ export class IngestKeyStore {
     return (rows as { key_hash: string }[]).map((r) => r.key_hash);
   }
 
-  async touch(id: string): Promise<void> {
-    await this.knex('ingest_keys').where({ id }).update({ last_used_at: this.knex.fn.now() });
+  /** Sets last_used_at of these keys, in one statement. */
+  async touchAll(ids: string[]): Promise<void> {
+    await this.knex('ingest_keys').whereIn('id', ids).update({ last_used_at: this.knex.fn.now() });
   }
 }

@@ -40,6 +40,9 @@ const UNKNOWN_KEY = 'Unknown or revoked ingestion key';
 const GUESSING_CLIENTS_MAX = 100_000;
 const GUESS_WINDOW_MS = 60_000;
 
+/** A key's last_used_at is written at most this often; keys used meanwhile are written together within USE_WRITE_MS. */
+const USE_RECORD_MS = 60_000;
+const USE_WRITE_MS = 1000;
 /** Revocations looked for go back this much further than a cached key can live (a revoke's transaction may commit late). */
 const REVOCATION_MARGIN_MS = 60_000;
 
@@ -100,6 +103,11 @@ export class IngestService {
   private readonly unknownKeys = new LRUCache<string, true>({ max: UNKNOWN_KEY_MAX, ttl: UNKNOWN_KEY_MS });
   /** Keys a client looked up in vain (in this process) in the minute since its first: past the limit, no more lookups for it. */
   private readonly guesses = new LRUCache<string, { tried: number; since: number }>({ max: GUESSING_CLIENTS_MAX, ttl: GUESS_WINDOW_MS });
+
+  /** Keys used (ids) whose last_used_at waits for the next write (see recordUse). */
+  private readonly used = new Set<string>();
+  private useWrite?: NodeJS.Timeout;
+  private useWriting?: Promise<void>;
 
   /** Requests accepted together queue their jobs in one transaction (see GroupCommit). */
   private readonly commits: GroupCommit<AcceptedEvents>;
@@ -176,11 +184,43 @@ export class IngestService {
       this.keyCache.set(hash, hit);
     }
     const now = Date.now();
-    if (hit.touchedAt < now - 60_000) {
+    if (hit.touchedAt < now - USE_RECORD_MS) {
       hit.touchedAt = now;
-      void this.deps.keys.touch(hit.id).catch(() => {});
+      this.recordUse(hit.id);
     }
     return hit.orgId;
+  }
+
+  /**
+   * last_used_at of the keys used within a second is written in one UPDATE: one transaction a second
+   * at most, however many orgs post, instead of one per key a minute (and one per org's first POST).
+   * No timer runs while no key is used.
+   */
+  private recordUse(id: string): void {
+    this.used.add(id);
+    this.useWrite ??= setTimeout(() => void this.writeUse(), USE_WRITE_MS).unref();
+  }
+
+  private writeUse(): Promise<void> {
+    clearTimeout(this.useWrite);
+    this.useWrite = undefined;
+    const ids = [...this.used];
+    this.used.clear();
+    if (ids.length === 0) return this.useWriting ?? Promise.resolve();
+    // Best effort: a failed write leaves last_used_at a minute or so behind, nothing else.
+    const writing: Promise<void> = this.deps.keys
+      .touchAll(ids)
+      .catch(() => {})
+      .finally(() => {
+        if (this.useWriting === writing) this.useWriting = undefined;
+      });
+    this.useWriting = writing;
+    return writing;
+  }
+
+  /** Writes the last_used_at still waiting now (the process is stopping). */
+  async flushLastUsed(): Promise<void> {
+    await this.writeUse();
   }
 
   private refuseClientGuessing(client: string): void {
