@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { page } from './fixtures/events.js';
 import { startHarness, US, type Harness } from './support/delivery-harness.js';
 import { histogram } from './support/metrics-text.js';
@@ -60,4 +61,17 @@ describe('with the circuit breaker opening at the first failure', () => {
     expect(late.count).toBeGreaterThan(0);
     expect(late.le('0.5')).toBe(late.count);
   });
+});
+
+it("a commit's notification costs an idle worker one fetch, and the batch finishing one more: none at once after a fetch that took every due job", async () => {
+  await h.install('Mixpanel');
+  await h.post([page()]);
+  await h.until(() => h.us.eventsOf(US.token).length === 1, 'the first event');
+  await new Promise((r) => setTimeout(r, 300)); // its batch committed, the worker idle again
+  const fetches = jest.spyOn(h.t.services.queue, 'fetch');
+  await h.post([page()]);
+  await h.until(() => h.us.eventsOf(US.token).length === 2, 'the second event');
+  await new Promise((r) => setTimeout(r, 300)); // its batch committed, and the loop it woke fetched
+  expect(fetches).toHaveBeenCalledTimes(2);
+  expect((await Promise.all(fetches.mock.results.map((r) => r.value))).map((jobs) => (jobs as unknown[]).length)).toEqual([1, 0]);
 });

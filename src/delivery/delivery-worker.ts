@@ -137,7 +137,8 @@ export class DeliveryWorker {
         await this.signal.wait(config.sweepMs);
         continue;
       }
-      if (jobs.length === wanted) this.signal.wake(); // more may be due: another loop fetches meanwhile
+      const full = jobs.length === wanted;
+      if (full) this.signal.wake(); // more may be due: another loop fetches meanwhile
       const fetchedAt = Date.now();
       for (const job of jobs) if (job.dueAt !== undefined) this.deps.metrics.delayedJobStarted(fetchedAt - job.dueAt);
       const byIntegration = Map.groupBy(jobs, (job) => job.data.integrationId);
@@ -155,6 +156,10 @@ export class DeliveryWorker {
       for (const [id, ofOne] of byIntegration) {
         for (let i = 0; i < ofOne.length; i += config.jobsPerBatch) this.dispatch(id, ofOne[0].data.orgId, ofOne.slice(i, i + config.jobsPerBatch), found);
       }
+      // A fetch short of what it asked for took every job due: fetching again at once would come back
+      // empty (at a full fetch's cost). What can make more due wakes a loop: a commit's notification, a
+      // batch finishing (room, and its integration's slots), a retry's time, the sweep.
+      if (!full) await this.signal.wait(config.sweepMs);
     }
   }
 
