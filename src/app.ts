@@ -61,7 +61,7 @@ export function createApp({ config, knex, logger, services }: AppDeps): Express 
   app.get('/metrics', ...metricsEndpoint(services.metricsExport, config.metricsToken));
   // Who is calling comes first, from the headers alone: a request without a valid token is answered
   // 401 (or 429) before a byte of its body is read, so unauthenticated clients cannot make us hold bodies.
-  app.use('/v1/events', ingestAuth(services.ingest));
+  app.use('/v1/events', services.ingestMetrics.countAnswers(), ingestAuth(services.ingest));
   app.use('/v1/admin', authenticate({ secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience }));
   app.use('/v1/admin', rateLimitPerUser(knex, config.rateLimitPerMinute));
   app.use(jsonOnly);

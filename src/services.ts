@@ -18,6 +18,7 @@ import { DeliveryWorker } from './delivery/delivery-worker.js';
 import { DeliveryMetrics, MetricsExport } from './delivery/metrics.js';
 import { EventValidator } from './ingest/event-validator.js';
 import { IngestKeyStore } from './ingest/ingest-key-store.js';
+import { IngestMetrics } from './ingest/ingest-metrics.js';
 import { IngestService } from './ingest/ingest-service.js';
 import { IntegrationService } from './integrations/integration-service.js';
 import { IntegrationStore } from './integrations/integration-store.js';
@@ -38,6 +39,8 @@ export interface Services {
   secrets: SecretBox;
   /** This process's delivery counters (updated by workers on its event loop). */
   metrics: DeliveryMetrics;
+  /** Ingest's counters (POST /v1/events answers, events accepted and rejected). */
+  ingestMetrics: IngestMetrics;
   /** GET /metrics (made on first use: a delivery thread never serves it). */
   readonly metricsExport: MetricsExport;
   queue: DeliveryQueue;
@@ -65,6 +68,7 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
   const blueprints = new BlueprintCache();
   const store = new DeliveryStore(knex);
   const metrics = new DeliveryMetrics();
+  const ingestMetrics = new IngestMetrics();
   const client = new MixpanelClient({ timeoutMs: config.delivery.requestTimeoutMs, gzipLevel: config.delivery.gzipLevel });
   const integrations = new IntegrationService({
     knex,
@@ -83,15 +87,16 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
     catalogBlueprints,
     integrations,
     get ingest() {
-      return (ingest ??= new IngestService({ knex, keys: new IngestKeyStore(knex), integrations: integrationStore, queue, validator: new EventValidator(SPEC_PATH), audit, commits: { inFlight: config.ingestCommitsInFlight, requestsPerCommit: config.ingestRequestsPerCommit }, revocationCheckMs: config.ingestKeyRevocationCheckMs, authFailuresPerMinute: config.ingestAuthFailuresPerMinute }));
+      return (ingest ??= new IngestService({ knex, keys: new IngestKeyStore(knex), integrations: integrationStore, queue, validator: new EventValidator(SPEC_PATH), audit, commits: { inFlight: config.ingestCommitsInFlight, requestsPerCommit: config.ingestRequestsPerCommit }, revocationCheckMs: config.ingestKeyRevocationCheckMs, authFailuresPerMinute: config.ingestAuthFailuresPerMinute, metrics: ingestMetrics }));
     },
     delivery,
     preview: new DeliveryPreview({ integrations, blueprints, baseUrls: config.mixpanelBaseUrls }),
     audit,
     secrets,
     metrics,
+    ingestMetrics,
     get metricsExport() {
-      return (metricsExport ??= new MetricsExport(knex, metrics));
+      return (metricsExport ??= new MetricsExport(knex, [metrics.registry, ingestMetrics.registry]));
     },
     queue,
     readiness,

@@ -6,6 +6,7 @@ import { withParsedEvents } from '../src/delivery/delivery-job.js';
 import { QUEUE } from '../src/delivery/delivery-queue.js';
 import { IngestKeyStore, hashKey } from '../src/ingest/ingest-key-store.js';
 import { page, track } from './fixtures/events.js';
+import { counter } from './support/metrics-text.js';
 import { guideInstallBody, startTestApp, type TestApp } from './support/test-app.js';
 
 let t: TestApp;
@@ -304,6 +305,31 @@ describe('POST /v1/events', () => {
     await t.services.queue.boss.insert(QUEUE, [{ data, group: { id: legacyId } }]);
     const job = (await t.services.queue.fetch(1000, 1000)).find((j) => j.data.integrationId === legacyId)!;
     expect(withParsedEvents(job.data)).toEqual({ orgId: 'legacy', integrationId: legacyId, attempt: 0, acceptedAt: 1, events });
+  });
+
+  it('/metrics counts the answers of POST /v1/events by status, and the events accepted and rejected', async () => {
+    const read = async () => {
+      const text = (await t.request.get('/metrics')).text;
+      return {
+        answered202: counter(text, 'ingest_requests_total', '{status="202"}'),
+        answered401: counter(text, 'ingest_requests_total', '{status="401"}'),
+        answered400: counter(text, 'ingest_requests_total', '{status="400"}'),
+        accepted: counter(text, 'ingest_events_total', '{outcome="accepted"}'),
+        rejected: counter(text, 'ingest_events_total', '{outcome="rejected"}'),
+      };
+    };
+    const before = await read();
+    expect((await post({ events: [page(), { type: 'page' }, track('Tapped')] })).status).toBe(202);
+    expect((await post({ events: [page()] }, `dk_live_${randomUUID().replace(/-/g, '')}`)).status).toBe(401);
+    expect((await post({ events: [] })).status).toBe(400);
+    const after = await read();
+    expect(after).toEqual({
+      answered202: before.answered202 + 1,
+      answered401: before.answered401 + 1,
+      answered400: before.answered400 + 1,
+      accepted: before.accepted + 2,
+      rejected: before.rejected + 1,
+    });
   });
 
   it('unknown or missing key → 401; JWTs are not ingestion keys', async () => {

@@ -102,7 +102,8 @@ export class MetricsExport {
 
   constructor(
     knex: Knex,
-    private readonly local: DeliveryMetrics,
+    /** Registries of counters this process keeps on its event loop (delivery's, ingest's). */
+    private readonly locals: Registry[],
   ) {
     collectDefaultMetrics({ register: this.registry });
     const registry = this.registry;
@@ -127,7 +128,7 @@ export class MetricsExport {
   }
 
   async text(): Promise<string> {
-    const own = await Promise.all([this.registry.getMetricsAsJSON(), this.local.registry.getMetricsAsJSON()]);
+    const own = await Promise.all([this.registry, ...this.locals].map((r) => r.getMetricsAsJSON()));
     const others = (await Promise.all(this.sources.map((s) => s()))).flat();
     return AggregatorRegistry.aggregate([...own, ...others]).metrics();
   }

@@ -15,6 +15,7 @@ import type { ReceivedEvents } from './events-body.js';
 import type { EventValidator } from './event-validator.js';
 import type { IngestKeyStore } from './ingest-key-store.js';
 import { IngestKeyAuth } from './ingest-key-auth.js';
+import type { IngestMetrics } from './ingest-metrics.js';
 import type { IntegrationStore } from '../integrations/integration-store.js';
 
 export interface IngestResult {
@@ -91,6 +92,7 @@ export class IngestService {
       revocationCheckMs: number;
       /** Unknown keys one client may try per minute (see authenticate). */
       authFailuresPerMinute: number;
+      metrics: IngestMetrics;
     },
   ) {
     this.keyAuth = new IngestKeyAuth(deps.keys, { revocationCheckMs: deps.revocationCheckMs, failuresPerMinute: deps.authFailuresPerMinute });
@@ -158,6 +160,7 @@ export class IngestService {
       accepted.push(Buffer.from(JSON.stringify(completeEvent(e, receivedAt))));
     });
     if (accepted.length > 0) await this.commits.submit({ orgId, events: accepted, acceptedAt: Date.now() });
+    this.deps.metrics.received(accepted.length, rejected.length);
     return { accepted: accepted.length, rejected };
   }
 

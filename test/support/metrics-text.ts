@@ -4,3 +4,9 @@ export function histogram(text: string, name: string): { buckets: { le: string; 
   const count = Number(new RegExp(`^${name}_count (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
   return { buckets, count, le: (bound) => buckets.find((b) => b.le === bound)?.count ?? 0 };
 }
+
+/** One sample of a Prometheus counter read from `/metrics` text, by its exact label set (`{status="202"}`); 0 when absent. */
+export function counter(text: string, name: string, labels = ''): number {
+  const escaped = `${name}${labels}`.replace(/[{}.*+?^$()|[\]\\]/g, '\\$&');
+  return Number(new RegExp(`^${escaped} (\\d+(?:\\.\\d+)?)$`, 'm').exec(text)?.[1] ?? 0);
+}

@@ -1,0 +1,36 @@
+import type { NextFunction, Request, Response } from 'express';
+import { Counter, Registry } from 'prom-client';
+
+/**
+ * What ingest counts (prom-client), for an operator: POST /v1/events answers by status (401s are keys
+ * unknown or revoked, 429s clients guessing keys, 503s a busy database) and the events accepted or
+ * rejected by the checks. Neither is labelled by org: the request log has the org of every request.
+ */
+export class IngestMetrics {
+  readonly registry = new Registry();
+  private readonly requests = new Counter<'status'>({
+    name: 'ingest_requests_total',
+    help: 'POST /v1/events answers by HTTP status (202 accepted; 401 unknown key; 429 a client guessing keys; 503 database busy)',
+    labelNames: ['status'],
+    registers: [this.registry],
+  });
+  private readonly events = new Counter<'outcome'>({
+    name: 'ingest_events_total',
+    help: 'Events received on POST /v1/events by outcome: accepted (queued for delivery) or rejected (reported by index in the answer)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+
+  /** Middleware counting every answer of the routes it is mounted on, whatever answered it. */
+  countAnswers() {
+    return (_req: Request, res: Response, next: NextFunction) => {
+      res.on('finish', () => this.requests.inc({ status: String(res.statusCode) }));
+      next();
+    };
+  }
+
+  received(accepted: number, rejected: number): void {
+    if (accepted) this.events.inc({ outcome: 'accepted' }, accepted);
+    if (rejected) this.events.inc({ outcome: 'rejected' }, rejected);
+  }
+}
