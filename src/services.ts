@@ -87,7 +87,7 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
     catalogBlueprints,
     integrations,
     get ingest() {
-      return (ingest ??= new IngestService({ knex, keys: new IngestKeyStore(knex), integrations: integrationStore, queue, validator: new EventValidator(SPEC_PATH), audit, commits: { inFlight: config.ingestCommitsInFlight, requestsPerCommit: config.ingestRequestsPerCommit }, revocationCheckMs: config.ingestKeyRevocationCheckMs, authFailuresPerMinute: config.ingestAuthFailuresPerMinute, metrics: ingestMetrics }));
+      return (ingest ??= new IngestService({ knex, keys: new IngestKeyStore(knex), integrations: integrationStore, queue, validator: new EventValidator(SPEC_PATH), audit, commits: { inFlight: config.ingestCommitsInFlight, requestsPerCommit: config.ingestRequestsPerCommit }, revocationCheckMs: config.ingestKeyRevocationCheckMs, authFailuresPerMinute: config.ingestAuthFailuresPerMinute, metrics: ingestMetrics, logger }));
     },
     delivery,
     preview: new DeliveryPreview({ integrations, blueprints, baseUrls: config.mixpanelBaseUrls }),

@@ -2,6 +2,7 @@ import { LRUCache } from 'lru-cache';
 import { InvalidTokenError, RateLimitedError } from '../errors.js';
 import { clientOf } from '../shared/client-address.js';
 import { hashKey, type IngestKeyStore } from './ingest-key-store.js';
+import type { Logger } from '../logger.js';
 
 /**
  * A key seen active is trusted this long at most; meanwhile the keys revoked lately are looked up every
@@ -53,6 +54,8 @@ export class IngestKeyAuth {
       revocationCheckMs: number;
       /** Unknown keys one client may try per minute (see orgOf). */
       failuresPerMinute: number;
+      /** Where a client reaching that limit is reported. */
+      logger: Pick<Logger, 'warn'>;
     },
   ) {}
 
@@ -75,9 +78,7 @@ export class IngestKeyAuth {
       const found = await this.keys.orgOf(hash);
       if (!found) {
         this.unknownKeys.set(hash, true);
-        const guessed = this.guesses.get(client);
-        if (guessed) guessed.tried++; // the window still runs from its first guess
-        else this.guesses.set(client, { tried: 1, since: Date.now() });
+        this.countGuess(client);
         throw new InvalidTokenError(UNKNOWN_KEY);
       }
       hit = { ...found, touchedAt: 0 };
@@ -126,6 +127,19 @@ export class IngestKeyAuth {
   /** Forgets every cached key (one was revoked through this process: it stops at once). */
   forgetCached(): void {
     this.keyCache.clear();
+  }
+
+  /** One more unknown key from `client`; the one that reaches the limit is logged (once per client and minute). */
+  private countGuess(client: string): void {
+    const guessed = this.guesses.get(client) ?? { tried: 0, since: Date.now() }; // the window runs from the first guess
+    if (guessed.tried === 0) this.guesses.set(client, guessed);
+    guessed.tried++;
+    if (guessed.tried === this.opts.failuresPerMinute) {
+      this.opts.logger.warn(
+        { client, unknown_keys: guessed.tried },
+        `ingest: ${client} tried ${guessed.tried} unknown ingestion keys within a minute; its keys not in use here are refused (429) for the rest of that minute`,
+      );
+    }
   }
 
   private refuseClientGuessing(client: string): void {

@@ -16,6 +16,7 @@ import type { EventValidator } from './event-validator.js';
 import type { IngestKeyStore } from './ingest-key-store.js';
 import { IngestKeyAuth } from './ingest-key-auth.js';
 import type { IngestMetrics } from './ingest-metrics.js';
+import type { Logger } from '../logger.js';
 import type { IntegrationStore } from '../integrations/integration-store.js';
 
 export interface IngestResult {
@@ -93,9 +94,10 @@ export class IngestService {
       /** Unknown keys one client may try per minute (see authenticate). */
       authFailuresPerMinute: number;
       metrics: IngestMetrics;
+      logger: Pick<Logger, 'warn'>;
     },
   ) {
-    this.keyAuth = new IngestKeyAuth(deps.keys, { revocationCheckMs: deps.revocationCheckMs, failuresPerMinute: deps.authFailuresPerMinute });
+    this.keyAuth = new IngestKeyAuth(deps.keys, { revocationCheckMs: deps.revocationCheckMs, failuresPerMinute: deps.authFailuresPerMinute, logger: deps.logger });
     this.commits = new GroupCommit((requests) => this.queueAll(requests), {
       concurrency: deps.commits.inFlight,
       maxItems: deps.commits.requestsPerCommit,
