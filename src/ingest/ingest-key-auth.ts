@@ -52,7 +52,7 @@ export class IngestKeyAuth {
     private readonly opts: {
       /** How soon a key revoked through another process stops working here. */
       revocationCheckMs: number;
-      /** Unknown keys one client may try per minute (see orgOf). */
+      /** Unknown keys one client may try per minute (see authenticate). */
       failuresPerMinute: number;
       /** Where a client reaching that limit is reported. */
       logger: Pick<Logger, 'warn'>;
@@ -67,7 +67,7 @@ export class IngestKeyAuth {
    * Keys in use (cached) go on working from that client. Counted in an LRU, so a flood of addresses
    * costs bounded memory (past it, the least recent are forgotten and may look up again).
    */
-  async orgOf(key: string, address: string): Promise<string> {
+  async authenticate(key: string, address: string): Promise<string> {
     await this.forgetRevoked();
     const hash = hashKey(key);
     let hit = this.keyCache.get(hash);

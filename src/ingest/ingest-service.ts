@@ -127,7 +127,7 @@ export class IngestService {
 
   /** The org of an ingestion key, from a client at `address` (see IngestKeyAuth). */
   authenticate(key: string, address: string): Promise<string> {
-    return this.keyAuth.orgOf(key, address);
+    return this.keyAuth.authenticate(key, address);
   }
 
   /** Writes the keys' last_used_at still waiting now (the process is stopping). */
