@@ -21,6 +21,8 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
+/** An ingestion key nobody made. */
+const unknownKey = () => `dk_live_${randomUUID().replace(/-/g, '')}`;
 const post = (body: unknown, k = key) => t.request.post('/v1/events').set('Authorization', `Bearer ${k}`).send(body as object);
 const queuedEvents = async () => (await t.services.queue.peek(integrationId)).reduce((n, j) => n + j.events.length, 0);
 
@@ -85,7 +87,7 @@ describe('ingestion keys', () => {
   });
 
   it('an unknown key is looked up once; later tries with it are answered from memory', async () => {
-    const unknown = `dk_live_${randomUUID().replace(/-/g, '')}`;
+    const unknown = unknownKey();
     const lookups = jest.spyOn(IngestKeyStore.prototype, 'orgOf');
     try {
       for (let i = 0; i < 3; i++) {
@@ -104,7 +106,7 @@ describe('ingestion keys', () => {
     // The test talks through loopback, a trusted proxy: X-Forwarded-For says which client posts.
     const postThere = (k: string, from: string) =>
       other.request.post('/v1/events').set('Authorization', `Bearer ${k}`).set('X-Forwarded-For', from).send({ events: [page()] });
-    const guess = () => `dk_live_${randomUUID().replace(/-/g, '')}`;
+    const guess = unknownKey;
     const lookups = jest.spyOn(IngestKeyStore.prototype, 'orgOf');
     try {
       expect((await postThere(key, '2001:db8:1:2::1')).status).toBe(202); // in use: cached
@@ -320,7 +322,7 @@ describe('POST /v1/events', () => {
     };
     const before = await read();
     expect((await post({ events: [page(), { type: 'page' }, track('Tapped')] })).status).toBe(202);
-    expect((await post({ events: [page()] }, `dk_live_${randomUUID().replace(/-/g, '')}`)).status).toBe(401);
+    expect((await post({ events: [page()] }, unknownKey())).status).toBe(401);
     expect((await post({ events: [] })).status).toBe(400);
     const after = await read();
     expect(after).toEqual({

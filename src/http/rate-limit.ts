@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Knex } from 'knex';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
-import { sendError } from './error-handler.js';
+import { RateLimitedError } from '../errors.js';
 
 /**
  * Requests per user per minute, counted in PostgreSQL (rate-limiter-flexible's store), so every API
@@ -28,8 +28,7 @@ export function rateLimitPerUser(knex: Knex, perMinute: number) {
     } catch (err) {
       if (err instanceof RateLimiterRes) {
         const seconds = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
-        res.set('Retry-After', String(seconds));
-        return sendError(res, 429, 'RATE_LIMITED', `Too many requests: ${perMinute} per minute per user; retry in ${seconds} s`);
+        return next(new RateLimitedError(`Too many requests: ${perMinute} per minute per user; retry in ${seconds} s`, seconds));
       }
       next(err);
     }

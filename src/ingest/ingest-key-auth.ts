@@ -99,10 +99,11 @@ export class IngestKeyAuth {
    */
   private recordUse(id: string): void {
     this.used.add(id);
-    this.useWrite ??= setTimeout(() => void this.writeUse(), USE_WRITE_MS).unref();
+    this.useWrite ??= setTimeout(() => void this.flushLastUsed(), USE_WRITE_MS).unref();
   }
 
-  private writeUse(): Promise<void> {
+  /** Writes the last_used_at waiting now (also when the process is stopping); resolves when written. */
+  flushLastUsed(): Promise<void> {
     clearTimeout(this.useWrite);
     this.useWrite = undefined;
     const ids = [...this.used];
@@ -119,10 +120,6 @@ export class IngestKeyAuth {
     return writing;
   }
 
-  /** Writes the last_used_at still waiting now (the process is stopping). */
-  async flushLastUsed(): Promise<void> {
-    await this.writeUse();
-  }
 
   /** Forgets every cached key (one was revoked through this process: it stops at once). */
   forgetCached(): void {
