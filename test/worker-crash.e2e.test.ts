@@ -48,8 +48,12 @@ describe('a worker killed mid-batch', () => {
     const metricsPort = await freePort();
     const second = startServerProcess({ ...env, WORKER_METRICS_PORT: String(metricsPort), METRICS_TOKEN: 'scrape-token' }, 'src/worker.ts');
     try {
-      await waitFor(() => fake.eventsOf(US.token).length === 50, 30000, 'all events delivered by the second worker');
+      await waitFor(() => fake.eventsOf(US.token).length === 50, 30000, 'all events delivered');
+      // The killed worker's request was still processed by Mixpanel (the stand-in may finish it before
+      // the second worker is up): the second worker's resend was deduplicated.
+      await waitFor(() => fake.state.duplicates === 50, 30000, 'the second worker to resend them, deduplicated');
       // The worker's own counters, on its own port (WORKER_METRICS_PORT), behind METRICS_TOKEN.
+      await waitFor(() => second.output().includes('worker metrics on GET /metrics'), 10000, 'the worker metrics port');
       const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
       expect((await fetch(metricsUrl)).status).toBe(401);
       await waitFor(async () => {
@@ -58,8 +62,6 @@ describe('a worker killed mid-batch', () => {
       }, 10000, 'the worker to count its 50 delivered events on its metrics port');
       const ids = new Set(fake.eventsOf(US.token).map((e) => e.properties.$insert_id));
       expect(ids.size).toBe(50);
-      // The killed worker's request was still processed by Mixpanel: the resend was deduplicated.
-      await waitFor(() => fake.state.duplicates === 50, 10000, 'the resend to be deduplicated');
       await waitFor(async () => {
         const open = await t.db.knex.raw(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'delivery' AND state IN ('created','retry','active')`);
         return open.rows[0].n === 0;
