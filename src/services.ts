@@ -79,7 +79,7 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
     queues: queue,
   });
   const delivery = new DeliveryAdminService({ knex, integrations, store, queue, audit });
-  const processor = new BatchProcessor({ knex, integrations: integrationStore, queue, store, client, blueprints, config: config.delivery, baseUrls: config.mixpanelBaseUrls, metrics });
+  const processor = new BatchProcessor({ knex, integrations: integrationStore, queue, store, client, config: config.delivery, baseUrls: config.mixpanelBaseUrls, metrics });
   // Made on first use: a delivery thread builds these services too, and needs neither.
   let ingest: IngestService | undefined;
   let metricsExport: MetricsExport | undefined;
@@ -105,6 +105,7 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
         queue,
         processor,
         integrations,
+        blueprints,
         store,
         config: config.delivery,
         logger: workerLogger,

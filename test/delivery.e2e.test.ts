@@ -77,6 +77,50 @@ describe('delivery to the stand-in Mixpanel', () => {
     }
   });
 
+  it('reads a blueprint once per revision, not with every batch; a replaced blueprint maps the next batch', async () => {
+    const id = await h.install('Mixpanel');
+    const lookups = jest.spyOn(IntegrationStore.prototype, 'findMany');
+    const lastLookup = async () => (await (lookups.mock.results.at(-1)!.value as ReturnType<IntegrationStore['findMany']>)).get(id)!;
+    const names = () => h.us.eventsOf(US.token).map((e) => e.event);
+    try {
+      await h.post([page()]);
+      await h.until(() => names().length === 1, 'the first event');
+      expect((await lastLookup()).blueprint).toBeDefined(); // the worker held none yet
+      await h.post([page()]);
+      await h.until(() => names().length === 2, 'the second event');
+      expect((await lastLookup()).blueprint).toBeUndefined(); // held: the document is left out
+
+      const current = await h.t.request.get(`/v1/admin/integrations/${id}/blueprint`).set(h.t.auth('acme'));
+      const replaced = { ...current.body, events: { ...current.body.events, page: { ...current.body.events.page, vendor_event_name: 'Page Seen' } } };
+      expect((await h.t.request.put(`/v1/admin/integrations/${id}/blueprint`).set(h.t.auth('acme')).send(replaced)).status).toBe(200);
+      await h.post([page()]);
+      await h.until(() => names().length === 3, 'the third event');
+      expect(names()).toEqual(['Page Viewed', 'Page Viewed', 'Page Seen']);
+      expect((await lastLookup()).blueprint).toBeDefined(); // a new revision: read once more
+    } finally {
+      lookups.mockRestore();
+    }
+  });
+
+  it('a lookup that left out a blueprint the worker no longer holds: the revision is read alone', async () => {
+    const id = await h.install('Mixpanel');
+    const findMany = IntegrationStore.prototype.findMany;
+    // As when another batch moved the held blueprint on, or housekeeping forgot it, after the lookup.
+    const lookups = jest.spyOn(IntegrationStore.prototype, 'findMany').mockImplementationOnce(function (this: IntegrationStore, ids) {
+      return findMany.call(this, ids, new Map([[id, 1]]));
+    });
+    const reads = jest.spyOn(IntegrationStore.prototype, 'findRevision');
+    try {
+      await h.post([page()]);
+      await h.until(() => h.us.eventsOf(US.token).length === 1, 'the event');
+      expect(h.us.eventsOf(US.token)[0].event).toBe('Page Viewed');
+      expect(reads.mock.calls.map((c) => c.slice(1, 3))).toEqual([[id, 1]]);
+    } finally {
+      lookups.mockRestore();
+      reads.mockRestore();
+    }
+  });
+
   it('queues each event for every enabled integration of the org, and none of another org', async () => {
     await h.install('One');
     await h.install('Two', { project_token: EU.token, api_secret: EU.apiSecret, eu_data_residency: true });

@@ -1,12 +1,12 @@
 import type { Knex } from 'knex';
-import type { BlueprintCache } from '../blueprints/engine.js';
+import type { CompiledBlueprint } from '../blueprints/engine.js';
 import type { MixpanelEndpoint, MixpanelItem } from '../destinations/mixpanel/wire.js';
 import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import type { DeliveryConfig } from '../config.js';
 import type { MixpanelClient } from '../destinations/mixpanel/client.js';
 import { classify } from '../destinations/mixpanel/outcome.js';
 import { BatchPlanner, requestUrl, subBody, type MixpanelRegion, type PlannedBatch } from '../destinations/mixpanel/requests.js';
-import { regionOf, type IntegrationRecord } from '../integrations/integration.js';
+import { regionOf, type DeliveryIntegration } from '../integrations/integration.js';
 import type { IntegrationStore } from '../integrations/integration-store.js';
 import { retryDelayMs } from './backoff.js';
 import { outlived, settle, type DeliveryFailure, type ItemState, type SettledItem, type SettleInput } from './settle.js';
@@ -41,7 +41,6 @@ export interface ProcessorDeps {
   queue: DeliveryQueue;
   store: DeliveryStore;
   client: MixpanelClient;
-  blueprints: BlueprintCache;
   config: DeliveryConfig;
   baseUrls: Record<MixpanelRegion, string>;
   metrics: DeliveryMetrics;
@@ -88,7 +87,7 @@ function jobDeadLetters(job: FetchedJob, reason: string, attempts: number): Batc
 
 /** A delivered batch waiting for its commit. */
 interface BatchCommit {
-  integration: IntegrationRecord;
+  integration: DeliveryIntegration;
   jobs: QueuedJob[];
   record: BatchRecord;
   followUps: JobToQueue[];
@@ -121,10 +120,12 @@ export class BatchProcessor {
 
   /**
    * `holdTransientUntil`: the integration's circuit breaker is open and this batch is its probe; items
-   * that fail transiently again wait until then without spending an attempt.
+   * that fail transiently again wait until then without spending an attempt. `blueprint`: the
+   * integration's current revision's, compiled.
    */
   async process(
-    integration: IntegrationRecord,
+    integration: DeliveryIntegration,
+    blueprint: CompiledBlueprint,
     apiSecret: string,
     gate: Gate,
     jobs: QueuedJob[],
@@ -132,7 +133,7 @@ export class BatchProcessor {
   ): Promise<BatchSummary> {
     const planner = new BatchPlanner<Entry>();
     try {
-      return await this.deliver(planner, integration, apiSecret, gate, jobs, holdTransientUntil);
+      return await this.deliver(planner, integration, blueprint, apiSecret, gate, jobs, holdTransientUntil);
     } finally {
       planner.release(); // nothing reads the request bodies any more
     }
@@ -140,7 +141,8 @@ export class BatchProcessor {
 
   private async deliver(
     planner: BatchPlanner<Entry>,
-    integration: IntegrationRecord,
+    integration: DeliveryIntegration,
+    compiled: CompiledBlueprint,
     apiSecret: string,
     gate: Gate,
     jobs: QueuedJob[],
@@ -150,7 +152,6 @@ export class BatchProcessor {
     const entries: Entry[] = [];
     const refused: SettleInput['refused'] = [];
 
-    const compiled = this.deps.blueprints.get(`${integration.id}:${integration.revision}`, integration.blueprint);
     const ctx = { projectToken: integration.config.project_token };
     // Each event is parsed, mapped and serialised into its request body in turn, and then let go. One
     // that makes any of that throw is dead-lettered with the reason; its neighbours go on.
@@ -326,7 +327,7 @@ export class BatchProcessor {
   }
 
   /** Dead-letters every event of a job that makes delivery fail, with the reason, and completes it. */
-  async quarantine(integration: IntegrationRecord, job: QueuedJob, reason: string): Promise<void> {
+  async quarantine(integration: DeliveryIntegration, job: QueuedJob, reason: string): Promise<void> {
     const record: BatchRecord = { ...emptyRecord(), deadLetters: jobDeadLetters(job.data, reason, job.data.attempt + 1), lastError: reason };
     await inTransaction(this.deps.knex, async (trx, db) => {
       await this.deps.store.record(trx, integration.id, integration.orgId, record);

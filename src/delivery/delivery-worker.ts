@@ -1,5 +1,6 @@
 import type { DeliveryConfig } from '../config.js';
-import type { IntegrationRecord } from '../integrations/integration.js';
+import type { BlueprintCache, CompiledBlueprint } from '../blueprints/engine.js';
+import type { DeliveryIntegration } from '../integrations/integration.js';
 import type { IntegrationService } from '../integrations/integration-service.js';
 import type { Logger } from '../logger.js';
 import type { BatchProcessor } from './batch-processor.js';
@@ -18,6 +19,8 @@ export interface WorkerDeps {
   queue: DeliveryQueue;
   processor: BatchProcessor;
   integrations: IntegrationService;
+  /** Compiled blueprints, by revision (shared with the API's preview in the same process). */
+  blueprints: BlueprintCache;
   store: DeliveryStore;
   config: DeliveryConfig;
   logger: Logger;
@@ -31,11 +34,13 @@ interface IntegrationState {
   breaker: Breaker;
   /** The decrypted secret, valid while the integration row is unchanged (a new secret updates it). */
   secret?: { updatedAt: number; value: string };
+  /** The blueprint of the latest revision delivered with, compiled: the lookups skip reading it again. */
+  blueprint?: { revision: number; compiled: CompiledBlueprint };
   lastSeen: number;
 }
 
 /** The secret the worker holds for the integration, if it is still the current one (a new secret changes the row). */
-function currentSecret(state: IntegrationState | undefined, integration: IntegrationRecord): string | undefined {
+function currentSecret(state: IntegrationState | undefined, integration: DeliveryIntegration): string | undefined {
   return state?.secret?.updatedAt === integration.updatedAt.getTime() ? state.secret.value : undefined;
 }
 
@@ -146,7 +151,7 @@ export class DeliveryWorker {
       // so a failed lookup fails its batches as a failed lookup of their own would), and the secrets this
       // worker has not opened yet are read together.
       const found = this.deps.integrations
-        .findEach([...byIntegration].map(([id, ofOne]) => ({ id, orgId: ofOne[0].data.orgId })))
+        .findEach([...byIntegration].map(([id, ofOne]) => ({ id, orgId: ofOne[0].data.orgId, heldRevision: this.states.get(id)?.blueprint?.revision })))
         .then(async (integrations) => {
           await this.openSecrets([...integrations.values()]);
           return integrations;
@@ -190,7 +195,7 @@ export class DeliveryWorker {
   }
 
   /** Delivers one integration's jobs without holding up the fetch loop; the room they free wakes the loops. */
-  private dispatch(id: string, orgId: string, jobs: FetchedJobs, found: Promise<Map<string, IntegrationRecord>>): void {
+  private dispatch(id: string, orgId: string, jobs: FetchedJobs, found: Promise<Map<string, DeliveryIntegration>>): void {
     this.inFlight += jobs.length;
     this.state(id).lastSeen = Date.now();
     const batch = this.run(id, orgId, jobs, found).finally(() => {
@@ -215,7 +220,7 @@ export class DeliveryWorker {
    * Shows the breaker's state on the integration (degraded since, last error) and in the log. Once it
    * closes, the jobs held for the next probe are due at once: the backlog drains at full speed.
    */
-  private async breakerChanged(integration: IntegrationRecord, change: 'opened' | 'closed' | undefined, lastError: string | undefined, breaker: Breaker) {
+  private async breakerChanged(integration: DeliveryIntegration, change: 'opened' | 'closed' | undefined, lastError: string | undefined, breaker: Breaker) {
     const { integrations, queue, logger } = this.deps;
     const log = { integration_id: integration.id, org_id: integration.orgId };
     if (change === 'opened') {
@@ -234,7 +239,7 @@ export class DeliveryWorker {
    * of: an org's first traffic costs one query per fetch, not one per integration. One alone, or a
    * failure, is left to secretFor, which reports it on that integration's batch.
    */
-  private async openSecrets(integrations: IntegrationRecord[]): Promise<void> {
+  private async openSecrets(integrations: DeliveryIntegration[]): Promise<void> {
     const missing = integrations.filter((i) => currentSecret(this.states.get(i.id), i) === undefined);
     if (missing.length < 2) return;
     const opened = await this.deps.integrations.apiSecrets(missing).catch(() => new Map<string, string>());
@@ -245,7 +250,7 @@ export class DeliveryWorker {
     }
   }
 
-  private async secretFor(integration: IntegrationRecord, state: IntegrationState): Promise<string> {
+  private async secretFor(integration: DeliveryIntegration, state: IntegrationState): Promise<string> {
     const held = currentSecret(state, integration);
     if (held !== undefined) return held;
     const value = await this.deps.integrations.apiSecret(integration.orgId, integration.id);
@@ -253,7 +258,22 @@ export class DeliveryWorker {
     return value;
   }
 
-  private async run(id: string, orgId: string, jobs: FetchedJobs, found: Promise<Map<string, IntegrationRecord>>): Promise<void> {
+  /**
+   * The integration's blueprint, compiled: the one this worker holds when it is of the current revision
+   * (the lookup then left the document out), else from the lookup or, when another batch moved the held
+   * one to a different revision meanwhile, read alone.
+   */
+  private async blueprintFor(integration: DeliveryIntegration, state: IntegrationState): Promise<CompiledBlueprint> {
+    const { id, orgId, revision } = integration;
+    if (state.blueprint?.revision === revision) return state.blueprint.compiled;
+    const doc = integration.blueprint ?? (await this.deps.integrations.blueprintAt(orgId, id, revision));
+    if (!doc) throw new Error(`revision ${revision} of integration ${id} has no blueprint`);
+    const compiled = this.deps.blueprints.get(`${id}:${revision}`, doc);
+    if (!state.blueprint || state.blueprint.revision < revision) state.blueprint = { revision, compiled };
+    return compiled;
+  }
+
+  private async run(id: string, orgId: string, jobs: FetchedJobs, found: Promise<Map<string, DeliveryIntegration>>): Promise<void> {
     try {
       await this.deliver(id, orgId, jobs, found);
     } catch (err) {
@@ -266,7 +286,7 @@ export class DeliveryWorker {
   }
 
   /** `found`: the integration as the fetch looked it up; without it (a job tried alone), it is looked up again. */
-  private async deliver(id: string, orgId: string, jobs: FetchedJobs, found?: Promise<Map<string, IntegrationRecord>>): Promise<void> {
+  private async deliver(id: string, orgId: string, jobs: FetchedJobs, found?: Promise<Map<string, DeliveryIntegration>>): Promise<void> {
     const { queue, processor, integrations, logger } = this.deps;
     const integration = found ? (await found).get(id) : await integrations.find(orgId, id);
     if (!integration) {
@@ -289,7 +309,7 @@ export class DeliveryWorker {
       return;
     }
     const probeHold = breaker.open ? breaker.probeAt : undefined;
-    const summary = await processor.process(integration, await this.secretFor(integration, state), state.gate, jobs, probeHold);
+    const summary = await processor.process(integration, await this.blueprintFor(integration, state), await this.secretFor(integration, state), state.gate, jobs, probeHold);
     this.failureLog.report(integration, summary.failures);
     if (summary.retriesDue.length > 0) this.wakeAt(summary.retriesDue);
     await this.breakerChanged(integration, breaker.record(summary.health), summary.lastError, breaker);

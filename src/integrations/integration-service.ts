@@ -13,7 +13,7 @@ import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError 
 import type { Actor } from '../auth/actor.js';
 import type { IntegrationSecrets } from '../secrets/integration-secrets.js';
 import type { PageRequest } from '../shared/pagination.js';
-import type { IntegrationRecord } from './integration.js';
+import type { DeliveryIntegration, IntegrationRecord } from './integration.js';
 import { UniqueNameError, type IntegrationStore } from './integration-store.js';
 
 /** The install body (`InstallRequest` in openapi.yaml, generated). */
@@ -142,9 +142,14 @@ export class IntegrationService {
     return this.deps.integrations.find(orgId, id);
   }
 
-  /** Each of these integrations of its org that exists (for a worker's fetched jobs: one query, not one per integration). */
-  async findEach(wanted: { orgId: string; id: string }[]): Promise<Map<string, IntegrationRecord>> {
-    const found = await this.deps.integrations.findMany([...new Set(wanted.map((w) => w.id))]);
+  /**
+   * Each of these integrations of its org that exists (for a worker's fetched jobs: one query, not one
+   * per integration), without the blueprint where the caller holds that of its current revision
+   * (`heldRevision`).
+   */
+  async findEach(wanted: { orgId: string; id: string; heldRevision?: number }[]): Promise<Map<string, DeliveryIntegration>> {
+    const held = new Map(wanted.flatMap((w) => (w.heldRevision === undefined ? [] : [[w.id, w.heldRevision] as const])));
+    const found = await this.deps.integrations.findMany([...new Set(wanted.map((w) => w.id))], held);
     const orgOf = new Map(wanted.map((w) => [w.id, w.orgId]));
     for (const [id, rec] of found) if (rec.orgId !== orgOf.get(id)) found.delete(id);
     return found;
@@ -217,6 +222,11 @@ export class IntegrationService {
   async revisions(orgId: string, id: string, page: PageRequest) {
     await this.get(orgId, id);
     return this.deps.integrations.listRevisions(orgId, id, page);
+  }
+
+  /** The blueprint of revision n of the integration (revisions are kept, whatever became of it since). */
+  async blueprintAt(orgId: string, id: string, n: number): Promise<Blueprint | undefined> {
+    return (await this.deps.integrations.findRevision(orgId, id, n))?.blueprint;
   }
 
   async revision(orgId: string, id: string, n: number) {

@@ -30,6 +30,12 @@ export interface IntegrationRecord {
   updatedAt: Date;
 }
 
+/**
+ * An integration as delivery reads it for each batch: the blueprint, the bulk of the row, only when
+ * the reader does not hold that revision's already (see IntegrationStore.findMany).
+ */
+export type DeliveryIntegration = Omit<IntegrationRecord, 'blueprint'> & { blueprint?: Blueprint };
+
 export function regionOf(config: PublicConfig): Region {
   return config.eu_data_residency ? 'eu' : 'us';
 }
