@@ -12,7 +12,8 @@ import { cpuSeconds, rssMb, sleep, startStack } from './stack.js';
  *  - idle PostgreSQL transactions/s, idle CPU and RSS with 1 integration, then with BENCH_TENANTS;
  *  - install latency (p50/p99) while the count grows;
  *  - a worker started against all of them: time until it delivers;
- *  - one busy org alone, then among all the idle ones; the same traffic spread over 1,000 orgs;
+ *  - one busy org alone, then among all the idle ones; the same traffic spread over 1,000 orgs (what is
+ *    compared runs in turns, BENCH_TENANT_ROUNDS times, and the median counts);
  *  - a quiet org's latency while a noisy org drains a 150,000-event backlog;
  *  - the first event of a freshly installed integration; how late delayed retries fire.
  */
@@ -32,6 +33,16 @@ function eventJson(lane: string, i: number): string {
 }
 const bodyOf = (lane: string, count: number, offset = 0) => `{"events":[${Array.from({ length: count }, (_, i) => eventJson(lane, offset + i)).join(',')}]}`;
 
+interface Burst {
+  events_per_s: number;
+  ingest_events_per_s: number;
+  duplicates: number;
+  cpu_ms_per_1000_events: Record<string, number>;
+}
+
+/** The run of median rate (of an odd count; the upper middle one of an even count). */
+const median = (runs: Burst[]) => [...runs].sort((a, b) => a.events_per_s - b.events_per_s)[Math.floor(runs.length / 2)];
+
 /** Runs `fn` over `items`, `width` at a time. */
 async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -49,6 +60,7 @@ export async function benchTenants(): Promise<Record<string, unknown>> {
   const lanes = Number(process.env.BENCH_TENANT_LANES ?? 4);
   // After the installs PostgreSQL's autovacuum and autoanalyze run a while (their transactions count too).
   const settleSeconds = Number(process.env.BENCH_IDLE_SETTLE_SECONDS ?? 60);
+  const rounds = Number(process.env.BENCH_TENANT_ROUNDS ?? 3);
   const workerMetricsPort = await freePort();
   const stack = await startStack({ separateWorkers: 1, env: { WORKER_METRICS_PORT: String(workerMetricsPort) } });
   const db = new pg.Client({ connectionString: stack.databaseUrl });
@@ -92,7 +104,7 @@ export async function benchTenants(): Promise<Record<string, unknown>> {
      * `total` events for the orgs of `keys` (round robin), `perPost` per POST, `lanes` POSTs in flight;
      * events/s from first POST to last arrival, and where the cores went (CPU ms per 1,000 events).
      */
-    const burst = async (lane: string, keys: string[], total: number, perPost: number) => {
+    const burst = async (lane: string, keys: string[], total: number, perPost: number): Promise<Burst> => {
       await stack.resetFake();
       const bodies = Array.from({ length: Math.ceil(total / perPost) }, (_, k) => ({ key: keys[k % keys.length], body: Buffer.from(bodyOf(lane, perPost, k * perPost)) }));
       const c0 = cpuByPart();
@@ -112,8 +124,15 @@ export async function benchTenants(): Promise<Record<string, unknown>> {
     // Warmed up (JIT, pools, caches) on both POST sizes, so the first measure is not the coldest.
     await burst('warmup', [soloKey], 20_000, 1000);
     await burst('warmup200', [soloKey], 20_000, 200);
-    const alone = await burst('alone', [soloKey], events, 1000);
-    const alone200 = await burst('alone200', [soloKey], events, 200);
+    // Measures that are compared run in turns, `rounds` times each, and each figure is the median:
+    // this machine's speed drifts by tens of percent within minutes (the host's other tenants).
+    const aloneRuns: Burst[] = [];
+    const alone200Runs: Burst[] = [];
+    for (let r = 0; r < rounds; r++) {
+      aloneRuns.push(await burst('alone', [soloKey], events, 1000));
+      alone200Runs.push(await burst('alone200', [soloKey], events, 200));
+    }
+    const [alone, alone200] = [median(aloneRuns), median(alone200Runs)];
     const idleOne = await idle(); // after traffic, like the measure with every integration installed
 
     // 2. Installs up to `tenants`, one org each, 8 at a time.
@@ -146,7 +165,6 @@ export async function benchTenants(): Promise<Record<string, unknown>> {
     // 4. One busy org among the idle ones; the same traffic over 1,000 orgs, 200 events per POST.
     // The new worker is warmed up first, as the first one was before the single org was measured.
     await burst('rewarm', [soloKey], 20_000, 1000);
-    const busy = await burst('busy', [soloKey], events, 1000);
     const spreadKeys: string[] = [];
     await pool(orgs.slice(0, 1000), 8, async (org) => void spreadKeys.push(await stack.ingestKey(org)));
     // The code path of many orgs' small POSTs is warmed up on 200 other orgs first, so that the next
@@ -157,7 +175,16 @@ export async function benchTenants(): Promise<Record<string, unknown>> {
     // First as each org's first traffic on this worker (its key, integration and secret looked up),
     // then again: the single org was warmed up too before it was measured.
     const spreadCold = await burst('spread_cold', spreadKeys, events, 200);
-    const spread = await burst('spread', spreadKeys, events, 200);
+    // The busy org and the spread in turns: each spread run is also compared with the busy org's run
+    // just before it (the same org posting 1,000 per POST, minutes later than "alone" was measured).
+    const busyRuns: Burst[] = [];
+    const spreadRuns: Burst[] = [];
+    for (let r = 0; r < rounds; r++) {
+      busyRuns.push(await burst('busy', [soloKey], events, 1000));
+      spreadRuns.push(await burst('spread', spreadKeys, events, 200));
+    }
+    const [busy, spread] = [median(busyRuns), median(spreadRuns)];
+    const pairedSpreadRatios = spreadRuns.map((s, r) => s.events_per_s / busyRuns[r].events_per_s).sort((a, b) => a - b);
 
     // 5. A quiet org while a noisy org drains a backlog: the quiet one's latency.
     await stack.resetFake();
@@ -204,6 +231,13 @@ export async function benchTenants(): Promise<Record<string, unknown>> {
       busy_org_alone_events_per_s: alone.events_per_s,
       [`busy_org_among_${tenants}_events_per_s`]: busy.events_per_s,
       busy_ratio: Math.round((busy.events_per_s / alone.events_per_s) * 100) / 100,
+      rounds,
+      events_per_s_of_each_round: {
+        alone: aloneRuns.map((b) => b.events_per_s),
+        alone_200_per_post: alone200Runs.map((b) => b.events_per_s),
+        busy: busyRuns.map((b) => b.events_per_s),
+        spread: spreadRuns.map((b) => b.events_per_s),
+      },
       spread_over_1000_orgs_events_per_s: spread.events_per_s,
       spread_over_1000_orgs_ingest_events_per_s: spread.ingest_events_per_s,
       spread_over_1000_orgs_first_traffic_events_per_s: spreadCold.events_per_s,
@@ -211,10 +245,11 @@ export async function benchTenants(): Promise<Record<string, unknown>> {
       busy_org_alone_200_per_post_ingest_events_per_s: alone200.ingest_events_per_s,
       busy_org_alone_200_per_post_events_per_s: alone200.events_per_s,
       spread_ratio: Math.round((spread.events_per_s / alone.events_per_s) * 100) / 100,
+      spread_ratio_to_busy_run_before: Math.round(pct(pairedSpreadRatios, 50) * 100) / 100,
       spread_ratio_same_post_size: Math.round((spread.events_per_s / alone200.events_per_s) * 100) / 100,
       spread_first_traffic_ratio_same_post_size: Math.round((spreadCold.events_per_s / alone200.events_per_s) * 100) / 100,
-      cpu_ms_per_1000_events: { alone_1000_per_post: alone.cpu_ms_per_1000_events, alone_200_per_post: alone200.cpu_ms_per_1000_events, spread: spread.cpu_ms_per_1000_events },
-      duplicates: alone.duplicates + alone200.duplicates + busy.duplicates + spreadCold.duplicates + spread.duplicates,
+      cpu_ms_per_1000_events: { alone_1000_per_post: alone.cpu_ms_per_1000_events, alone_200_per_post: alone200.cpu_ms_per_1000_events, busy: busy.cpu_ms_per_1000_events, spread: spread.cpu_ms_per_1000_events },
+      duplicates: [...aloneRuns, ...alone200Runs, ...busyRuns, ...spreadRuns, spreadCold].reduce((n, b) => n + b.duplicates, 0),
       backlog_events: noisyPosts.length * 1000,
       quiet_events: quietSent,
       quiet_latency_p50_ms: quiet.latency.p50,
