@@ -29,7 +29,9 @@ export function childEnv(env: Record<string, string>): Record<string, string> {
     const v = process.env[name];
     if (v !== undefined) base[name] = v;
   }
-  return { ...base, LOG_LEVEL: 'info', ...env };
+  // tsx keeps its transforms, and npm (a test starting `npm start`) Node's compile cache, in the temp
+  // dir unless told not to: a test run leaves nothing there.
+  return { ...base, LOG_LEVEL: 'info', TSX_DISABLE_CACHE: '1', NODE_DISABLE_COMPILE_CACHE: '1', ...env };
 }
 
 const running = new Set<ChildProcess>();
