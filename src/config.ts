@@ -69,6 +69,8 @@ export interface DeliveryConfig {
   fetchLoops: number;
   /** Jobs taken per fetch (each ≤ 1000 events). */
   jobsPerFetch: number;
+  /** After a fetch that took every due job, the least time before the loop fetches again (jobs queued meanwhile share a fetch). */
+  fetchGapMs: number;
   /** Jobs of one integration delivered together (their events share requests and one commit); batches run side by side. */
   jobsPerBatch: number;
   /** Jobs of one integration active at once, across every worker (pg-boss groupConcurrency). */
@@ -206,6 +208,7 @@ export function loadConfig(env: Env = process.env): Config {
       retryMaxMs: int(env, 'DELIVERY_RETRY_MAX_MS', 60_000, 1),
       fetchLoops: int(env, 'DELIVERY_FETCH_LOOPS', 2, 1, 32),
       jobsPerFetch: int(env, 'DELIVERY_JOBS_PER_FETCH', 12, 1, 1000),
+      fetchGapMs: int(env, 'DELIVERY_FETCH_GAP_MS', 20, 0, 1000),
       jobsPerBatch: int(env, 'DELIVERY_JOBS_PER_BATCH', 4, 1, 1000),
       jobsPerIntegration: int(env, 'DELIVERY_JOBS_PER_INTEGRATION', 12, 1, 1000),
       jobsInFlight: int(env, 'DELIVERY_JOBS_IN_FLIGHT', 48, 1, 10_000),

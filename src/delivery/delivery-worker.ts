@@ -131,6 +131,7 @@ export class DeliveryWorker {
       }
       let jobs: FetchedJobs;
       const wanted = Math.min(room, config.jobsPerFetch);
+      const fetchStarted = Date.now();
       try {
         jobs = await queue.fetch(wanted, config.jobsPerIntegration, [...this.held]);
       } catch (err) {
@@ -164,7 +165,11 @@ export class DeliveryWorker {
       // A fetch short of what it asked for took every job due: fetching again at once would come back
       // empty (at a full fetch's cost). What can make more due wakes a loop: a commit's notification, a
       // batch finishing (room, and its integration's slots), a retry's time, the sweep.
-      if (!full) await this.signal.wait(config.sweepMs);
+      if (!full) {
+        await this.signal.wait(config.sweepMs);
+        const gap = fetchStarted + config.fetchGapMs - Date.now();
+        if (gap > 0 && this.running) await new Promise((r) => setTimeout(r, gap));
+      }
     }
   }
 
