@@ -208,7 +208,7 @@ export function loadConfig(env: Env = process.env): Config {
       retryMaxMs: int(env, 'DELIVERY_RETRY_MAX_MS', 60_000, 1),
       fetchLoops: int(env, 'DELIVERY_FETCH_LOOPS', 2, 1, 32),
       jobsPerFetch: int(env, 'DELIVERY_JOBS_PER_FETCH', 12, 1, 1000),
-      fetchGapMs: int(env, 'DELIVERY_FETCH_GAP_MS', 20, 0, 1000),
+      fetchGapMs: int(env, 'DELIVERY_FETCH_GAP_MS', 50, 0, 1000),
       jobsPerBatch: int(env, 'DELIVERY_JOBS_PER_BATCH', 4, 1, 1000),
       jobsPerIntegration: int(env, 'DELIVERY_JOBS_PER_INTEGRATION', 12, 1, 1000),
       jobsInFlight: int(env, 'DELIVERY_JOBS_IN_FLIGHT', 48, 1, 10_000),
