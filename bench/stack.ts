@@ -109,7 +109,8 @@ export interface Stack {
   /** The stand-in answers its next requests with these statuses. */
   failNext(statuses: number[]): Promise<unknown>;
   waitDelivered(n: number, timeoutMs: number, lane?: string): Promise<FakeStats>;
-  spawnWorker(): ChildProcess;
+  /** Starts another `npm run worker`, with `env` on top of the service's. */
+  spawnWorker(env?: Record<string, string>): ChildProcess;
   stop(): Promise<void>;
 }
 
@@ -194,8 +195,8 @@ export async function startStack(opts: { separateWorkers?: number; env?: Record<
     });
     service.stderr?.on('data', (c: Buffer) => (serviceOutput = (serviceOutput + c.toString()).slice(-4000)));
     service.stdout?.on('data', (c: Buffer) => (serviceOutput = (serviceOutput + c.toString()).slice(-4000)));
-    const spawnWorker = () => spawnTs('src/worker.ts', [], serviceEnv);
-    const workers = Array.from({ length: separateWorkers }, spawnWorker);
+    const spawnWorker = (env: Record<string, string> = {}) => spawnTs('src/worker.ts', [], { ...serviceEnv, ...env });
+    const workers = Array.from({ length: separateWorkers }, () => spawnWorker());
     const base = `http://127.0.0.1:${port}`;
     for (let i = 0; ; i++) {
       if ((await fetch(`${base}/readyz`).catch(() => undefined))?.ok) break;

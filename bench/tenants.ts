@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { histogram } from '../test/support/metrics-text.js';
 import { freePort } from '../test/support/server-process.js';
+import { bodyOf, machineBusySeconds, pool } from './load.js';
 import { cpuSeconds, rssMb, sleep, startStack } from './stack.js';
 
 /**
@@ -19,20 +19,6 @@ import { cpuSeconds, rssMb, sleep, startStack } from './stack.js';
  */
 const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : 0);
 
-/** A small page event; `lane` names its tenant for the stand-in's per-lane counts and latencies. */
-function eventJson(lane: string, i: number): string {
-  return JSON.stringify({
-    type: 'page',
-    name: 'Home',
-    anonymousId: randomUUID(),
-    messageId: randomUUID(),
-    timestamp: new Date().toISOString(),
-    properties: { lane, sent_at: Date.now(), i, path: `/p/${i % 100}` },
-    context: { ip: '203.0.113.9', page: { url: `https://shop.example.com/p/${i % 100}` } },
-  });
-}
-const bodyOf = (lane: string, count: number, offset = 0) => `{"events":[${Array.from({ length: count }, (_, i) => eventJson(lane, offset + i)).join(',')}]}`;
-
 interface Burst {
   events_per_s: number;
   ingest_events_per_s: number;
@@ -42,14 +28,6 @@ interface Burst {
 
 /** The run of median rate (of an odd count; the upper middle one of an even count). */
 const median = (runs: Burst[]) => [...runs].sort((a, b) => a.events_per_s - b.events_per_s)[Math.floor(runs.length / 2)];
-
-/** Runs `fn` over `items`, `width` at a time. */
-async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  }));
-}
 
 export async function benchTenants(): Promise<Record<string, unknown>> {
   const tenants = Number(process.env.BENCH_TENANTS ?? 10_000);
@@ -69,11 +47,6 @@ export async function benchTenants(): Promise<Record<string, unknown>> {
   try {
     const transactions = async () =>
       Number((await db.query('SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()')).rows[0].n);
-    // PostgreSQL's backends come and go (their CPU leaves with them): the machine's busy time is counted instead.
-    const machineBusySeconds = () => {
-      const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
-      return (ticks.reduce((a, b) => a + b, 0) - ticks[3] - ticks[4]) / 100; // all but idle and iowait
-    };
     const cpu = () => ({
       service: cpuSeconds((_c, pid) => pid === stack.service.pid || pid === worker.pid),
       machine: machineBusySeconds(),
