@@ -164,7 +164,9 @@ export class DeliveryWorker {
       }
       // A fetch short of what it asked for took every job due: fetching again at once would come back
       // empty (at a full fetch's cost). What can make more due wakes a loop: a commit's notification, a
-      // batch finishing (room, and its integration's slots), a retry's time, the sweep.
+      // batch finishing (room, and its integration's slots), a retry's time, the sweep. And not before
+      // `fetchGapMs` from this fetch: with many orgs posting, each commit and each batch finishing would
+      // otherwise cost a fetch of its own (half of them empty); the jobs queued meanwhile share one.
       if (!full) {
         await this.signal.wait(config.sweepMs);
         const gap = fetchStarted + config.fetchGapMs - Date.now();
