@@ -140,7 +140,7 @@ export class DeliveryWorker {
         continue;
       }
       if (jobs.length === 0) {
-        await this.signal.wait(config.sweepMs);
+        await this.waitToFetch(fetchStarted);
         continue;
       }
       const full = jobs.length === wanted;
@@ -164,15 +164,21 @@ export class DeliveryWorker {
       }
       // A fetch short of what it asked for took every job due: fetching again at once would come back
       // empty (at a full fetch's cost). What can make more due wakes a loop: a commit's notification, a
-      // batch finishing (room, and its integration's slots), a retry's time, the sweep. And not before
-      // `fetchGapMs` from this fetch: with many orgs posting, each commit and each batch finishing would
-      // otherwise cost a fetch of its own (half of them empty); the jobs queued meanwhile share one.
-      if (!full) {
-        await this.signal.wait(config.sweepMs);
-        const gap = fetchStarted + config.fetchGapMs - Date.now();
-        if (gap > 0 && this.running) await new Promise((r) => setTimeout(r, gap));
-      }
+      // batch finishing (room, and its integration's slots), a retry's time, the sweep (see waitToFetch).
+      if (!full) await this.waitToFetch(fetchStarted);
     }
+  }
+
+  /**
+   * After a fetch that took every due job (an empty one too): waits for a reason to fetch again (see
+   * WorkSignal), and until `fetchGapMs` from that fetch's start. With many orgs posting, each commit and
+   * each batch finishing would otherwise cost a fetch of its own, half of them empty; the jobs queued
+   * meanwhile share one.
+   */
+  private async waitToFetch(lastFetchStarted: number): Promise<void> {
+    await this.signal.wait(this.deps.config.sweepMs);
+    const gap = lastFetchStarted + this.deps.config.fetchGapMs - Date.now();
+    if (gap > 0 && this.running) await new Promise((r) => setTimeout(r, gap));
   }
 
   /**
