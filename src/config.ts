@@ -69,7 +69,7 @@ export interface DeliveryConfig {
   fetchLoops: number;
   /** Jobs taken per fetch (each ≤ 1000 events). */
   jobsPerFetch: number;
-  /** After a fetch that took every due job, the least time before the loop fetches again (jobs queued meanwhile share a fetch). */
+  /** After a fetch that took every due job (an empty one too), the least time before the loop fetches again (jobs queued meanwhile share a fetch). */
   fetchGapMs: number;
   /** Jobs of one integration delivered together (their events share requests and one commit); batches run side by side. */
   jobsPerBatch: number;

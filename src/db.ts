@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -49,8 +50,6 @@ export function describeUrl(url: string): string {
 export async function migrateLatest(knex: Knex): Promise<void> {
   await knex.migrate.latest(migrationConfig);
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The command line of a live process, or undefined when there is none with that id (Linux /proc). */
 function commandOf(pid: number): string | undefined {

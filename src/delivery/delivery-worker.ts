@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeliveryConfig } from '../config.js';
 import type { BlueprintCache, CompiledBlueprint } from '../blueprints/engine.js';
 import type { DeliveryIntegration } from '../integrations/integration.js';
@@ -178,7 +179,7 @@ export class DeliveryWorker {
   private async waitToFetch(lastFetchStarted: number): Promise<void> {
     await this.signal.wait(this.deps.config.sweepMs);
     const gap = lastFetchStarted + this.deps.config.fetchGapMs - Date.now();
-    if (gap > 0 && this.running) await new Promise((r) => setTimeout(r, gap));
+    if (gap > 0 && this.running) await sleep(gap);
   }
 
   /**

@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /**
  * Bounds the requests in flight for one integration. The limit adapts: it halves on a 429 and grows
  * by one per success up to its ceiling (additive increase, multiplicative decrease), and a pause
@@ -20,7 +22,7 @@ export class Gate {
   async acquire(): Promise<void> {
     for (;;) {
       const wait = this.pausedUntil - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (wait > 0) await sleep(wait);
       if (this.active < this.limit) {
         this.active++;
         return;
