@@ -72,8 +72,10 @@ export function cpuSeconds(match: (cmd: string, pid: number) => boolean): number
 function serviceCommand(script: string): string[] {
   const built = `dist/${script.replace(/\.ts$/, '.js')}`;
   const scripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
-  const command = Object.values(scripts).find((c) => c.replace(/^exec /, '').startsWith('node ') && c.endsWith(` ${built}`)) ?? '';
-  const words = command.replace(/^exec /, '').split(' ');
+  // `exec scripts/with-node.sh node <flags> dist/…`: the bench itself runs under the Node.js it brings.
+  const nodeCommand = (c: string) => c.replace(/^exec /, '').replace(/^scripts\/with-node\.sh /, '');
+  const command = Object.values(scripts).map(nodeCommand).find((c) => c.startsWith('node ') && c.endsWith(` ${built}`)) ?? '';
+  const words = command.split(' ');
   const flags = process.env.BENCH_NODE_ARGS?.split(' ') ?? words.slice(1, -1);
   return [...flags, built];
 }

@@ -5,7 +5,9 @@ import { openDatabase, type Database } from './db.js';
 import { DeliveryThreads } from './delivery-threads.js';
 import { Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
+import { nodeVersionProblem } from './node-version.js';
 import { createServices, prepareDatabase, type Services } from './services.js';
+import { NODE_ENGINE } from './spec.js';
 
 export interface Runtime {
   config: Config;
@@ -28,6 +30,11 @@ function configOrExit(): Config {
 
 /** Config, logger and a lifecycle whose signal handlers are in place before anything starts. */
 export function prelude(): { config: Config; logger: Logger; life: Lifecycle } {
+  const unsupported = nodeVersionProblem(process.versions.node, NODE_ENGINE);
+  if (unsupported) {
+    createLogger('info').fatal(unsupported);
+    process.exit(1);
+  }
   const config = configOrExit();
   const logger = createLogger(config.logLevel);
   const life = new Lifecycle(logger).installSignalHandlers().watchParent();

@@ -16,5 +16,10 @@ function packageRoot(): string {
 /** openapi.yaml at the package root, found the same way from source, tests and the build (dist/). */
 export const SPEC_PATH = path.join(packageRoot(), 'openapi.yaml');
 
+const packageJson = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string; engines: { node: string } };
+
 /** This service's version (package.json), sent to Mixpanel as `$lib_version` by the catalog's blueprints. */
-export const PACKAGE_VERSION = (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+export const PACKAGE_VERSION = packageJson.version;
+
+/** The Node.js versions it runs on (package.json's `engines.node`, `>=major.minor`). */
+export const NODE_ENGINE = packageJson.engines.node;

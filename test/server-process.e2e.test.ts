@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { FakeMixpanel } from './fake-mixpanel/server.js';
 import { page } from './fixtures/events.js';
-import { childEnv, freePort, startServerProcess, waitFor } from './support/server-process.js';
+import { childEnv, freePort, startProcess, startServerProcess, waitFor } from './support/server-process.js';
 
 /** The real entry point on the embedded PostgreSQL: first start, restart, shutdown, production rules. */
 describe('the service process', () => {
@@ -124,5 +124,14 @@ describe('the service process', () => {
     const proc = startServerProcess({ NODE_ENV: 'production', DATA_DIR: dataDir, JWT_SECRET: '', ENCRYPTION_KEY: '' });
     expect(await proc.exited).toBe(1);
     expect(proc.output()).toContain('NODE_ENV=production requires JWT_SECRET and ENCRYPTION_KEY');
+  });
+
+  // npm only warns about engines; on Node.js 20 the service used to start and answer every ingest with 500.
+  it.each(['src/main.ts', 'src/worker.ts'])('%s refuses to start on a Node.js older than package.json\'s engines, and says why', async (script) => {
+    const olderNode = `data:text/javascript,Object.defineProperty(process.versions, 'node', { value: '20.20.2' })`;
+    const proc = startProcess(process.execPath, ['--import', olderNode, '--import', 'tsx', script], { DATA_DIR: dataDir });
+    expect(await proc.exited).toBe(1);
+    expect(proc.output()).toContain('Node.js 20.20.2 cannot run this service: it needs >=22.12');
+    expect(proc.output()).not.toContain('listening on');
   });
 });
