@@ -178,6 +178,24 @@ describe('delivery to the stand-in Mixpanel', () => {
     expect(await deadLetters(id)).toHaveLength(0);
   });
 
+  it('the config sent back as GET shows it (the secret as "***"), one field changed: the stored secret stays and delivery goes on', async () => {
+    const id = await h.install('Mixpanel');
+    const get = async () => (await h.t.request.get(`/v1/admin/integrations/${id}`).set(h.t.auth('acme'))).body;
+    const patch = (body: object) => h.t.request.patch(`/v1/admin/integrations/${id}`).set(h.t.auth('acme')).send(body);
+    const shown = (await get()).config;
+    expect(shown.api_secret).toBe('***');
+    // The mask alone changes nothing: no revision.
+    expect((await patch({ config: shown })).body).toMatchObject({ revision: 1, status: 'active' });
+    // A form sending every field back, one edited, and back again: two revisions, the secret untouched.
+    expect((await patch({ config: { ...shown, eu_data_residency: true } })).body).toMatchObject({ revision: 2, region: 'eu' });
+    expect((await patch({ config: { ...(await get()).config, eu_data_residency: false } })).body).toMatchObject({ revision: 3, region: 'us', status: 'active' });
+    await h.post([page()]);
+    await h.until(() => h.us.eventsOf(US.token).length === 1, 'delivery with the stored secret');
+    expect(h.us.state.requests.map((r) => r.status)).toEqual([200]);
+    const revisions = (await h.t.request.get(`/v1/admin/integrations/${id}/revisions`).set(h.t.auth('acme'))).body.data as { change_summary: string }[];
+    expect(revisions.map((r) => r.change_summary).sort()).toEqual(['Changed eu_data_residency', 'Changed eu_data_residency', 'Installed Mixpanel (default variant)']);
+  });
+
   it('413: the batch is split into halves and resent', async () => {
     await h.install('Mixpanel');
     h.us.maxBytes = 6000;

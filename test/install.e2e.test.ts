@@ -124,6 +124,13 @@ describe('install validation', () => {
     expect(res.body.error.message).toContain(field);
   });
 
+  it('the mask ("***") as api_secret → 400 saying it is the mask; nothing is installed', async () => {
+    const res = await t.request.post('/v1/admin/integration-catalog/mixpanel/install').set(t.auth('masked')).send(guideInstallBody({ config: { project_token: 't', api_secret: '***' } }));
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'VALIDATION_ERROR', details: [{ path: 'body.config.api_secret', message: expect.stringContaining('the mask shown in place of the secret') }] });
+    expect((await t.request.get('/v1/admin/integrations').set(t.auth('masked'))).body.data).toEqual([]);
+  });
+
   it('malformed JSON → 400 in the error shape', async () => {
     const res = await t.request
       .post('/v1/admin/integration-catalog/mixpanel/install')

@@ -6,7 +6,10 @@ export interface ConfigProblem {
   message: string;
 }
 
-/** Checks a config against the catalog's field list: required, type, the field's rules, unknown keys. */
+/**
+ * Checks a config against the catalog's field list: required, type, the field's rules, unknown keys;
+ * a secret field may not be the mask (see withoutMaskedSecrets for a change).
+ */
 export function configProblems(entry: CatalogEntry, config: Record<string, unknown>, partial = false): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const known = new Set(entry.config_fields.map((f) => f.key));
@@ -19,6 +22,11 @@ export function configProblems(entry: CatalogEntry, config: Record<string, unkno
     if (partial && v === undefined) continue;
     if (v === undefined || v === null || (typeof v === 'string' && v.trim() === '')) {
       if (f.required || v !== undefined) problems.push({ path, message: f.required ? 'is required' : 'must not be empty' });
+      continue;
+    }
+    if (f.type === 'secret' && v === MASK) {
+      // What GET shows in its place: stored as the secret, it would fail every request (401).
+      problems.push({ path, message: `is "${MASK}", the mask shown in place of the secret: send the secret itself` });
       continue;
     }
     if (f.type === 'boolean' ? typeof v !== 'boolean' : typeof v !== 'string') {
@@ -42,4 +50,13 @@ export function maskedConfig(entry: CatalogEntry, config: object): Record<string
   const out: Record<string, unknown> = { ...config };
   for (const key of secretFields(entry)) out[key] = MASK;
   return out;
+}
+
+/**
+ * A config change without the secret fields sent as the mask: a client that sends back the config as
+ * GET showed it (`"api_secret": "***"`, one field edited) keeps the stored secret.
+ */
+export function withoutMaskedSecrets(entry: CatalogEntry, change: Record<string, unknown>): Record<string, unknown> {
+  const secrets = new Set(secretFields(entry));
+  return Object.fromEntries(Object.entries(change).filter(([key, value]) => !(secrets.has(key) && value === MASK)));
 }

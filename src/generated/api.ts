@@ -600,6 +600,7 @@ export interface components {
         };
         MixpanelConfigInput: {
             project_token: string;
+            /** @description The project's API secret; "***" (the mask responses show in its place) is refused with 400 */
             api_secret: string;
             /** @default false */
             eu_data_residency: boolean;
@@ -688,6 +689,7 @@ export interface components {
             change_summary?: string;
             config?: {
                 project_token?: string;
+                /** @description A new API secret (lifts an auth_failed hold); "***", the mask GET shows, keeps the stored one, so the config as GET shows it can be sent back with one field changed */
                 api_secret?: string;
                 eu_data_residency?: boolean;
             };

@@ -6,7 +6,7 @@ import type { components } from '../generated/api.js';
 import type { Blueprint } from '../blueprints/blueprint.js';
 import { blueprintProblems } from '../blueprints/validate.js';
 import { findCatalogEntry } from '../catalog/catalog.js';
-import { configProblems, maskedConfig, secretFields, type ConfigProblem } from '../catalog/catalog-config.js';
+import { configProblems, maskedConfig, secretFields, withoutMaskedSecrets, type ConfigProblem } from '../catalog/catalog-config.js';
 import type { CatalogBlueprintStore } from '../catalog/catalog-blueprint-store.js';
 import type { CatalogEntry } from '../catalog/catalog-entry.js';
 import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.js';
@@ -172,14 +172,15 @@ export class IntegrationService {
 
   /**
    * Changes name, enabled and any config field. A config change makes a new revision; a new
-   * api_secret is sealed in place of the old one and lifts an auth_failed hold.
+   * api_secret is sealed in place of the old one and lifts an auth_failed hold; the mask (`***`) in
+   * its place keeps the stored one.
    */
   async patch(actor: Actor, id: string, input: PatchInput, ifMatch?: string): Promise<IntegrationRecord> {
     try {
       await this.deps.knex.transaction(async (trx) => {
         const current = await this.lockForChange(trx, actor.orgId, id, ifMatch);
         const entry = findCatalogEntry(current.vendor)!;
-        const changes = input.config ?? {};
+        const changes = withoutMaskedSecrets(entry, input.config ?? {});
         const problems = configProblems(entry, changes, true);
         if (problems.length > 0) throw invalid(problems);
         const secrets = new Set(secretFields(entry));
@@ -194,7 +195,8 @@ export class IntegrationService {
         }
         const configChanged = secretChanged || JSON.stringify(newConfig) !== JSON.stringify(oldConfig);
         if (configChanged) {
-          const changed = Object.keys(changes).sort().join(', ');
+          // The fields that changed, not every field a form sent back as it was.
+          const changed = Object.keys(changes).filter((key) => secrets.has(key) || newConfig[key] !== oldConfig[key]).sort().join(', ');
           await this.nextRevision(trx, actor, current, { config: newConfig, changeSummary: input.change_summary ?? `Changed ${changed}` });
         }
         const row: Record<string, unknown> = {};
