@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -85,5 +85,37 @@ mkdir -p "$prefix/node_modules/\${package%@*}/bin" && ln -s "$REAL_NODE" "$prefi
     expect(r.status).toBe(1);
     expect(r.out).toBe('');
     expect(r.err).toContain(`could not install ${pkg}@24 from the npm registry: install Node.js 22.12 or later yourself`);
+  });
+});
+
+/** scripts/ensure-build.sh (before npm start, worker, token, rotate-secrets), in a copy of the layout it expects. */
+describe('scripts/ensure-build.sh', () => {
+  let dir = '';
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'mpd-ensure-build-'));
+    mkdirSync(path.join(dir, 'scripts'));
+    copyFileSync('scripts/ensure-build.sh', path.join(dir, 'scripts', 'ensure-build.sh'));
+    writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'x', private: true, scripts: { build: 'echo built > built.txt' } }));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const run = () => {
+    const r = spawnSync(path.join(dir, 'scripts', 'ensure-build.sh'), [], { cwd: os.tmpdir(), env: { PATH: process.env.PATH, HOME: process.env.HOME } });
+    return { status: r.status, err: r.stderr.toString() };
+  };
+
+  it('builds where TypeScript is installed', () => {
+    mkdirSync(path.join(dir, 'node_modules', '.bin'), { recursive: true });
+    writeFileSync(path.join(dir, 'node_modules', '.bin', 'tsc'), '#!/bin/sh\n');
+    chmodSync(path.join(dir, 'node_modules', '.bin', 'tsc'), 0o755);
+    expect(run().status).toBe(0);
+    expect(readFileSync(path.join(dir, 'built.txt'), 'utf8').trim()).toBe('built');
+  });
+
+  it('without TypeScript (npm install --omit=dev) uses the build that is there, or says there is none', () => {
+    expect(run()).toEqual({ status: 1, err: 'no build in dist/: run npm run build where TypeScript is installed\n' });
+    mkdirSync(path.join(dir, 'dist', 'src'), { recursive: true });
+    writeFileSync(path.join(dir, 'dist', 'src', 'main.js'), '');
+    expect(run()).toEqual({ status: 0, err: '' });
+    expect(existsSync(path.join(dir, 'built.txt'))).toBe(false);
   });
 });
