@@ -219,6 +219,20 @@ describe('delivery to the stand-in Mixpanel', () => {
     expect(rows.map((r) => r.http_status).sort()).toEqual([429, 503, null].sort());
   });
 
+  it('a 200 that is not Mixpanel\'s answer (a proxy\'s page) is not taken as delivered: the events are sent again and arrive once', async () => {
+    const id = await h.install('Mixpanel');
+    h.us.faults = { notMixpanelNext: 1 };
+    await h.post([page(), page()]);
+    await h.until(() => h.us.eventsOf(US.token).length === 2, 'delivery after the page');
+    expect(h.us.state.requests.map((r) => r.status)).toEqual([200, 200]);
+    const retried = await logs(id, 'retry');
+    expect(retried).toHaveLength(1);
+    expect(retried[0]).toMatchObject({ http_status: 200, event_count: 2 });
+    await h.until(async () => (await stats(id)).delivered === 2, 'stats');
+    expect((await stats(id)).last_error).toMatch(/without Mixpanel's JSON answer \(it began "<html><body><h1>Welcome to nginx!/);
+    expect(h.us.state.duplicates).toBe(0);
+  });
+
   it('a lost answer after Mixpanel stored the events: the retry carries the same $insert_id and time, Mixpanel keeps one copy', async () => {
     await h.install('Mixpanel', undefined, 'retail');
     h.us.faults = { afterIngestStatuses: [502] };

@@ -64,6 +64,14 @@ describe('classify (what a Mixpanel answer means)', () => {
       message: '$token, missing or invalid',
     });
   });
+  it('a 2xx that is not Mixpanel\'s JSON (a proxy\'s page, a wrong URL) → retry, saying so', () => {
+    for (const body of ['<html><body>Welcome to nginx!</body></html>', '', 'OK']) {
+      const out = classify('/import', { status: 200, body, durationMs: 1 }, 2);
+      expect(out).toMatchObject({ kind: 'retry', rateLimited: false });
+      expect((out as { message: string }).message).toMatch(/^HTTP 200 without Mixpanel's JSON answer \((it began "|an empty body).*is the Mixpanel URL right/);
+    }
+    expect(classify('/engage', { status: 204, body: '', durationMs: 1 }, 1).kind).toBe('retry');
+  });
   it('400 with failed_records → partial with per-index messages', () => {
     const out = classify(
       '/import',

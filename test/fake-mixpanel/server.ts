@@ -23,6 +23,8 @@ export interface Faults {
   nextStatuses?: number[];
   /** Ingest the next N /import requests normally, then answer with this status (the answer is "lost"). */
   afterIngestStatuses?: number[];
+  /** Answer the next N requests with 200 and a web page, storing nothing (a proxy or a wrong URL in Mixpanel's place). */
+  notMixpanelNext?: number;
   /** Wait this long before answering. */
   delayMs?: number;
   /**
@@ -140,6 +142,13 @@ export class FakeMixpanel {
     const record = (status: number, count = 0) =>
       this.state.requests.push({ path, status, count, gzip: req.headers['content-encoding'] === 'gzip', host: req.headers.host });
 
+    if (this.faults.notMixpanelNext) {
+      this.faults.notMixpanelNext--;
+      record(200);
+      res.writeHead(200, { 'Content-Type': 'text/html' });
+      res.end('<html><body><h1>Welcome to nginx!</h1></body></html>');
+      return;
+    }
     const fault = this.injected();
     if (fault === 0) {
       record(0);

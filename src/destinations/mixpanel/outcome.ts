@@ -8,7 +8,8 @@ import type { MixpanelResponse } from './client.js';
  * - rejected: every item is refused for good (a 400 without per-item detail, or `status: 0`);
  * - auth: credentials refused (401/403), hold everything and surface it;
  * - split: the body is too large (413), or refused as a whole without per-item detail (400): resend in halves;
- * - retry: 429, 5xx, timeouts, connection errors; `retryAfterMs` when Mixpanel said so.
+ * - retry: 429, 5xx, timeouts, connection errors, a 2xx that is not Mixpanel's JSON; `retryAfterMs`
+ *   when Mixpanel said so.
  */
 export type Outcome =
   | { kind: 'delivered' }
@@ -25,6 +26,11 @@ function parse(body: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+function notMixpanel(res: MixpanelResponse): string {
+  const start = res.body.slice(0, 80).replace(/\s+/g, ' ').trim();
+  return `HTTP ${res.status} without Mixpanel's JSON answer (${start ? `it began "${start}"` : 'an empty body'}): is the Mixpanel URL right, or is a proxy answering in its place?`;
 }
 
 export function classify(endpoint: MixpanelEndpoint, res: MixpanelResponse, itemCount: number): Outcome {
@@ -46,7 +52,10 @@ export function classify(endpoint: MixpanelEndpoint, res: MixpanelResponse, item
   // sent apart until the item (or items) Mixpanel refuses stands alone, and its neighbours go through.
   if (res.status === 400 && itemCount > 1) return { kind: 'split' };
   if (res.status >= 200 && res.status < 300) {
-    if (endpoint !== '/import' && body && body.status === 0) return { kind: 'rejected', message };
+    // Mixpanel always answers with its JSON: anything else (a proxy's or a web server's page, at a
+    // wrong MIXPANEL_*_URL) did not store the items, so they are sent again, not counted as delivered.
+    if (!body) return { kind: 'retry', message: notMixpanel(res), rateLimited: false };
+    if (endpoint !== '/import' && body.status === 0) return { kind: 'rejected', message };
     return { kind: 'delivered' };
   }
   return { kind: 'rejected', message };
