@@ -51,6 +51,17 @@ describe('GET/PUT /integrations/{id}/blueprint', () => {
     expect(fresh.status).toBe(200);
   });
 
+  it('PUT of the blueprint as it is (its keys in another order) makes no revision, and the ETag stays', async () => {
+    const current = await t.request.get(`/v1/admin/integrations/${id}/blueprint`).set(t.auth('acme'));
+    const reordered = Object.fromEntries(Object.entries(current.body as Record<string, unknown>).reverse());
+    expect(Object.keys(reordered)).not.toEqual(Object.keys(current.body));
+    const before = await t.db.knex('integration_revisions').where({ integration_id: id }).count<{ count: string }[]>('* as count');
+    const res = await t.request.put(`/v1/admin/integrations/${id}/blueprint`).set(t.auth('acme')).set('If-Match', current.headers.etag).send(reordered);
+    expect(res.status).toBe(200);
+    expect(res.headers.etag).toBe(current.headers.etag);
+    expect(await t.db.knex('integration_revisions').where({ integration_id: id }).count<{ count: string }[]>('* as count')).toEqual(before);
+  });
+
   it.each([
     ['unknown transform', (bp: Record<string, unknown>) => ({ ...bp, global: { mappings: [{ source: 'x', target: 'y', transform: 'rot13' }] } }), 'global.mappings.0.transform'],
     ['bad merge_api', (bp: Record<string, unknown>) => ({ ...bp, identity: { merge_api: 'magic' } }), 'identity.merge_api'],

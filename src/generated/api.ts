@@ -328,7 +328,7 @@ export interface paths {
         get: operations["getBlueprint"];
         /**
          * Replace the blueprint (stores a new revision; the previous one stays)
-         * @description Replace the blueprint (stores a new revision; the previous one stays).
+         * @description Replace the blueprint (stores a new revision; the previous one stays). The blueprint it already has, whatever the order of its keys, makes no revision.
          */
         put: operations["replaceBlueprint"];
         post?: never;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import type { Knex } from 'knex';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { SqlExecutor } from '../db-transaction.js';
@@ -159,13 +160,18 @@ export class IntegrationService {
     return this.deps.integrations.list(orgId, page);
   }
 
+  /** A new revision with this blueprint (validated first); the same one as now changes nothing. */
   async replaceBlueprint(actor: Actor, id: string, blueprint: Blueprint, ifMatch?: string): Promise<IntegrationRecord> {
     const problems = blueprintProblems(blueprint);
     if (problems.length > 0) throw invalid(problems);
     await this.deps.knex.transaction(async (trx) => {
       const current = await this.lockForChange(trx, actor.orgId, id, ifMatch);
-      await this.nextRevision(trx, actor, current, { blueprint, changeSummary: 'Blueprint replaced' });
-      await this.deps.audit.byActor(trx, actor, 'integration.blueprint.replace', { type: 'integration', id }, { old: { revision: current.revision }, new: { revision: current.revision + 1, blueprint } });
+      // The same blueprint (an editor saved without a change) makes no revision, as an unchanged config
+      // does not; the save is audited all the same, as every write is.
+      const changed = !isDeepStrictEqual(blueprint, current.blueprint);
+      if (changed) await this.nextRevision(trx, actor, current, { blueprint, changeSummary: 'Blueprint replaced' });
+      const revision = changed ? current.revision + 1 : current.revision;
+      await this.deps.audit.byActor(trx, actor, 'integration.blueprint.replace', { type: 'integration', id }, { old: { revision: current.revision }, new: { revision, blueprint } });
     });
     return this.get(actor.orgId, id);
   }
