@@ -17,6 +17,11 @@ export function eventJson(lane: string, i: number): string {
 /** A POST body of `count` such events. */
 export const bodyOf = (lane: string, count: number, offset = 0) => `{"events":[${Array.from({ length: count }, (_, i) => eventJson(lane, offset + i)).join(',')}]}`;
 
+/** The POSTs that carry `total` events of `lane`, `perPost` each, from the orgs of `keys` in turn (their ingestion keys). */
+export function roundRobinPosts(keys: string[], lane: string, total: number, perPost: number): { key: string; body: Buffer }[] {
+  return Array.from({ length: Math.ceil(total / perPost) }, (_, k) => ({ key: keys[k % keys.length], body: Buffer.from(bodyOf(lane, perPost, k * perPost)) }));
+}
+
 /** Runs `fn` over `items`, `width` at a time. */
 export async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;

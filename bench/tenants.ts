@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { histogram } from '../test/support/metrics-text.js';
 import { freePort } from '../test/support/server-process.js';
-import { bodyOf, machineBusySeconds, pool } from './load.js';
+import { bodyOf, machineBusySeconds, pool, roundRobinPosts } from './load.js';
 import { cpuSeconds, rssMb, sleep, startStack } from './stack.js';
 
 /**
@@ -79,7 +79,7 @@ export async function benchTenants(): Promise<Record<string, unknown>> {
      */
     const burst = async (lane: string, keys: string[], total: number, perPost: number): Promise<Burst> => {
       await stack.resetFake();
-      const bodies = Array.from({ length: Math.ceil(total / perPost) }, (_, k) => ({ key: keys[k % keys.length], body: Buffer.from(bodyOf(lane, perPost, k * perPost)) }));
+      const bodies = roundRobinPosts(keys, lane, total, perPost);
       const c0 = cpuByPart();
       const t0 = performance.now();
       await pool(bodies, lanes, ({ key, body }) => stack.post(body, key));
@@ -162,8 +162,8 @@ export async function benchTenants(): Promise<Record<string, unknown>> {
     // 5. A quiet org while a noisy org drains a backlog: the quiet one's latency.
     await stack.resetFake();
     const quietKey = spreadKeys[1];
-    const noisyPosts = Array.from({ length: Math.ceil(backlog / 1000) }, (_, k) => Buffer.from(bodyOf('noisy', 1000, k * 1000)));
-    const noisy = pool(noisyPosts, 4, (body) => stack.post(body, soloKey));
+    const noisyPosts = roundRobinPosts([soloKey], 'noisy', backlog, 1000);
+    const noisy = pool(noisyPosts, 4, ({ key, body }) => stack.post(body, key));
     let quietSent = 0;
     const noisyDone = stack.waitDelivered(noisyPosts.length * 1000, 600_000, 'noisy');
     let drained = false;

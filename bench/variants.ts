@@ -1,4 +1,4 @@
-import { bodyOf, machineBusySeconds, pool } from './load.js';
+import { machineBusySeconds, pool, roundRobinPosts } from './load.js';
 import { startStack } from './stack.js';
 
 /**
@@ -31,7 +31,7 @@ export async function benchVariants(): Promise<Record<string, unknown>> {
     const burst = async (total: number) => {
       const lane = `run${runs++}`;
       await stack.resetFake();
-      const bodies = Array.from({ length: Math.ceil(total / perPost) }, (_, k) => ({ key: keys[k % keys.length], body: Buffer.from(bodyOf(lane, perPost, k * perPost)) }));
+      const bodies = roundRobinPosts(keys, lane, total, perPost);
       const [busy0, t0] = [machineBusySeconds(), performance.now()];
       await pool(bodies, 4, ({ key, body }) => stack.post(body, key));
       await stack.waitDelivered(bodies.length * perPost, 600_000, lane);

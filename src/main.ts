@@ -16,14 +16,17 @@ export interface Runtime {
   services: Services;
 }
 
+/** Before anything runs (no logger configured yet): says why the process cannot start, and ends it. */
+function refuseToStart(reason: string): never {
+  createLogger('info').fatal(reason);
+  process.exit(1);
+}
+
 function configOrExit(): Config {
   try {
     return loadConfig();
   } catch (err) {
-    if (err instanceof ConfigError) {
-      createLogger('info').fatal(`configuration error: ${err.message}`);
-      process.exit(1);
-    }
+    if (err instanceof ConfigError) refuseToStart(`configuration error: ${err.message}`);
     throw err;
   }
 }
@@ -31,10 +34,7 @@ function configOrExit(): Config {
 /** Config, logger and a lifecycle whose signal handlers are in place before anything starts. */
 export function prelude(): { config: Config; logger: Logger; life: Lifecycle } {
   const unsupported = nodeVersionProblem(process.versions.node, NODE_ENGINE);
-  if (unsupported) {
-    createLogger('info').fatal(unsupported);
-    process.exit(1);
-  }
+  if (unsupported) refuseToStart(unsupported);
   const config = configOrExit();
   const logger = createLogger(config.logLevel);
   const life = new Lifecycle(logger).installSignalHandlers().watchParent();
