@@ -150,6 +150,19 @@ describe('delivery to the stand-in Mixpanel', () => {
     expect((await stats(id)).dead_lettered).toBe(1);
   });
 
+  it('the stand-in refuses an event dated before 1971 with failed_records, as /import does', async () => {
+    const sent = await fetch(`${h.us.url}/import?strict=1`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${US.apiSecret}:`).toString('base64')}`, 'content-type': 'application/json' },
+      body: JSON.stringify([
+        { event: 'Ancient', properties: { time: Date.UTC(1960, 0, 1), distinct_id: 'u1', $insert_id: 'a1' } },
+        { event: 'In seconds', properties: { time: Math.floor(Date.now() / 1000), distinct_id: 'u1', $insert_id: 'a2' } },
+      ]),
+    });
+    expect(sent.status).toBe(400);
+    expect(await sent.json()).toMatchObject({ num_records_imported: 1, failed_records: [{ index: 0, message: expect.stringMatching(/after 1971-01-01/) }] });
+  });
+
   it('events the blueprint rejects go to dead letters with the reason, never silently', async () => {
     const id = await h.install('Mixpanel');
     const res = await h.post([track('X', {}, { anonymousId: 'undefined' })]);

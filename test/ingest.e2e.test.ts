@@ -224,6 +224,29 @@ describe('POST /v1/events', () => {
     expect(await queuedEvents()).toBe(before + 2);
   });
 
+  it('refuses an event dated before 1971-01-01 (Mixpanel never takes it), by its time as fixed at acceptance', async () => {
+    const before = await queuedEvents();
+    const res = await post({
+      events: [
+        { ...page(), timestamp: '1960-01-01T00:00:00Z' },
+        { ...page(), timestamp: '1971-01-01T00:30:00+01:00' }, // 1970-12-31T23:30Z
+        { ...page(), timestamp: '1971-01-01T00:00:00Z' },
+        // The client's clock is 2 years behind: its 1970 time is 1972 once corrected.
+        { ...page(), timestamp: '1970-06-01T00:00:00Z', sentAt: new Date(Date.now() - 2 * 365 * 86_400_000).toISOString() },
+        // The client's clock is 2 years ahead: its 1972 time is 1970 once corrected.
+        { ...page(), timestamp: '1972-06-01T00:00:00Z', sentAt: new Date(Date.now() + 2 * 365 * 86_400_000).toISOString() },
+      ],
+    });
+    expect(res.status).toBe(202);
+    expect(res.body.rejected).toEqual([
+      { index: 0, reason: 'timestamp 1960-01-01T00:00:00Z is before 1971-01-01 (Mixpanel refuses older events)' },
+      { index: 1, reason: expect.stringMatching(/^timestamp 1971-01-01T00:30:00\+01:00 is before 1971-01-01/) },
+      { index: 4, reason: expect.stringMatching(/^timestamp 1970-.* is before 1971-01-01/) },
+    ]);
+    expect(res.body.accepted).toBe(2);
+    expect(await queuedEvents()).toBe(before + 2);
+  });
+
   it('fills a missing messageId and timestamp once, at acceptance', async () => {
     await post({ events: [{ type: 'track', event: 'No Ids', anonymousId: 'anon-1' }] });
     const jobs = await t.services.queue.peek(integrationId);

@@ -340,6 +340,14 @@ describe('guard rails', () => {
     expect(engine.map({ ...track('X', {}), type: 'tv' as 'track' }, ctx).rejected).toMatch(/type "tv"/);
   });
 
+  it('rejects events dated before 1971-01-01, which /import refuses whenever they are sent; 1971 on is kept', () => {
+    expect(engine.map({ ...track('X', {}), timestamp: '1960-05-01T00:00:00Z' }, ctx).rejected).toMatch(/timestamp is before 1971-01-01/);
+    expect(engine.map({ ...track('X', {}), timestamp: '1970-12-31T23:59:59.999Z' }, ctx).rejected).toMatch(/before 1971-01-01/);
+    const first = engine.map({ ...track('X', {}), timestamp: '1971-01-01T00:00:00Z' }, ctx);
+    expect(first.rejected).toBeUndefined();
+    expect(first.items[0].body.properties).toMatchObject({ time: Date.UTC(1971, 0, 1) });
+  });
+
   it('rejects 255 or more properties', () => {
     const props = Object.fromEntries(Array.from({ length: 240 }, (_, i) => [`p${i}`, i]));
     expect(engine.map(track('X', props), ctx).rejected).toMatch(/properties \(limit 254\)/);

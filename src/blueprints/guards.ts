@@ -24,6 +24,8 @@ export const MAX_NESTED_KEYS = 255;
 export const MAX_ARRAY_ITEMS = 255;
 export const MAX_DEPTH = 3;
 export const MAX_EVENT_BYTES = 1_000_000;
+/** /import refuses events dated before 1971-01-01 (ms since epoch), however often they are sent. */
+export const EARLIEST_EVENT_TIME_MS = Date.UTC(1971, 0, 1);
 
 export function invalidIdReason(label: string, id: unknown): string | undefined {
   if (typeof id !== 'string' || id.trim() === '') return `${label} is missing`;
@@ -94,9 +96,10 @@ function sizeOver(body: unknown, bound: number): string | undefined {
   return bytes >= MAX_EVENT_BYTES ? `event is ${bytes} bytes of JSON (limit 1 MB)` : undefined;
 }
 
-/** Why Mixpanel would refuse this event (properties shape or size), or undefined when it fits. */
+/** Why Mixpanel would refuse this event (its time, properties shape or size), or undefined when it fits. */
 export function eventReason(body: { event?: unknown; properties: Record<string, unknown> }): string | undefined {
   const props = body.properties;
+  if (typeof props.time === 'number' && props.time < EARLIEST_EVENT_TIME_MS) return 'timestamp is before 1971-01-01 (Mixpanel refuses older events)';
   let count = 0;
   const w: Walk = { bound: 64 + String(body.event ?? '').length * 6, path: [] };
   for (const k in props) {

@@ -792,7 +792,7 @@ export interface components {
             anonymousId: string;
             groupId?: string;
             previousId?: string;
-            /** @description When the event happened (ISO 8601); empty means absent */
+            /** @description When the event happened (ISO 8601); empty means absent. An event whose time (after the clock correction) is before 1971-01-01 is rejected, as Mixpanel never takes it */
             timestamp?: string;
             messageId?: string;
             /**

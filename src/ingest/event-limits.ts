@@ -1,4 +1,4 @@
-import { MAX_ARRAY_ITEMS, MAX_DEPTH, MAX_EVENT_BYTES, MAX_NESTED_KEYS, MAX_PROPERTIES } from '../blueprints/guards.js';
+import { EARLIEST_EVENT_TIME_MS, MAX_ARRAY_ITEMS, MAX_DEPTH, MAX_EVENT_BYTES, MAX_NESTED_KEYS, MAX_PROPERTIES } from '../blueprints/guards.js';
 import { textProblem } from '../shared/storable-text.js';
 
 const ESCAPE = Buffer.from('\\u');
@@ -113,4 +113,14 @@ export function eventLimitsReason(event: unknown, received?: Buffer): string | u
   }
   if (jsonBytes === undefined && w.bytes >= MAX_EVENT_BYTES) return `event is about ${w.bytes} bytes of JSON (limit 1 MB)`;
   return undefined;
+}
+
+/**
+ * Why Mixpanel would refuse the event's time whenever it is sent (before 1971-01-01), or undefined.
+ * `timestamp` is the event's time as ingest fixed it (see completeEvent), ISO 8601 by the schema.
+ */
+export function eventTimeReason(timestamp: string): string | undefined {
+  // RFC 3339 years have four digits: one from 1972 on is late enough whatever its offset, unparsed.
+  if (timestamp >= '1972') return undefined;
+  return Date.parse(timestamp) < EARLIEST_EVENT_TIME_MS ? `timestamp ${timestamp} is before 1971-01-01 (Mixpanel refuses older events)` : undefined;
 }

@@ -10,7 +10,7 @@ import { isDatabaseUnavailable } from '../shared/infrastructure-errors.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { Actor } from '../auth/actor.js';
 import type { PageRequest } from '../shared/pagination.js';
-import { eventLimitsReason } from './event-limits.js';
+import { eventLimitsReason, eventTimeReason } from './event-limits.js';
 import type { ReceivedEvents } from './events-body.js';
 import type { EventValidator } from './event-validator.js';
 import type { IngestKeyStore } from './ingest-key-store.js';
@@ -154,12 +154,15 @@ export class IngestService {
         return;
       }
       const e = raw as CanonicalEvent;
-      if (!needsCompleting(e)) {
-        accepted.push(received ?? Buffer.from(JSON.stringify(e))); // queued from the bytes as received
+      const asReceived = !needsCompleting(e);
+      // Fixed once here, so every retry and every integration sees the same id and time.
+      const complete = asReceived ? e : completeEvent(e, receivedAt);
+      const tooOld = eventTimeReason(complete.timestamp);
+      if (tooOld) {
+        rejected.push({ index, reason: tooOld });
         return;
       }
-      // Fixed once here, so every retry and every integration sees the same id and time.
-      accepted.push(Buffer.from(JSON.stringify(completeEvent(e, receivedAt))));
+      accepted.push(asReceived ? (received ?? Buffer.from(JSON.stringify(e))) : Buffer.from(JSON.stringify(complete))); // as received when it can be
     });
     if (accepted.length > 0) await this.commits.submit({ orgId, events: accepted, acceptedAt: Date.now() });
     this.deps.metrics.received(accepted.length, rejected.length);

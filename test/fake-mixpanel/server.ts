@@ -63,6 +63,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 const PROFILE_OPERATIONS = new Set(['$set', '$set_once', '$add', '$union', '$append', '$remove', '$unset', '$delete']);
 const GROUP_OPERATIONS = new Set(['$set', '$set_once', '$union', '$remove', '$unset', '$delete']);
+/** /import refuses events dated before this. */
+const EARLIEST_TIME_MS = Date.UTC(1971, 0, 1);
 const INVALID_IDS = new Set(['00000000-0000-0000-0000-000000000000', 'anon', 'anonymous', 'nil', 'none', 'null', 'n/a', 'na', 'undefined', 'unknown', '<nil>', '0', '-1', 'true', 'false', '[]', '{}']);
 
 export class FakeMixpanel {
@@ -278,7 +280,10 @@ export class FakeMixpanel {
     const p = e.properties as Record<string, unknown> | undefined;
     if (!p || typeof p !== 'object') return { field: 'properties', message: "'properties' must be an object" };
     if (typeof p.time !== 'number') return { field: 'properties.time', message: "'properties.time' is invalid: must be a number" };
-    if (p.time > Date.now() + 3600_000) return { field: 'properties.time', message: "'properties.time' is too far in the future" };
+    // Seconds or milliseconds since epoch, as Mixpanel takes both (a number below 1e11 read as seconds).
+    const ms = Math.abs(p.time) < 1e11 ? p.time * 1000 : p.time;
+    if (ms < EARLIEST_TIME_MS) return { field: 'properties.time', message: "'properties.time' is invalid: must be after 1971-01-01" };
+    if (ms > Date.now() + 3600_000) return { field: 'properties.time', message: "'properties.time' is too far in the future" };
     const d = p.distinct_id;
     if (typeof d !== 'string' || d === '' || INVALID_IDS.has(d.toLowerCase())) {
       return { field: 'properties.distinct_id', message: `'properties.distinct_id' is invalid: ${JSON.stringify(d)}` };
