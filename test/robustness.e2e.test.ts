@@ -105,7 +105,9 @@ describe('validly signed tokens with unusable claims', () => {
     ['org_id over 255 characters', { sub: 'u', org_id: 'o'.repeat(256) }, /org_id claim is longer than 255/],
     ['a NUL in sub', { sub: 'u\u0000', org_id: 'acme' }, /sub claim holds control characters/],
     ['a lone surrogate in org_id', { sub: 'u', org_id: 'ac\ud800me' }, /org_id claim holds control characters or invalid Unicode/],
-    ['sub not a string', { sub: 42, org_id: 'acme' }, /sub claim is missing/],
+    ['sub not a string', { sub: 42, org_id: 'acme' }, /sub claim must be a string, not a number/],
+    ['org_id an array', { sub: 'u', org_id: ['acme'] }, /org_id claim must be a string, not an array/],
+    ['org_id empty', { sub: 'u', org_id: '' }, /org_id claim is missing/],
   ])('%s → 401 with the reason, on every kind of route', async (_name, claims, reason) => {
     const token = sign(claims);
     for (const req of [
@@ -129,6 +131,21 @@ describe('admin requests without a valid token', () => {
       t.request.post('/v1/events').set('Content-Type', 'application/json').send('{not json'),
     ];
     for (const req of cases) expect((await req).status).toBe(401);
+  });
+});
+
+describe('admin request bodies that are not a JSON object', () => {
+  it.each([
+    ['{not json', 'The request body is not valid JSON'],
+    ['{"name": "x",}', 'The request body is not valid JSON'],
+    ['null', 'The request body must be a JSON object'],
+    ['"Mixpanel"', 'The request body must be a JSON object'],
+    ['42', 'The request body must be a JSON object'],
+    ['nul', 'The request body is not valid JSON'],
+  ])('%s → 400 that says which', async (body, message) => {
+    const res = await t.request.post('/v1/admin/ingest-keys').set(t.auth('acme')).set('Content-Type', 'application/json').send(body);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toEqual({ code: 'VALIDATION_ERROR', message });
   });
 });
 

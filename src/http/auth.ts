@@ -27,7 +27,8 @@ export const MAX_CLAIM_LENGTH = 255;
  * stores and compares these as text, and PostgreSQL refuses NUL bytes and unpaired surrogates.
  */
 function claimProblem(value: unknown): string | undefined {
-  if (typeof value !== 'string' || value === '') return 'is missing';
+  if (value === undefined || value === null || value === '') return 'is missing';
+  if (typeof value !== 'string') return `must be a string, not ${Array.isArray(value) ? 'an array' : `a ${typeof value}`}`;
   if (value.length > MAX_CLAIM_LENGTH) return `is longer than ${MAX_CLAIM_LENGTH} characters`;
   if (/\p{Cc}/u.test(value) || !value.isWellFormed()) return 'holds control characters or invalid Unicode';
   return undefined;

@@ -14,6 +14,22 @@ interface HttpLikeError {
   type?: string;
   errors?: ValidatorErrorItem[];
   message?: string;
+  /** body-parser's: the body it could not take. */
+  body?: unknown;
+}
+
+/**
+ * Why body-parser refused a body: not JSON at all, or JSON that is not an object (or array): it refuses
+ * a body that does not start with `{` or `[` unread, so only such a body is parsed here.
+ */
+function parseFailure(body: unknown): string {
+  if (typeof body !== 'string' || /^\s*[{[]/.test(body)) return 'The request body is not valid JSON';
+  try {
+    JSON.parse(body);
+    return 'The request body must be a JSON object';
+  } catch {
+    return 'The request body is not valid JSON';
+  }
 }
 
 export function sendError(res: Response, status: number, code: string, message: string, details?: unknown, requestId?: string): void {
@@ -67,7 +83,7 @@ function mapError(logger: Logger) {
     if (e.type === 'entity.too.large' || status === 413) {
       return sendError(res, 413, 'PAYLOAD_TOO_LARGE', 'The request body is too large');
     }
-    if (e.type === 'entity.parse.failed') return sendError(res, 400, 'VALIDATION_ERROR', 'The request body is not valid JSON');
+    if (e.type === 'entity.parse.failed') return sendError(res, 400, 'VALIDATION_ERROR', parseFailure(e.body));
     if (status === 404) return sendError(res, 404, 'NOT_FOUND', `No route for ${req.method} ${req.path}`);
     if (status === 405) return sendError(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}`);
     if (status === 415) return sendError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'Send application/json');
