@@ -81,6 +81,16 @@ describe('install from the catalog (the guide\'s curl)', () => {
     await t.services.catalogBlueprints.seed((await import('../src/catalog/catalog.js')).CATALOG);
   });
 
+  it('with no name, the integration is named after the catalog entry; a second such install is a 409 that names it', async () => {
+    const body = { config: { project_token: 'tok', api_secret: 'sec' } };
+    const first = await t.request.post('/v1/admin/integration-catalog/mixpanel/install').set(t.auth('initech')).send(body);
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({ name: 'Mixpanel', variant: 'default', delivery_mode: 'server_side' });
+    const again = await t.request.post('/v1/admin/integration-catalog/mixpanel/install').set(t.auth('initech')).send(body);
+    expect(again.status).toBe(409);
+    expect(again.body.error.message).toBe('An integration named "Mixpanel" already exists');
+  });
+
   it('rejects the same name twice in one org (409), allows it in another org', async () => {
     const body = guideInstallBody({ name: 'Twice' });
     expect((await t.request.post('/v1/admin/integration-catalog/mixpanel/install').set(t.auth('acme')).send(body)).status).toBe(201);
@@ -113,7 +123,6 @@ describe('install validation', () => {
     ['unknown top-level property', { ...guideInstallBody(), color: 'red' }, 'color'],
     ['oversized project_token', guideInstallBody({ config: { project_token: 'x'.repeat(256), api_secret: 's' } }), 'project_token'],
     ['oversized name', guideInstallBody({ name: 'n'.repeat(101) }), 'name'],
-    ['missing name', { config: guideInstallBody().config }, 'name'],
     ['blank name', guideInstallBody({ name: '   ' }), 'name'],
     ['missing config', { name: 'x' }, 'config'],
     ['wrong delivery_mode', guideInstallBody({ delivery_mode: 'client_side' }), 'delivery_mode'],

@@ -615,7 +615,8 @@ export interface components {
             eu_data_residency: boolean;
         };
         InstallRequest: {
-            name: string;
+            /** @description Unique within the org; when left out, the catalog entry's name (`Mixpanel`) */
+            name?: string;
             /** @default default */
             variant: string;
             config: components["schemas"]["MixpanelConfigInput"];

@@ -66,7 +66,7 @@ export class IntegrationService {
     if (problems.length > 0) throw invalid(problems);
     const given: Record<string, unknown> = input.config; // read field by field, as the catalog lists them
     const publicConfig = maskedConfig(entry, Object.fromEntries(entry.config_fields.map((f) => [f.key, given[f.key] ?? f.default])));
-    const name = input.name.trim();
+    const name = input.name?.trim() ?? entry.name;
     const id = randomUUID();
     try {
       await this.deps.knex.transaction(async (trx) => {
