@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { IntegrationStore } from '../src/integrations/integration-store.js';
 import { identify, order, page, track } from './fixtures/events.js';
-import { EU, startHarness, US, type Harness } from './support/delivery-harness.js';
+import { EU, IN, startHarness, US, type Harness } from './support/delivery-harness.js';
 
 let h: Harness;
 beforeEach(async () => {
@@ -189,6 +189,65 @@ describe('delivery to the stand-in Mixpanel', () => {
     expect(patched.body.status).toBe('active');
     await h.until(() => h.us.eventsOf(US.token).length === 3, 'resumed delivery');
     expect(await deadLetters(id)).toHaveLength(0);
+  });
+
+  it('India residency: events and profiles go to api-in, imports authenticated by a service account with its project id', async () => {
+    const sa = IN.serviceAccount;
+    const id = await h.install('India', {
+      project_token: IN.token,
+      api_secret: 'retired-secret', // Mixpanel would refuse it: the service account must be what imports
+      in_data_residency: true,
+      service_account_username: sa.username,
+      service_account_secret: sa.secret,
+      project_id: sa.projectId,
+    });
+    const integ = (await h.t.request.get(`/v1/admin/integrations/${id}`).set(h.t.auth('acme'))).body;
+    expect(integ).toMatchObject({ region: 'in', config: { in_data_residency: true, service_account_username: sa.username, service_account_secret: '***', project_id: sa.projectId, api_secret: '***' } });
+    await h.post([page(), identify('user-in', { plan: 'pro' })]);
+    await h.until(() => h.india.eventsOf(IN.token).length === 2 && h.india.state.requests.some((r) => r.path === '/engage'), 'delivery to India');
+    expect(h.india.eventsOf(IN.token).map((e) => e.event).sort()).toEqual(['$identify', 'Page Viewed']);
+    const imports = h.india.state.requests.filter((r) => r.path === '/import');
+    expect(imports).toEqual([expect.objectContaining({ status: 200, user: sa.username, query: `?strict=1&project_id=${sa.projectId}` })]);
+    expect(h.india.state.requests.find((r) => r.path === '/engage')).toMatchObject({ status: 200, query: '?verbose=1&ip=0' });
+    expect(h.us.state.requests.concat(h.eu.state.requests)).toHaveLength(0);
+    const preview = await h.t.request.post(`/v1/admin/integrations/${id}/preview`).set(h.t.auth('acme')).send({ events: [page()] });
+    expect(preview.body.requests[0]).toMatchObject({ region: 'in', url: `${h.india.url}/import?strict=1&project_id=${sa.projectId}`, headers: { Authorization: 'Basic ***' } });
+  });
+
+  it('a refused service account: auth_failed naming it, events held; its secret PATCHed, delivery resumes; removed, the API secret imports again', async () => {
+    const sa = IN.serviceAccount;
+    const account = { service_account_username: sa.username, service_account_secret: 'wrong', project_id: sa.projectId };
+    const id = await h.install('India SA', { project_token: IN.token, api_secret: IN.apiSecret, in_data_residency: true, ...account });
+    const get = async () => (await h.t.request.get(`/v1/admin/integrations/${id}`).set(h.t.auth('acme'))).body;
+    const patch = (config: object) => h.t.request.patch(`/v1/admin/integrations/${id}`).set(h.t.auth('acme')).send({ config });
+    await h.post([page()]);
+    await h.until(async () => (await get()).status === 'auth_failed', 'auth_failed');
+    expect((await get()).status_reason).toMatch(/401.*Invalid credentials.*service account's username, secret and project ID/);
+    expect(h.india.eventsOf(IN.token)).toHaveLength(0);
+
+    expect((await patch({ service_account_secret: sa.secret })).body).toMatchObject({ status: 'active', config: { service_account_secret: '***' } });
+    await h.until(() => h.india.eventsOf(IN.token).length === 1, 'resumed with the service account');
+
+    const removed = await patch({ service_account_username: null, service_account_secret: null, project_id: null });
+    expect(removed.status).toBe(200);
+    expect(removed.body.config).toEqual({ project_token: IN.token, api_secret: '***', eu_data_residency: false, in_data_residency: true });
+    expect(await h.t.db.knex('integration_secrets').where({ integration_id: id }).pluck('field')).toEqual(['api_secret']);
+    await h.post([page()]);
+    await h.until(() => h.india.eventsOf(IN.token).length === 2, 'delivered with the API secret');
+    const last = h.india.state.requests.filter((r) => r.path === '/import').at(-1)!;
+    expect(last).toMatchObject({ status: 200, query: '?strict=1' });
+    expect(last.user).toBeUndefined();
+  });
+
+  it('auth_failed is lifted by a fix outside the secrets too: a service account\'s wrong project id PATCHed', async () => {
+    const sa = IN.serviceAccount;
+    const id = await h.install('Wrong project', { project_token: IN.token, api_secret: IN.apiSecret, in_data_residency: true, service_account_username: sa.username, service_account_secret: sa.secret, project_id: '999' });
+    const get = async () => (await h.t.request.get(`/v1/admin/integrations/${id}`).set(h.t.auth('acme'))).body;
+    await h.post([page()]);
+    await h.until(async () => (await get()).status === 'auth_failed', 'auth_failed');
+    const fixed = await h.t.request.patch(`/v1/admin/integrations/${id}`).set(h.t.auth('acme')).send({ config: { project_id: sa.projectId } });
+    expect(fixed.body).toMatchObject({ status: 'active', status_reason: null, revision: 2 });
+    await h.until(() => h.india.eventsOf(IN.token).length === 1, 'delivered after the fix');
   });
 
   it('the config sent back as GET shows it (the secret as "***"), one field changed: the stored secret stays and delivery goes on', async () => {

@@ -1,5 +1,7 @@
 import jwt from 'jsonwebtoken';
 import { guideInstallBody, startTestApp, TEST_JWT_SECRET, type TestApp } from './support/test-app.js';
+/** A config that authenticates /import with the API secret. */
+const API_SECRET_CONFIG = { project_token: 't', eu_data_residency: false };
 
 let t: TestApp;
 beforeAll(async () => {
@@ -54,8 +56,8 @@ describe('install from the catalog (the guide\'s curl)', () => {
     expect(row.ciphertext.toString('utf8')).not.toContain('plain-secret-42');
     const dump = JSON.stringify(await t.db.knex.raw('SELECT * FROM integrations, integration_revisions, audit_logs'));
     expect(dump).not.toContain('plain-secret-42');
-    await expect(t.services.integrations.apiSecret('acme', res.body.id)).resolves.toBe('plain-secret-42');
-    await expect(t.services.integrations.apiSecret('other-org', res.body.id)).rejects.toThrow();
+    await expect(t.services.integrations.importSecret({ orgId: 'acme', id: res.body.id, config: API_SECRET_CONFIG })).resolves.toBe('plain-secret-42');
+    await expect(t.services.integrations.importSecret({ orgId: 'other-org', id: res.body.id, config: API_SECRET_CONFIG })).rejects.toThrow();
   });
 
   it('installs the retail variant and the EU region', async () => {
@@ -131,6 +133,58 @@ describe('install validation', () => {
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('VALIDATION_ERROR');
     expect(res.body.error.message).toContain(field);
+  });
+
+  it.each([
+    ['both regions', { in_data_residency: true, eu_data_residency: true }, [['body.config.in_data_residency', /cannot be combined with eu_data_residency/]]],
+    ['a service account without its secret and project', { service_account_username: 'sa' }, [
+      ['body.config.service_account_secret', /is required with service_account_username/],
+      ['body.config.project_id', /is required with service_account_username/],
+    ]],
+    ['a project id alone', { project_id: '12' }, [['body.config.service_account_username', /required with project_id/], ['body.config.service_account_secret', /required with project_id/]]],
+    ['a project id that is not a number', { service_account_username: 'sa', service_account_secret: 's', project_id: 'abc' }, [['body.config.project_id', /must match pattern/]]],
+    ['an empty username', { service_account_username: '', service_account_secret: 's', project_id: '1' }, [['body.config.service_account_username', /fewer than 1 characters/]]],
+  ])('%s → 400 naming each field; nothing is installed', async (_label, extra, expected) => {
+    const org = `rules-${_label.length}`;
+    const res = await t.request.post('/v1/admin/integration-catalog/mixpanel/install').set(t.auth(org)).send(guideInstallBody({ config: { project_token: 't', api_secret: 's', ...extra } }));
+    expect(res.status).toBe(400);
+    for (const [path, message] of expected as [string, RegExp][]) {
+      expect(res.body.error.details).toContainEqual({ path, message: expect.stringMatching(message) });
+    }
+    expect((await t.request.get('/v1/admin/integrations').set(t.auth(org))).body.data).toHaveLength(0);
+  });
+
+  it('a service account: shown masked and sealed apart; removed field by field only all together; a revision that used it restores only while its secret is stored', async () => {
+    const account = { service_account_username: 'sa.acme', service_account_secret: 'sa-secret-77', project_id: '1234' };
+    const res = await t.request.post('/v1/admin/integration-catalog/mixpanel/install').set(t.auth('sa-org')).send(guideInstallBody({ config: { project_token: 't', api_secret: 's', ...account } }));
+    expect(res.status).toBe(201);
+    expect(res.body.config).toEqual({ project_token: 't', api_secret: '***', eu_data_residency: false, in_data_residency: false, ...account, service_account_secret: '***' });
+    const id = res.body.id as string;
+    const sealed = await t.db.knex('integration_secrets').where({ integration_id: id }).orderBy('field').pluck('field');
+    expect(sealed).toEqual(['api_secret', 'service_account_secret']);
+    expect(JSON.stringify(await t.db.knex.raw('SELECT * FROM integrations, integration_revisions, audit_logs'))).not.toContain('sa-secret-77');
+    await expect(t.services.integrations.importSecret({ orgId: 'sa-org', id, config: { project_token: 't', eu_data_residency: false, ...account, service_account_secret: '***' } })).resolves.toBe('sa-secret-77');
+
+    const patch = (config: object) => t.request.patch(`/v1/admin/integrations/${id}`).set(t.auth('sa-org')).send({ config });
+    const partly = await patch({ service_account_secret: null });
+    expect(partly.status).toBe(400);
+    expect(partly.body.error.details).toEqual([{ path: 'body.config.service_account_secret', message: expect.stringMatching(/is required with service_account_username and project_id/) }]);
+    expect((await patch({ project_token: null })).body.error.details).toEqual([{ path: 'body.config.project_token', message: 'must be string' }]);
+
+    const removed = await patch({ service_account_username: null, service_account_secret: null, project_id: null });
+    expect(removed.status).toBe(200);
+    expect(removed.body).toMatchObject({ revision: 2, config: { project_token: 't', api_secret: '***', eu_data_residency: false, in_data_residency: false } });
+    expect(removed.body.config).not.toHaveProperty('service_account_username');
+    const revisions = (await t.request.get(`/v1/admin/integrations/${id}/revisions`).set(t.auth('sa-org'))).body.data;
+    expect(revisions[0].change_summary).toBe('Changed project_id, service_account_secret, service_account_username');
+    expect(await t.db.knex('integration_secrets').where({ integration_id: id }).pluck('field')).toEqual(['api_secret']);
+
+    const restore = await t.request.post(`/v1/admin/integrations/${id}/revisions/1/restore`).set(t.auth('sa-org'));
+    expect(restore.status).toBe(400);
+    expect(restore.body.error.details).toEqual([{ path: 'config.service_account_secret', message: expect.stringMatching(/was removed after revision 1/) }]);
+    expect((await patch(account)).body).toMatchObject({ revision: 3, config: { service_account_username: 'sa.acme', service_account_secret: '***', project_id: '1234' } });
+    expect((await t.request.post(`/v1/admin/integrations/${id}/revisions/2/restore`).set(t.auth('sa-org'))).body).toMatchObject({ revision: 4 });
+    expect((await t.request.post(`/v1/admin/integrations/${id}/revisions/1/restore`).set(t.auth('sa-org'))).body.config).toMatchObject({ service_account_username: 'sa.acme' });
   });
 
   it('the mask ("***") as api_secret → 400 saying it is the mask; nothing is installed', async () => {
@@ -265,7 +319,7 @@ describe('catalog', () => {
     expect((await t.request.get('/v1/admin/integration-catalog?category=games').set(t.auth('acme'))).status).toBe(400);
   });
 
-  it('returns Mixpanel with the guide\'s fields and variants', async () => {
+  it('returns Mixpanel with the guide\'s fields (then the optional India residency and service account) and variants', async () => {
     const res = await t.request.get('/v1/admin/integration-catalog/mixpanel').set(t.auth('acme', 'viewer'));
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ key: 'mixpanel', name: 'Mixpanel', category: 'analytics', status: 'ga' });
@@ -273,7 +327,12 @@ describe('catalog', () => {
       ['project_token', 'string', true],
       ['api_secret', 'secret', true],
       ['eu_data_residency', 'boolean', false],
+      ['in_data_residency', 'boolean', false],
+      ['service_account_username', 'string', false],
+      ['service_account_secret', 'secret', false],
+      ['project_id', 'string', false],
     ]);
+    expect(res.body).not.toHaveProperty('config_rules');
     expect(res.body.config_fields[2].default).toBe(false);
     expect(res.body.variants.map((v: { key: string }) => v.key)).toEqual(['default', 'retail']);
     expect(res.body.variants[1].description).toContain('Ecommerce-optimized');

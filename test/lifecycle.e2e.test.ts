@@ -7,6 +7,8 @@ import { SecretBox } from '../src/secrets/secret-box.js';
 import { rotateSecrets } from '../src/secrets/rotate-secrets.js';
 import { page } from './fixtures/events.js';
 import { guideInstallBody, startTestApp, type TestApp } from './support/test-app.js';
+/** A config that authenticates /import with the API secret. */
+const API_SECRET_CONFIG = { project_token: 't', eu_data_residency: false };
 
 let t: TestApp;
 beforeAll(async () => {
@@ -98,7 +100,7 @@ describe('change and undo', () => {
     expect(res.body).toMatchObject({ revision: 2, region: 'eu', config: { api_secret: '***', eu_data_residency: true } });
     const after = await t.db.knex('integration_secrets').where({ integration_id: integ.id }).first();
     expect(after.ciphertext.equals(before.ciphertext)).toBe(false);
-    await expect(t.services.integrations.apiSecret('acme', integ.id)).resolves.toBe('rotated-secret-1');
+    await expect(t.services.integrations.importSecret({ orgId: 'acme', id: integ.id, config: API_SECRET_CONFIG })).resolves.toBe('rotated-secret-1');
     const renamed = await t.request.patch(`/v1/admin/integrations/${integ.id}`).set(t.auth('acme', 'editor')).send({ name: 'Renamed', enabled: false });
     expect(renamed.body).toMatchObject({ name: 'Renamed', enabled: false, revision: 2 });
     const rev2 = await t.request.get(`/v1/admin/integrations/${integ.id}/revisions/2`).set(t.auth('acme', 'viewer'));
@@ -275,7 +277,7 @@ describe('encryption key rotation', () => {
     expect(new Set(keyIds)).toEqual(new Set(['k2']));
     const onlyNew = await startTestApp({ ENCRYPTION_KEYS: `k2:${newKey.key.toString('base64')}` }, t.db);
     try {
-      for (let i = 0; i < 5; i++) await expect(onlyNew.services.integrations.apiSecret('rot', ids[i])).resolves.toBe(`rot-secret-${i}`);
+      for (let i = 0; i < 5; i++) await expect(onlyNew.services.integrations.importSecret({ orgId: 'rot', id: ids[i], config: API_SECRET_CONFIG })).resolves.toBe(`rot-secret-${i}`);
     } finally {
       await onlyNew.close();
     }

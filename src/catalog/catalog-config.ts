@@ -20,8 +20,13 @@ export function configProblems(entry: CatalogEntry, config: Record<string, unkno
     const v = config[f.key];
     const path = `body.config.${f.key}`;
     if (partial && v === undefined) continue;
-    if (v === undefined || v === null || (typeof v === 'string' && v.trim() === '')) {
-      if (f.required || v !== undefined) problems.push({ path, message: f.required ? 'is required' : 'must not be empty' });
+    // null leaves an optional field unset (on a change: removes it); a required one cannot be.
+    if (v === undefined || v === null) {
+      if (f.required) problems.push({ path, message: 'is required' });
+      continue;
+    }
+    if (typeof v === 'string' && v.trim() === '') {
+      problems.push({ path, message: f.required ? 'is required' : 'must not be empty (null removes it)' });
       continue;
     }
     if (f.type === 'secret' && v === MASK) {
@@ -45,11 +50,20 @@ export function secretFields(entry: CatalogEntry): string[] {
   return entry.config_fields.filter((f) => f.type === 'secret').map((f) => f.key);
 }
 
-/** The config as it may be shown or stored in a revision: every secret field of the entry masked. */
+/**
+ * The config as it may be shown or stored in a revision: every secret field of the entry that is set
+ * masked, fields that are not set (undefined or null) left out.
+ */
 export function maskedConfig(entry: CatalogEntry, config: object): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...config };
-  for (const key of secretFields(entry)) out[key] = MASK;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) if (value !== undefined && value !== null) out[key] = value;
+  for (const key of secretFields(entry)) if (key in out) out[key] = MASK;
   return out;
+}
+
+/** What the entry's rules across fields say of the whole config a change leads to (see config_rules). */
+export function configRuleProblems(entry: CatalogEntry, config: Record<string, unknown>): ConfigProblem[] {
+  return entry.config_rules?.(config) ?? [];
 }
 
 /**

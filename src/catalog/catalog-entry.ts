@@ -36,4 +36,9 @@ export interface CatalogEntry {
   docs_url: string;
   /** Blueprint per variant key; seeded into PostgreSQL on start. */
   blueprints: Record<string, Blueprint>;
+  /**
+   * Rules across fields, checked on the whole config an install or change leads to (a secret field
+   * that is set shows as the mask): what each field's own rules cannot say.
+   */
+  config_rules?: (config: Record<string, unknown>) => { path: string; message: string }[];
 }

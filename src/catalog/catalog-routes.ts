@@ -7,7 +7,7 @@ import type { CatalogBlueprintStore } from './catalog-blueprint-store.js';
 
 function toApi(entry: CatalogEntry) {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
-  const { blueprints, ...rest } = entry;
+  const { blueprints, config_rules, ...rest } = entry;
   return rest;
 }
 

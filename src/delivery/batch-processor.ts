@@ -6,7 +6,7 @@ import type { DeliveryConfig } from '../config.js';
 import type { MixpanelClient } from '../destinations/mixpanel/client.js';
 import { classify } from '../destinations/mixpanel/outcome.js';
 import { BatchPlanner, requestUrl, subBody, type MixpanelRegion, type PlannedBatch } from '../destinations/mixpanel/requests.js';
-import { regionOf, type DeliveryIntegration } from '../integrations/integration.js';
+import { basicCredential, importAuthOf, regionOf, type DeliveryIntegration } from '../integrations/integration.js';
 import type { IntegrationStore } from '../integrations/integration-store.js';
 import { retryDelayMs } from './backoff.js';
 import { outlived, settle, type DeliveryFailure, type ItemState, type SettledItem, type SettleInput } from './settle.js';
@@ -126,14 +126,15 @@ export class BatchProcessor {
   async process(
     integration: DeliveryIntegration,
     blueprint: CompiledBlueprint,
-    apiSecret: string,
+    /** The decrypted /import secret of the integration's config (see importAuthOf). */
+    importSecret: string,
     gate: Gate,
     jobs: QueuedJob[],
     holdTransientUntil?: Date,
   ): Promise<BatchSummary> {
     const planner = new BatchPlanner<Entry>();
     try {
-      return await this.deliver(planner, integration, blueprint, apiSecret, gate, jobs, holdTransientUntil);
+      return await this.deliver(planner, integration, blueprint, importSecret, gate, jobs, holdTransientUntil);
     } finally {
       planner.release(); // nothing reads the request bodies any more
     }
@@ -143,7 +144,7 @@ export class BatchProcessor {
     planner: BatchPlanner<Entry>,
     integration: DeliveryIntegration,
     compiled: CompiledBlueprint,
-    apiSecret: string,
+    importSecret: string,
     gate: Gate,
     jobs: QueuedJob[],
     holdTransientUntil: Date | undefined,
@@ -203,13 +204,15 @@ export class BatchProcessor {
     const region = regionOf(integration.config);
     const baseUrl = this.deps.baseUrls[region];
     const host = new URL(baseUrl).host;
+    const importAuth = importAuthOf(integration.config);
+    const credential = basicCredential(importAuth, importSecret);
     const attemptOf = (entriesOfBatch: Entry[]) => jobs[entriesOfBatch[0].job].data.attempt + 1;
     let authFailed: string | undefined;
     let retryAfterMs: number | undefined;
     const outcomes = { ok: 0, transient: 0 };
 
     const send = async (endpoint: MixpanelEndpoint, batch: Entry[], body: Buffer): Promise<void> => {
-      const res = await gate.run(() => this.deps.client.post(requestUrl(baseUrl, endpoint), body, endpoint === '/import' ? apiSecret : undefined));
+      const res = await gate.run(() => this.deps.client.post(requestUrl(baseUrl, endpoint, importAuth.projectId), body, endpoint === '/import' ? credential : undefined));
       const outcome = classify(endpoint, res, batch.length);
       const log = {
         orgId: integration.orgId,
@@ -260,7 +263,7 @@ export class BatchProcessor {
             en.reason = outcome.message;
             en.httpStatus = res.status;
           }
-          authFailed = `Mixpanel answered ${res.status} (${outcome.message}): check the API secret`;
+          authFailed = `Mixpanel answered ${res.status} (${outcome.message}): check ${importAuth.user === undefined ? 'the API secret' : "the service account's username, secret and project ID"}`;
           record.logs.push({ ...log, status: 'auth_failed', failedCount: batch.length });
           record.lastError = authFailed;
           return;

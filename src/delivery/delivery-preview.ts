@@ -3,7 +3,7 @@ import type { CanonicalEvent } from '../blueprints/canonical-event.js';
 import { completeEvent } from '../blueprints/complete-event.js';
 import { planBatches, requestUrl, type MixpanelRegion } from '../destinations/mixpanel/requests.js';
 import type { MixpanelItem } from '../destinations/mixpanel/wire.js';
-import { MASK, regionOf } from '../integrations/integration.js';
+import { importAuthOf, MASK, regionOf } from '../integrations/integration.js';
 import type { IntegrationService } from '../integrations/integration-service.js';
 
 /** What delivery would send for some events with an integration's current blueprint. Nothing is sent. */
@@ -32,9 +32,10 @@ export class DeliveryPreview {
     });
     const region = regionOf(rec.config);
     const baseUrl = this.deps.baseUrls[region];
+    const { projectId } = importAuthOf(rec.config);
     const requests = planBatches(items, (i) => i).map((b) => ({
       method: 'POST' as const,
-      url: requestUrl(baseUrl, b.endpoint),
+      url: requestUrl(baseUrl, b.endpoint, projectId),
       endpoint: b.endpoint,
       region,
       headers: {

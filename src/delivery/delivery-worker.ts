@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeliveryConfig } from '../config.js';
 import type { BlueprintCache, CompiledBlueprint } from '../blueprints/engine.js';
-import type { DeliveryIntegration } from '../integrations/integration.js';
+import { importAuthOf, type DeliveryIntegration } from '../integrations/integration.js';
 import type { IntegrationService } from '../integrations/integration-service.js';
 import type { Logger } from '../logger.js';
 import type { BatchProcessor } from './batch-processor.js';
@@ -33,16 +33,24 @@ export interface WorkerDeps {
 interface IntegrationState {
   gate: Gate;
   breaker: Breaker;
-  /** The decrypted secret, valid while the integration row is unchanged (a new secret updates it). */
-  secret?: { updatedAt: number; value: string };
+  /** The decrypted /import secret of a field, valid while the integration row is unchanged (a new secret updates it). */
+  secret?: { updatedAt: number; field: string; value: string };
   /** The blueprint of the latest revision delivered with, compiled: the lookups skip reading it again. */
   blueprint?: { revision: number; compiled: CompiledBlueprint };
   lastSeen: number;
 }
 
-/** The secret the worker holds for the integration, if it is still the current one (a new secret changes the row). */
+/**
+ * The /import secret the worker holds for the integration, if it is still the current one (a new secret
+ * changes the row) of the field its config authenticates with now (the API secret or a service account's).
+ */
 function currentSecret(state: IntegrationState | undefined, integration: DeliveryIntegration): string | undefined {
-  return state?.secret?.updatedAt === integration.updatedAt.getTime() ? state.secret.value : undefined;
+  const held = state?.secret;
+  return held?.updatedAt === integration.updatedAt.getTime() && held.field === importAuthOf(integration.config).secretField ? held.value : undefined;
+}
+
+function heldSecret(integration: DeliveryIntegration, value: string): NonNullable<IntegrationState['secret']> {
+  return { updatedAt: integration.updatedAt.getTime(), field: importAuthOf(integration.config).secretField, value };
 }
 
 /** An integration's state is forgotten after this long without traffic (unless its breaker is open). */
@@ -256,19 +264,19 @@ export class DeliveryWorker {
   private async openSecrets(integrations: DeliveryIntegration[]): Promise<void> {
     const missing = integrations.filter((i) => currentSecret(this.states.get(i.id), i) === undefined);
     if (missing.length < 2) return;
-    const opened = await this.deps.integrations.apiSecrets(missing).catch(() => new Map<string, string>());
+    const opened = await this.deps.integrations.importSecrets(missing).catch(() => new Map<string, string>());
     for (const i of missing) {
       const value = opened.get(i.id);
       const state = this.states.get(i.id);
-      if (value !== undefined && state) state.secret = { updatedAt: i.updatedAt.getTime(), value };
+      if (value !== undefined && state) state.secret = heldSecret(i, value);
     }
   }
 
   private async secretFor(integration: DeliveryIntegration, state: IntegrationState): Promise<string> {
     const held = currentSecret(state, integration);
     if (held !== undefined) return held;
-    const value = await this.deps.integrations.apiSecret(integration.orgId, integration.id);
-    state.secret = { updatedAt: integration.updatedAt.getTime(), value };
+    const value = await this.deps.integrations.importSecret(integration);
+    state.secret = heldSecret(integration, value);
     return value;
   }
 

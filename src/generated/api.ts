@@ -604,6 +604,17 @@ export interface components {
             api_secret: string;
             /** @default false */
             eu_data_residency: boolean;
+            /**
+             * @description Send to Mixpanel's India data center (api-in.mixpanel.com); not together with eu_data_residency
+             * @default false
+             */
+            in_data_residency: boolean | null;
+            /** @description A service account that authenticates /import instead of api_secret; needs service_account_secret and project_id too (all three or none; null removes one) */
+            service_account_username?: string | null;
+            /** @description The service account's secret; "***" is refused with 400 on install and keeps the stored one on change */
+            service_account_secret?: string | null;
+            /** @description The numeric project ID, sent with a service account's imports */
+            project_id?: string | null;
         };
         MixpanelConfig: {
             project_token: string;
@@ -613,6 +624,16 @@ export interface components {
              */
             api_secret: "***";
             eu_data_residency: boolean;
+            /** @description Absent in revisions made before the field existed: false */
+            in_data_residency?: boolean;
+            /** @description Present when a service account authenticates /import */
+            service_account_username?: string;
+            /**
+             * @description Always masked; present when a service account authenticates /import
+             * @enum {string}
+             */
+            service_account_secret?: "***";
+            project_id?: string;
         };
         InstallRequest: {
             /** @description Unique within the org; when left out, the catalog entry's name (`Mixpanel`) */
@@ -652,7 +673,7 @@ export interface components {
             degraded_reason: string | null;
             config: components["schemas"]["MixpanelConfig"];
             /** @enum {string} */
-            region: "us" | "eu";
+            region: "us" | "eu" | "in";
             revision: number;
             /** @description Present on single-integration responses, left out of lists */
             blueprint?: components["schemas"]["Blueprint"];
@@ -677,7 +698,7 @@ export interface components {
                 /** @enum {string} */
                 endpoint: "/import" | "/engage" | "/groups";
                 /** @enum {string} */
-                region: "us" | "eu";
+                region: "us" | "eu" | "in";
                 headers: {
                     [key: string]: string;
                 };
@@ -693,6 +714,14 @@ export interface components {
                 /** @description A new API secret (lifts an auth_failed hold); "***", the mask GET shows, keeps the stored one, so the config as GET shows it can be sent back with one field changed */
                 api_secret?: string;
                 eu_data_residency?: boolean;
+                /** @description Send to Mixpanel's India data center (api-in.mixpanel.com); not together with eu_data_residency */
+                in_data_residency?: boolean | null;
+                /** @description A service account that authenticates /import instead of api_secret; needs service_account_secret and project_id too (all three or none; null removes one) */
+                service_account_username?: string | null;
+                /** @description The service account's secret; "***" is refused with 400 on install and keeps the stored one on change */
+                service_account_secret?: string | null;
+                /** @description The numeric project ID, sent with a service account's imports */
+                project_id?: string | null;
             };
         };
         IngestKey: {

@@ -7,14 +7,14 @@ import type { components } from '../generated/api.js';
 import type { Blueprint } from '../blueprints/blueprint.js';
 import { blueprintProblems } from '../blueprints/validate.js';
 import { findCatalogEntry } from '../catalog/catalog.js';
-import { configProblems, maskedConfig, secretFields, withoutMaskedSecrets, type ConfigProblem } from '../catalog/catalog-config.js';
+import { configProblems, configRuleProblems, maskedConfig, secretFields, withoutMaskedSecrets, type ConfigProblem } from '../catalog/catalog-config.js';
 import type { CatalogBlueprintStore } from '../catalog/catalog-blueprint-store.js';
 import type { CatalogEntry } from '../catalog/catalog-entry.js';
 import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.js';
 import type { Actor } from '../auth/actor.js';
 import type { IntegrationSecrets } from '../secrets/integration-secrets.js';
 import type { PageRequest } from '../shared/pagination.js';
-import type { DeliveryIntegration, IntegrationRecord } from './integration.js';
+import { importAuthOf, MASK, type DeliveryIntegration, type IntegrationRecord } from './integration.js';
 import { UniqueNameError, type IntegrationStore } from './integration-store.js';
 
 /** The install body (`InstallRequest` in openapi.yaml, generated). */
@@ -62,10 +62,13 @@ export class IntegrationService {
     if (!entry.variants.some((v) => v.key === variant)) {
       throw invalid([{ path: 'body.variant', message: `must be one of ${entry.variants.map((v) => v.key).join(', ')}` }]);
     }
+    const given: Record<string, unknown> = input.config; // read field by field, as the catalog lists them
+    const full = Object.fromEntries(entry.config_fields.map((f) => [f.key, given[f.key] ?? f.default]));
     const problems = configProblems(entry, input.config);
     if (problems.length > 0) throw invalid(problems);
-    const given: Record<string, unknown> = input.config; // read field by field, as the catalog lists them
-    const publicConfig = maskedConfig(entry, Object.fromEntries(entry.config_fields.map((f) => [f.key, given[f.key] ?? f.default])));
+    const ruleProblems = configRuleProblems(entry, full);
+    if (ruleProblems.length > 0) throw invalid(ruleProblems);
+    const publicConfig = maskedConfig(entry, full);
     const name = input.name?.trim() ?? entry.name;
     const id = randomUUID();
     try {
@@ -93,7 +96,7 @@ export class IntegrationService {
           createdBy: actor.userId,
         });
         for (const field of secretFields(entry)) {
-          await this.deps.secrets.save(trx, actor.orgId, id, field, String(given[field]));
+          if (typeof given[field] === 'string') await this.deps.secrets.save(trx, actor.orgId, id, field, given[field]);
         }
         await this.deps.audit.byActor(trx, actor, 'integration.install', { type: 'integration', id }, { old: null, new: { name, vendor: entry.key, variant, config: publicConfig } });
       });
@@ -177,9 +180,9 @@ export class IntegrationService {
   }
 
   /**
-   * Changes name, enabled and any config field. A config change makes a new revision; a new
-   * api_secret is sealed in place of the old one and lifts an auth_failed hold; the mask (`***`) in
-   * its place keeps the stored one.
+   * Changes name, enabled and any config field. A config change makes a new revision and lifts an
+   * auth_failed hold; a new secret is sealed in place of the old one, the mask (`***`) in its place
+   * keeps the stored one, null removes an optional field (and its secret).
    */
   async patch(actor: Actor, id: string, input: PatchInput, ifMatch?: string): Promise<IntegrationRecord> {
     try {
@@ -194,21 +197,33 @@ export class IntegrationService {
         const newConfig: Record<string, unknown> = { ...oldConfig };
         let secretChanged = false;
         for (const [key, value] of Object.entries(changes)) {
-          if (secrets.has(key)) {
+          if (value === null) {
+            // An optional field removed (a required one cannot be: see configProblems).
+            if (secrets.has(key) && key in oldConfig) {
+              await this.deps.secrets.remove(trx, actor.orgId, id, key);
+              secretChanged = true;
+            }
+            delete newConfig[key];
+          } else if (secrets.has(key)) {
             await this.deps.secrets.save(trx, actor.orgId, id, key, String(value));
+            newConfig[key] = MASK;
             secretChanged = true;
           } else newConfig[key] = value;
         }
+        const ruleProblems = configRuleProblems(entry, newConfig);
+        if (ruleProblems.length > 0) throw invalid(ruleProblems);
         const configChanged = secretChanged || JSON.stringify(newConfig) !== JSON.stringify(oldConfig);
         if (configChanged) {
           // The fields that changed, not every field a form sent back as it was.
-          const changed = Object.keys(changes).filter((key) => secrets.has(key) || newConfig[key] !== oldConfig[key]).sort().join(', ');
+          const changed = Object.keys(changes).filter((key) => (secrets.has(key) && (changes[key] !== null || key in oldConfig)) || newConfig[key] !== oldConfig[key]).sort().join(', ');
           await this.nextRevision(trx, actor, current, { config: newConfig, changeSummary: input.change_summary ?? `Changed ${changed}` });
         }
         const row: Record<string, unknown> = {};
         if (input.name !== undefined) row.name = input.name.trim();
         if (input.enabled !== undefined) row.enabled = input.enabled;
-        if (secretChanged) Object.assign(row, { status: 'active', status_reason: null });
+        // Any change of the config may be the fix for refused credentials (a secret, a token, a service
+        // account, the region): the hold is lifted and the next request tells.
+        if (configChanged) Object.assign(row, { status: 'active', status_reason: null });
         if (Object.keys(row).length > 0) await this.deps.integrations.update(trx, actor.orgId, id, row);
         await this.deps.audit.byActor(trx, actor, 'integration.update', { type: 'integration', id }, {
             old: { name: current.name, enabled: current.enabled, config: oldConfig, revision: current.revision },
@@ -250,6 +265,12 @@ export class IntegrationService {
       const current = await this.lockForChange(trx, actor.orgId, id, ifMatch);
       const old = await this.deps.integrations.findRevision(actor.orgId, id, n, trx); // on the transaction's connection: never wait for a second one
       if (!old) throw new NotFoundError(`No revision ${n} of integration ${id}`);
+      // Secrets are not kept per revision: one the old config used and a change removed since is gone.
+      const stored = await this.deps.secrets.storedFields(trx, actor.orgId, id);
+      const gone = secretFields(catalogEntryOf(current)).filter((f) => (old.config as unknown as Record<string, unknown>)[f] !== undefined && !stored.has(f));
+      if (gone.length > 0) {
+        throw invalid(gone.map((f) => ({ path: `config.${f}`, message: `was removed after revision ${n}: set it again (PATCH) before restoring that revision` })));
+      }
       await this.nextRevision(trx, actor, current, {
         config: old.config,
         blueprint: old.blueprint!,
@@ -288,15 +309,21 @@ export class IntegrationService {
     return this.deps.integrations.setDegraded(id, degraded);
   }
 
-  /** Several integrations' decrypted API secrets, by id, in one query, for delivery only (those without one are absent). */
-  apiSecrets(integrations: Pick<IntegrationRecord, 'orgId' | 'id'>[]): Promise<Map<string, string>> {
-    return this.deps.secrets.openMany(integrations.map((i) => ({ orgId: i.orgId, integrationId: i.id })), 'api_secret');
+  /**
+   * Several integrations' decrypted /import secrets (the API secret, or the service account's), by id,
+   * in a query per kind, for delivery only (those without one are absent).
+   */
+  async importSecrets(integrations: Pick<DeliveryIntegration, 'orgId' | 'id' | 'config'>[]): Promise<Map<string, string>> {
+    const byField = Map.groupBy(integrations, (i) => importAuthOf(i.config).secretField);
+    const opened = await Promise.all([...byField].map(([field, ofField]) => this.deps.secrets.openMany(ofField.map((i) => ({ orgId: i.orgId, integrationId: i.id })), field)));
+    return new Map(opened.flatMap((m) => [...m]));
   }
 
-  /** The decrypted API secret, for delivery only. Never returned by the API. */
-  async apiSecret(orgId: string, id: string): Promise<string> {
-    const secret = await this.deps.secrets.open(orgId, id, 'api_secret');
-    if (secret === undefined) throw new NotFoundError(`No api_secret stored for integration ${id}`);
+  /** The decrypted /import secret (see importSecrets), for delivery only. Never returned by the API. */
+  async importSecret(integration: Pick<DeliveryIntegration, 'orgId' | 'id' | 'config'>): Promise<string> {
+    const { secretField } = importAuthOf(integration.config);
+    const secret = await this.deps.secrets.open(integration.orgId, integration.id, secretField);
+    if (secret === undefined) throw new NotFoundError(`No ${secretField} stored for integration ${integration.id}`);
     return secret;
   }
 }

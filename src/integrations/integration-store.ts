@@ -19,7 +19,7 @@ interface JoinedRow extends Record<string, unknown> {
   degraded_since: Date | null;
   degraded_reason: string | null;
   current_revision: number;
-  config: PublicConfig & { api_secret?: string };
+  config: PublicConfig;
   blueprint: Blueprint;
   created_at: Date;
   updated_at: Date;
@@ -39,7 +39,7 @@ function toRecord(row: JoinedRow): IntegrationRecord {
     degradedSince: row.degraded_since,
     degradedReason: row.degraded_reason,
     revision: row.current_revision,
-    config: { project_token: row.config.project_token, eu_data_residency: row.config.eu_data_residency },
+    config: row.config,
     blueprint: row.blueprint,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -267,6 +267,16 @@ export class IntegrationStore {
       })
       .onConflict(['integration_id', 'field'])
       .merge({ key_id: sealed.keyId, nonce: sealed.nonce, ciphertext: sealed.ciphertext, tag: sealed.tag, updated_at: trx.fn.now() });
+  }
+
+  async deleteSecret(trx: Knex.Transaction, orgId: string, integrationId: string, field: string): Promise<void> {
+    await trx('integration_secrets').where({ org_id: orgId, integration_id: integrationId, field }).delete();
+  }
+
+  /** The fields of the integration that have a secret stored, in the caller's transaction. */
+  async secretFields(trx: Knex.Transaction, orgId: string, integrationId: string): Promise<Set<string>> {
+    const rows = await trx('integration_secrets').where({ org_id: orgId, integration_id: integrationId }).select('field');
+    return new Set(rows.map((r: { field: string }) => r.field));
   }
 
   async loadSecret(orgId: string, integrationId: string, field: string): Promise<SealedSecret | undefined> {

@@ -9,12 +9,22 @@ import { secretContext, type SecretBox } from './secret-box.js';
 export class IntegrationSecrets {
   constructor(
     private readonly box: SecretBox,
-    private readonly store: Pick<IntegrationStore, 'saveSecret' | 'loadSecret' | 'loadSecrets'>,
+    private readonly store: Pick<IntegrationStore, 'saveSecret' | 'deleteSecret' | 'secretFields' | 'loadSecret' | 'loadSecrets'>,
   ) {}
 
   /** Seals and stores (or replaces) one secret field, in the caller's transaction. */
   async save(trx: Knex.Transaction, orgId: string, integrationId: string, field: string, value: string): Promise<void> {
     await this.store.saveSecret(trx, integrationId, orgId, field, this.box.seal(value, secretContext(orgId, integrationId, field)));
+  }
+
+  /** Destroys one secret field (an optional one the integration no longer uses), in the caller's transaction. */
+  async remove(trx: Knex.Transaction, orgId: string, integrationId: string, field: string): Promise<void> {
+    await this.store.deleteSecret(trx, orgId, integrationId, field);
+  }
+
+  /** Which fields have a secret stored, in the caller's transaction. */
+  storedFields(trx: Knex.Transaction, orgId: string, integrationId: string): Promise<Set<string>> {
+    return this.store.secretFields(trx, orgId, integrationId);
   }
 
   /** The plain value, or undefined when none is stored. */

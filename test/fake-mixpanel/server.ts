@@ -3,14 +3,16 @@ import { createServer as createTlsServer } from 'node:https';
 import { gunzipSync } from 'node:zlib';
 
 /**
- * A stand-in for Mixpanel's Ingestion API that behaves as MIXPANEL.md says: Basic auth on /import,
- * tokens on /engage and /groups, 2000/200 items per request, 2 MB bodies (413), strict=1 per-event
- * validation with failed_records, deduplication on (event, distinct_id, time, $insert_id), gzip bodies,
- * and injected 429/5xx/timeouts on request.
+ * A stand-in for Mixpanel's Ingestion API that behaves as MIXPANEL.md says: Basic auth on /import (the
+ * API secret, or a service account with `project_id`), tokens on /engage and /groups, 2000/200 items
+ * per request, 2 MB bodies (413), strict=1 per-event validation with failed_records, deduplication on
+ * (event, distinct_id, time, $insert_id), gzip bodies, and injected 429/5xx/timeouts on request.
  */
 export interface FakeProject {
   token: string;
   apiSecret: string;
+  /** A service account of the project's organisation that may import into it, and the project's id. */
+  serviceAccount?: { username: string; secret: string; projectId: string };
 }
 
 export interface Faults {
@@ -55,7 +57,7 @@ export interface FakeState {
   duplicates: number;
   engage: Record<string, unknown>[];
   groups: Record<string, unknown>[];
-  requests: { path: string; status: number; count: number; gzip: boolean; host?: string }[];
+  requests: { path: string; status: number; count: number; gzip: boolean; host?: string; query: string; user?: string }[];
 }
 
 const MAX_BYTES = 2 * 1024 * 1024;
@@ -141,8 +143,11 @@ export class FakeMixpanel {
     const url = new URL(req.url ?? '/', 'http://x');
     if (this.faults.delayMs) await sleep(this.faults.delayMs);
     const path = url.pathname;
+    const auth = req.headers.authorization?.startsWith('Basic ') ? Buffer.from(req.headers.authorization.slice(6), 'base64').toString('utf8') : undefined;
+    // The Basic user when it is not a secret (a service account's username), never a password.
+    const user = auth?.includes(':') && !auth.endsWith(':') ? auth.slice(0, auth.indexOf(':')) : undefined;
     const record = (status: number, count = 0) =>
-      this.state.requests.push({ path, status, count, gzip: req.headers['content-encoding'] === 'gzip', host: req.headers.host });
+      this.state.requests.push({ path, status, count, gzip: req.headers['content-encoding'] === 'gzip', host: req.headers.host, query: url.search, ...(user ? { user } : {}) });
 
     if (this.faults.notMixpanelNext) {
       this.faults.notMixpanelNext--;
@@ -215,8 +220,15 @@ export class FakeMixpanel {
   ): void {
     const auth = req.headers.authorization ?? '';
     const decoded = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString('utf8') : '';
-    const secret = decoded.endsWith(':') ? decoded.slice(0, -1) : undefined;
-    const project = this.projects.find((p) => p.apiSecret === secret);
+    // `secret:` (the project's API secret), or `username:secret` of a service account with ?project_id=.
+    const colon = decoded.indexOf(':');
+    const [user, password] = colon < 0 ? [undefined, undefined] : [decoded.slice(0, colon), decoded.slice(colon + 1)];
+    const projectId = url.searchParams.get('project_id');
+    const project = this.projects.find((p) =>
+      password === ''
+        ? p.apiSecret === user
+        : p.serviceAccount !== undefined && p.serviceAccount.username === user && p.serviceAccount.secret === password && p.serviceAccount.projectId === projectId,
+    );
     if (!project) {
       record(401);
       return this.send(res, 401, { code: 401, error: 'Invalid credentials', status: 'Unauthorized' });

@@ -7,6 +7,8 @@ import { waitFor } from './server-process.js';
 
 export const US = { token: 'us-token', apiSecret: 'us-secret' };
 export const EU = { token: 'eu-token', apiSecret: 'eu-secret' };
+/** An India-resident project, whose organisation has a service account. */
+export const IN = { token: 'in-token', apiSecret: 'in-secret', serviceAccount: { username: 'sa.in.datafly', secret: 'in-sa-secret', projectId: '4242' } };
 
 /** Fast timings so retries, holds and refreshes happen within a test. */
 export const FAST_DELIVERY_ENV = {
@@ -44,6 +46,8 @@ export interface Harness {
   t: TestApp;
   us: FakeMixpanel;
   eu: FakeMixpanel;
+  /** Mixpanel's India region. */
+  india: FakeMixpanel;
   worker: DeliveryWorker;
   /** What the worker logged (JSON lines, parsed). */
   logs: LogLine[];
@@ -58,9 +62,9 @@ export interface Harness {
 export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
   const us = new FakeMixpanel([US]);
   const eu = new FakeMixpanel([EU]);
-  await us.start();
-  await eu.start();
-  const t = await startTestApp({ ...FAST_DELIVERY_ENV, MIXPANEL_US_URL: us.url, MIXPANEL_EU_URL: eu.url, ...env });
+  const india = new FakeMixpanel([IN]);
+  await Promise.all([us.start(), eu.start(), india.start()]);
+  const t = await startTestApp({ ...FAST_DELIVERY_ENV, MIXPANEL_US_URL: us.url, MIXPANEL_EU_URL: eu.url, MIXPANEL_IN_URL: india.url, ...env });
   const logs: LogLine[] = [];
   const worker = t.services.createWorker(capturingLogger(logs));
   worker.start();
@@ -69,6 +73,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     t,
     us,
     eu,
+    india,
     worker,
     logs,
     ingestKey: key.body.key,
@@ -88,8 +93,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     async close() {
       await worker.stop();
       await t.close();
-      await us.stop();
-      await eu.stop();
+      await Promise.all([us.stop(), eu.stop(), india.stop()]);
     },
   };
 }

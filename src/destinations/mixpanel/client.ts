@@ -32,7 +32,8 @@ export class MixpanelClient {
 
   constructor(private readonly opts: ClientOptions) {}
 
-  async post(url: string, json: Buffer, apiSecret?: string): Promise<MixpanelResponse> {
+  /** `credential`: HTTP Basic `user:password` (an API secret is the user with no password). */
+  async post(url: string, json: Buffer, credential?: string): Promise<MixpanelResponse> {
     const started = performance.now();
     const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'application/json' };
     let body = json;
@@ -40,7 +41,7 @@ export class MixpanelClient {
       body = await gzip(json, this.opts.gzipLevel);
       headers['Content-Encoding'] = 'gzip';
     }
-    if (apiSecret !== undefined) headers.Authorization = `Basic ${Buffer.from(`${apiSecret}:`).toString('base64')}`;
+    if (credential !== undefined) headers.Authorization = `Basic ${Buffer.from(credential).toString('base64')}`;
     try {
       const res = await got.post(url, {
         body,

@@ -18,8 +18,10 @@ export const QUERY: Record<MixpanelEndpoint, string> = {
   '/groups': 'verbose=1',
 };
 
-export function requestUrl(baseUrl: string, endpoint: MixpanelEndpoint): string {
-  return `${baseUrl.replace(/\/+$/, '')}${endpoint}?${QUERY[endpoint]}`;
+/** The request's URL; `projectId` (a service account's project) goes with /import, the one request it authenticates. */
+export function requestUrl(baseUrl: string, endpoint: MixpanelEndpoint, projectId?: string): string {
+  const project = endpoint === '/import' && projectId ? `&project_id=${encodeURIComponent(projectId)}` : '';
+  return `${baseUrl.replace(/\/+$/, '')}${endpoint}?${QUERY[endpoint]}${project}`;
 }
 
 export interface PlannedBatch<T> {
