@@ -3,7 +3,15 @@ import { FakeMixpanel } from './server.js';
 /** `npm run fake-mixpanel`: a stand-in Mixpanel on FAKE_MIXPANEL_PORT (default 8090) for demos. */
 const port = Number(process.env.FAKE_MIXPANEL_PORT ?? 8090);
 const projects = [
-  { token: process.env.FAKE_MIXPANEL_TOKEN ?? 'abc123def456789', apiSecret: process.env.FAKE_MIXPANEL_SECRET ?? 'your_api_secret' },
+  {
+    token: process.env.FAKE_MIXPANEL_TOKEN ?? 'abc123def456789',
+    apiSecret: process.env.FAKE_MIXPANEL_SECRET ?? 'your_api_secret',
+    serviceAccount: {
+      username: process.env.FAKE_MIXPANEL_SA_USERNAME ?? 'demo.service-account',
+      secret: process.env.FAKE_MIXPANEL_SA_SECRET ?? 'demo_sa_secret',
+      projectId: process.env.FAKE_MIXPANEL_PROJECT_ID ?? '1234567',
+    },
+  },
 ];
 const fake = new FakeMixpanel(projects);
 fake.faults = {
@@ -18,4 +26,7 @@ setInterval(() => {
   last = total;
 }, 1000).unref();
 await fake.start(port);
-console.log(`fake Mixpanel on ${fake.url} (token ${projects[0].token}); point MIXPANEL_US_URL and MIXPANEL_EU_URL at it`);
+const { serviceAccount: sa } = projects[0];
+console.log(
+  `fake Mixpanel on ${fake.url} (token ${projects[0].token}; service account ${sa.username}, project ${sa.projectId}); point MIXPANEL_US_URL, MIXPANEL_EU_URL and MIXPANEL_IN_URL at it`,
+);
