@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { listen, portOf } from './http/listen.js';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { openDatabase, type Database } from './db.js';
@@ -77,14 +78,9 @@ async function main(config: Config, logger: Logger, life: Lifecycle): Promise<vo
     life.defer('delivery worker', () => worker.stop());
   }
 
-  const server: Server = await life.track(
-    new Promise((resolve) => {
-      const s = app.listen(config.port, () => resolve(s));
-    }),
-  );
+  const server = await life.track(listen(app, config.port, 'the API server (PORT)'));
   life.defer('http server', () => closeServer(server));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
+  const port = portOf(server);
   logger.info(
     {
       port,

@@ -1,5 +1,5 @@
-import type { AddressInfo } from 'node:net';
 import express from 'express';
+import { listen, portOf } from './http/listen.js';
 import { metricsEndpoint } from './http/metrics-auth.js';
 import { boot, prelude } from './main.js';
 
@@ -17,14 +17,10 @@ boot(config, logger, life)
     const app = express();
     app.disable('x-powered-by');
     app.get('/metrics', ...metricsEndpoint(services.metricsExport, config.metricsToken));
-    const server = app.listen(config.workerMetricsPort, () => {
-      logger.info({ port: (server.address() as AddressInfo).port }, 'worker metrics on GET /metrics');
+    return listen(app, config.workerMetricsPort, 'worker metrics (WORKER_METRICS_PORT)').then((server) => {
+      life.defer('worker metrics', () => new Promise<void>((resolve) => server.close(() => resolve())));
+      logger.info({ port: portOf(server) }, 'worker metrics on GET /metrics');
     });
-    server.on('error', (err) => {
-      logger.fatal({ err, port: config.workerMetricsPort }, 'worker metrics: could not listen');
-      void life.stop('could not listen', 1);
-    });
-    life.defer('worker metrics', () => new Promise<void>((resolve) => server.close(() => resolve())));
   })
   .catch((err) => {
     logger.fatal({ err }, 'worker failed to start');

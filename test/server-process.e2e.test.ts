@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, chmodSync, statSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -125,6 +127,30 @@ describe('the service process', () => {
     expect(await proc.exited).toBe(1);
     expect(proc.output()).toContain('NODE_ENV=production requires JWT_SECRET and ENCRYPTION_KEY');
   });
+
+  // express 5 hands a listen error to the callback: the server used to log "listening on" and serve nothing.
+  it.each([
+    ['src/main.ts', 'PORT', 'the API server (PORT) cannot listen on port'],
+    ['src/worker.ts', 'WORKER_METRICS_PORT', 'worker metrics (WORKER_METRICS_PORT) cannot listen on port'],
+  ])('%s with its %s in use: exits 1 saying so, and stops the embedded PostgreSQL it started', async (script, variable, message) => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '0.0.0.0', resolve));
+    const port = String((taken.address() as AddressInfo).port);
+    const pgPort = await freePort();
+    try {
+      const proc = startServerProcess({ DATA_DIR: dataDir, PORT: String(await freePort()), EMBEDDED_PG_PORT: String(pgPort), [variable]: port }, script);
+      expect(await proc.exited).toBe(1);
+      expect(proc.output()).toContain(`${message} ${port}: it is in use`);
+      expect(proc.output()).not.toContain('listening on');
+      expect(proc.output()).not.toContain('worker metrics on');
+      // The embedded PostgreSQL is gone with it: its port is free again.
+      const probe = createServer();
+      await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(pgPort, '127.0.0.1', resolve));
+      await new Promise((resolve) => probe.close(resolve));
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  }, 60000);
 
   // npm only warns about engines; on Node.js 20 the service used to start and answer every ingest with 500.
   it.each(['src/main.ts', 'src/worker.ts'])('%s refuses to start on a Node.js older than package.json\'s engines, and says why', async (script) => {
