@@ -45,6 +45,11 @@ export function configProblems(entry: CatalogEntry, config: Record<string, unkno
   return problems;
 }
 
+/** The default of each field that has one (what a config that leaves the field out means). */
+export function fieldDefaults(entry: CatalogEntry): Record<string, unknown> {
+  return Object.fromEntries(entry.config_fields.flatMap((f) => (f.default === undefined ? [] : [[f.key, f.default]])));
+}
+
 /** The keys of the entry's secret fields (sealed apart, never shown). */
 export function secretFields(entry: CatalogEntry): string[] {
   return entry.config_fields.filter((f) => f.type === 'secret').map((f) => f.key);

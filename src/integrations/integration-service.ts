@@ -7,7 +7,7 @@ import type { components } from '../generated/api.js';
 import type { Blueprint } from '../blueprints/blueprint.js';
 import { blueprintProblems } from '../blueprints/validate.js';
 import { findCatalogEntry } from '../catalog/catalog.js';
-import { configProblems, configRuleProblems, maskedConfig, secretFields, withoutMaskedSecrets, type ConfigProblem } from '../catalog/catalog-config.js';
+import { configProblems, configRuleProblems, fieldDefaults, maskedConfig, secretFields, withoutMaskedSecrets, type ConfigProblem } from '../catalog/catalog-config.js';
 import type { CatalogBlueprintStore } from '../catalog/catalog-blueprint-store.js';
 import type { CatalogEntry } from '../catalog/catalog-entry.js';
 import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.js';
@@ -63,7 +63,7 @@ export class IntegrationService {
       throw invalid([{ path: 'body.variant', message: `must be one of ${entry.variants.map((v) => v.key).join(', ')}` }]);
     }
     const given: Record<string, unknown> = input.config; // read field by field, as the catalog lists them
-    const full = Object.fromEntries(entry.config_fields.map((f) => [f.key, given[f.key] ?? f.default]));
+    const full = { ...fieldDefaults(entry), ...given };
     const problems = configProblems(entry, input.config);
     if (problems.length > 0) throw invalid(problems);
     const ruleProblems = configRuleProblems(entry, full);
@@ -193,7 +193,9 @@ export class IntegrationService {
         const problems = configProblems(entry, changes, true);
         if (problems.length > 0) throw invalid(problems);
         const secrets = new Set(secretFields(entry));
-        const oldConfig = maskedConfig(entry, current.config);
+        // With the defaults of fields added since the revision was made, as GET shows them: a form
+        // sending the config back as shown changes nothing.
+        const oldConfig = maskedConfig(entry, { ...fieldDefaults(entry), ...current.config });
         const newConfig: Record<string, unknown> = { ...oldConfig };
         let secretChanged = false;
         for (const [key, value] of Object.entries(changes)) {
@@ -215,7 +217,7 @@ export class IntegrationService {
         const configChanged = secretChanged || JSON.stringify(newConfig) !== JSON.stringify(oldConfig);
         if (configChanged) {
           // The fields that changed, not every field a form sent back as it was.
-          const changed = Object.keys(changes).filter((key) => (secrets.has(key) && (changes[key] !== null || key in oldConfig)) || newConfig[key] !== oldConfig[key]).sort().join(', ');
+          const changed = Object.keys(changes).filter((key) => (secrets.has(key) && changes[key] !== null) || newConfig[key] !== oldConfig[key]).sort().join(', ');
           await this.nextRevision(trx, actor, current, { config: newConfig, changeSummary: input.change_summary ?? `Changed ${changed}` });
         }
         const row: Record<string, unknown> = {};
