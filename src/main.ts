@@ -89,7 +89,7 @@ async function main(config: Config, logger: Logger, life: Lifecycle): Promise<vo
       mixpanel: config.mixpanelBaseUrls,
     },
     `listening on http://localhost:${port} — database: ${db.description}; delivering to ${config.mixpanelBaseUrls.us} (US), ` +
-      `${config.mixpanelBaseUrls.eu} (EU). Mint a token: npm run -s token -- --org acme --role admin [--ttl seconds]. ` +
+      `${config.mixpanelBaseUrls.eu} (EU), ${config.mixpanelBaseUrls.in} (IN). Mint a token: npm run -s token -- --org acme --role admin [--ttl seconds]. ` +
       `API reference: http://localhost:${port}/docs`,
   );
 }
