@@ -61,25 +61,59 @@ function commandOf(pid: number): string | undefined {
   }
 }
 
-function pidIn(file: string): number | undefined {
-  if (!existsSync(file)) return undefined;
-  const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
+/** When a live process started (clock ticks since boot, Linux /proc), or undefined when there is none. */
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]; // field 22, counted after "pid (comm)"
+  } catch {
+    return undefined;
+  }
+}
+
+function linesOf(file: string): string[] {
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n') : [];
+}
+
+function pidOf(line: string | undefined): number | undefined {
+  const pid = Number(line);
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/**
+ * The service process that owns the data directory by its service.pid (pid, then start time), if it
+ * still runs. A pid the system has since given to another process (after a crash and a reboot, say)
+ * is not the owner: its start time differs. A file without a start time (written by 0.1) falls back to
+ * any node process with that id.
+ */
+function liveOwner(ownerFile: string): number | undefined {
+  const [pidLine, started] = linesOf(ownerFile);
+  const pid = pidOf(pidLine);
+  if (pid === undefined || pid === process.pid) return undefined;
+  if (started) return startTimeOf(pid) === started ? pid : undefined;
+  return commandOf(pid)?.includes('node') ? pid : undefined;
 }
 
 /**
  * The data directory belongs to one service process at a time (DATA_DIR/service.pid). A PostgreSQL
  * still running on it while its owner is gone was left by a crash (or a SIGKILL): it is stopped (fast
- * shutdown, then immediate) before ours starts. A live owner means another instance: refuse.
+ * shutdown, then immediate) before ours starts. A live owner means another instance: refuse. Pids are
+ * checked to be what the files say they were (the owner by its start time, PostgreSQL by its data
+ * directory), so a pid reused by another process neither blocks the start nor gets a signal.
  */
 async function claimDataDir(dataDir: string, databaseDir: string, logger: Logger): Promise<() => void> {
   const ownerFile = path.join(dataDir, 'service.pid');
-  const owner = pidIn(ownerFile);
-  if (owner && owner !== process.pid && commandOf(owner)?.includes('node')) {
-    throw new Error(`another instance (pid ${owner}) is using ${dataDir}; stop it or set DATA_DIR`);
-  }
-  const stale = pidIn(path.join(databaseDir, 'postmaster.pid'));
-  if (stale && commandOf(stale)?.includes('postgres')) {
+  const owner = liveOwner(ownerFile);
+  if (owner !== undefined) throw new Error(`another instance (pid ${owner}) is using ${dataDir}; stop it or set DATA_DIR`);
+  // Only a PostgreSQL serving this very directory: the pid may since belong to another one (the
+  // machine's own, after a reboot), which must never get our signal.
+  const lockFile = path.join(databaseDir, 'postmaster.pid');
+  const stale = pidOf(linesOf(lockFile)[0]);
+  if (stale && !commandOf(stale)?.includes(` -D ${path.resolve(databaseDir)} `)) {
+    // Left by a PostgreSQL that is gone; PostgreSQL itself would refuse to start while that pid lives.
+    logger.warn({ pid: stale }, `removing a stale ${lockFile}: process ${stale} is gone or is not a PostgreSQL of this directory`);
+    rmSync(lockFile, { force: true });
+  } else if (stale) {
     logger.warn({ pid: stale }, 'stopping an embedded PostgreSQL left running by an earlier crash');
     process.kill(stale, 'SIGINT');
     for (let waited = 0; commandOf(stale) !== undefined; waited += 100) {
@@ -88,9 +122,9 @@ async function claimDataDir(dataDir: string, databaseDir: string, logger: Logger
       await sleep(100);
     }
   }
-  writeFileSync(ownerFile, `${process.pid}\n`);
+  writeFileSync(ownerFile, `${process.pid}\n${startTimeOf(process.pid) ?? ''}\n`);
   return () => {
-    if (pidIn(ownerFile) === process.pid) rmSync(ownerFile, { force: true });
+    if (pidOf(linesOf(ownerFile)[0]) === process.pid) rmSync(ownerFile, { force: true });
   };
 }
 

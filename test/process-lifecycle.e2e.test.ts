@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, chmodSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { childEnv, freePort, startProcess, startServerProcess, waitFor, type ServerProcess } from './support/server-process.js';
@@ -81,6 +81,31 @@ describe('stopping the service', () => {
     second.proc.child.kill('SIGTERM');
     await waitFor(() => !alive(postgresNow), 30000, 'PostgreSQL to stop');
   }, 200000);
+
+  // After a crash and a reboot, the pids in those files may belong to other processes by now.
+  it('pids reused by other processes: a live node process is not taken for the owner, a live "postgres" of another directory gets no signal', async () => {
+    const impostor = startProcess('bash', ['-c', 'exec -a postgres sleep 120'], {});
+    await waitFor(() => alive(impostor.child.pid!), 5000, 'the impostor');
+    try {
+      writeFileSync(path.join(dataDir, 'service.pid'), `${process.pid}\n1\n`); // this test's node, started at another time
+      mkdirSync(path.join(dataDir, 'pg'), { recursive: true }); // when this test runs alone
+      writeFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), `${impostor.child.pid}\n${dataDir}/pg\n`);
+      const { proc, base } = await npmStart();
+      expect(proc.output()).toContain(`process ${impostor.child.pid} is gone or is not a PostgreSQL of this directory`);
+      expect(proc.output()).not.toContain('another instance');
+      expect(alive(impostor.child.pid!)).toBe(true);
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+      // The real owner, alive, is still told apart: a second start on the directory is refused.
+      const second = startServerProcess({ DATA_DIR: dataDir, PORT: String(await freePort()), EMBEDDED_PG_PORT: String(await freePort()) });
+      expect(await second.exited).toBe(1);
+      expect(second.output()).toContain(`another instance (pid ${nodePid(proc)}) is using ${dataDir}`);
+      const postgres = postmasterPid(dataDir);
+      proc.child.kill('SIGTERM');
+      await waitFor(() => !alive(postgres), 30000, 'PostgreSQL to stop');
+    } finally {
+      impostor.child.kill('SIGKILL');
+    }
+  }, 150000);
 });
 
 describe('a worker', () => {
