@@ -27,9 +27,20 @@ describe('loadConfig', () => {
     [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, PORT: 'eighty' }, /PORT/],
     [{ JWT_SECRET: secret, ENCRYPTION_KEYS: `bad id:${key}` }, /ENCRYPTION_KEYS/],
     [{ NODE_ENV: 'production', ENCRYPTION_KEY: key }, /requires JWT_SECRET/],
+    [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, DATABASE_URL: 'foo' }, /DATABASE_URL must be a PostgreSQL URL/],
+    [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, DATABASE_URL: 'mysql://root@127.0.0.1/db' }, /DATABASE_URL must be a PostgreSQL URL/],
+    [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/],
+    [{ DATA_DIR: '/dev/null/data' }, /DATA_DIR \/dev\/null\/data cannot be created \(ENOTDIR\): set DATA_DIR to a writable folder/],
   ])('rejects %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('takes both spellings of a PostgreSQL URL and every pino level', () => {
+    for (const url of ['postgres://u@h/db', 'postgresql://u:p@h:5433/db?sslmode=require']) {
+      expect(loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key, DATABASE_URL: url }).databaseUrl).toBe(url);
+    }
+    expect(loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key, LOG_LEVEL: 'debug' }).logLevel).toBe('debug');
   });
 
   it('generates development secrets once and reuses them', () => {

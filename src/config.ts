@@ -117,6 +117,29 @@ function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX
   return n;
 }
 
+/** A PostgreSQL connection URL, or undefined (the embedded PostgreSQL). */
+function databaseUrl(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(raw).protocol;
+  } catch {
+    // not a URL at all
+  }
+  if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
+    throw new ConfigError('DATABASE_URL must be a PostgreSQL URL, e.g. postgresql://user:password@host:5432/database');
+  }
+  return raw;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function logLevel(raw: string | undefined, fallback: string): string {
+  if (!raw) return fallback;
+  if (!LOG_LEVELS.includes(raw)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
+  return raw;
+}
+
 /** Parses one base64 key; it must decode to exactly 32 bytes (AES-256). */
 export function parseKey(name: string, b64: string): Buffer {
   const key = Buffer.from(b64.trim(), 'base64');
@@ -151,7 +174,11 @@ interface DevSecrets {
 function loadOrCreateDevSecrets(dataDir: string, notices: string[]): DevSecrets {
   const file = path.join(dataDir, 'secrets.json');
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DevSecrets;
-  mkdirSync(dataDir, { recursive: true });
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (err) {
+    throw new ConfigError(`DATA_DIR ${dataDir} cannot be created (${(err as NodeJS.ErrnoException).code ?? String(err)}): set DATA_DIR to a writable folder`);
+  }
   const secrets: DevSecrets = {
     jwt_secret: randomBytes(48).toString('base64'),
     encryption_key: randomBytes(32).toString('base64'),
@@ -187,13 +214,13 @@ export function loadConfig(env: Env = process.env): Config {
     port: int(env, 'PORT', 8084, 0, 65535),
     workerMetricsPort: env.WORKER_METRICS_PORT ? int(env, 'WORKER_METRICS_PORT', 0, 0, 65535) : undefined,
     dataDir,
-    databaseUrl: env.DATABASE_URL || undefined,
+    databaseUrl: databaseUrl(env.DATABASE_URL),
     embeddedPgPort: int(env, 'EMBEDDED_PG_PORT', 54329, 1, 65535),
     jwtSecret,
     jwtIssuer: env.JWT_ISSUER || undefined,
     jwtAudience: env.JWT_AUDIENCE || undefined,
     encryptionKeys,
-    logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'silent' : 'info'),
+    logLevel: logLevel(env.LOG_LEVEL, nodeEnv === 'test' ? 'silent' : 'info'),
     validateResponses: env.VALIDATE_RESPONSES ? env.VALIDATE_RESPONSES === 'true' : nodeEnv === 'test',
     delivery: {
       concurrency: int(env, 'DELIVERY_CONCURRENCY', 10, 1, 100),
