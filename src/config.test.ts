@@ -30,17 +30,22 @@ describe('loadConfig', () => {
     [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, DATABASE_URL: 'foo' }, /DATABASE_URL must be a PostgreSQL URL/],
     [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, DATABASE_URL: 'mysql://root@127.0.0.1/db' }, /DATABASE_URL must be a PostgreSQL URL/],
     [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/],
+    [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, WORKERS_IN_PROCESS: 'no' }, /WORKERS_IN_PROCESS must be true or false, got "no"/],
+    [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, VALIDATE_RESPONSES: 'yes' }, /VALIDATE_RESPONSES must be true or false/],
     [{ DATA_DIR: '/dev/null/data' }, /DATA_DIR \/dev\/null\/data cannot be created \(ENOTDIR\): set DATA_DIR to a writable folder/],
   ])('rejects %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
   });
 
-  it('takes both spellings of a PostgreSQL URL and every pino level', () => {
+  it('takes both spellings of a PostgreSQL URL, every pino level, and true/false or 1/0', () => {
     for (const url of ['postgres://u@h/db', 'postgresql://u:p@h:5433/db?sslmode=require']) {
       expect(loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key, DATABASE_URL: url }).databaseUrl).toBe(url);
     }
     expect(loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key, LOG_LEVEL: 'debug' }).logLevel).toBe('debug');
+    expect(loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key, WORKERS_IN_PROCESS: '0' }).workersInProcess).toBe(false);
+    expect(loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key, WORKERS_IN_PROCESS: 'false' }).workersInProcess).toBe(false);
+    expect(loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key }).workersInProcess).toBe(true);
   });
 
   it('generates development secrets once and reuses them', () => {

@@ -117,6 +117,15 @@ function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX
   return n;
 }
 
+/** `true`/`1` or `false`/`0`; anything else is a mistake worth stopping for (`no` used to mean true). */
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
 /** A PostgreSQL connection URL, or undefined (the embedded PostgreSQL). */
 function databaseUrl(raw: string | undefined): string | undefined {
   if (!raw) return undefined;
@@ -221,7 +230,7 @@ export function loadConfig(env: Env = process.env): Config {
     jwtAudience: env.JWT_AUDIENCE || undefined,
     encryptionKeys,
     logLevel: logLevel(env.LOG_LEVEL, nodeEnv === 'test' ? 'silent' : 'info'),
-    validateResponses: env.VALIDATE_RESPONSES ? env.VALIDATE_RESPONSES === 'true' : nodeEnv === 'test',
+    validateResponses: bool(env, 'VALIDATE_RESPONSES', nodeEnv === 'test'),
     delivery: {
       concurrency: int(env, 'DELIVERY_CONCURRENCY', 10, 1, 100),
       maxAttempts: int(env, 'DELIVERY_MAX_ATTEMPTS', 5, 1, 100),
@@ -250,7 +259,7 @@ export function loadConfig(env: Env = process.env): Config {
       queueMaintenanceSeconds: int(env, 'QUEUE_MAINTENANCE_SECONDS', 30, 1),
       queuePoolMax: int(env, 'QUEUE_POOL_MAX', 10, 2, 200),
     },
-    workersInProcess: (env.WORKERS_IN_PROCESS ?? 'true') !== 'false',
+    workersInProcess: bool(env, 'WORKERS_IN_PROCESS', true),
     deliveryThreads: int(env, 'DELIVERY_THREADS', 1, 0, 16),
     ingestMaxBodyBytes: int(env, 'INGEST_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024),
     ingestCommitsInFlight: int(env, 'INGEST_COMMITS_IN_FLIGHT', 1, 1, 100),
