@@ -141,6 +141,22 @@ function databaseUrl(raw: string | undefined): string | undefined {
   return raw;
 }
 
+/** An http(s) base URL (a Mixpanel host, a stand-in or a proxy): a typo stops the start, not every batch. */
+function httpUrl(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  if (!raw) return fallback;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    // not a URL at all
+  }
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash) {
+    throw new ConfigError(`${name} must be an http(s) base URL without query, e.g. https://api.mixpanel.com, got "${raw}"`);
+  }
+  return raw;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 function logLevel(raw: string | undefined, fallback: string): string {
@@ -273,9 +289,9 @@ export function loadConfig(env: Env = process.env): Config {
     metricsToken: env.METRICS_TOKEN || undefined,
     hstsMaxAgeSeconds: env.HSTS_MAX_AGE_SECONDS ? int(env, 'HSTS_MAX_AGE_SECONDS', 0, 0, 2 * 365 * 86400) : undefined,
     mixpanelBaseUrls: {
-      us: env.MIXPANEL_US_URL || 'https://api.mixpanel.com',
-      eu: env.MIXPANEL_EU_URL || 'https://api-eu.mixpanel.com',
-      in: env.MIXPANEL_IN_URL || 'https://api-in.mixpanel.com',
+      us: httpUrl(env, 'MIXPANEL_US_URL', 'https://api.mixpanel.com'),
+      eu: httpUrl(env, 'MIXPANEL_EU_URL', 'https://api-eu.mixpanel.com'),
+      in: httpUrl(env, 'MIXPANEL_IN_URL', 'https://api-in.mixpanel.com'),
     },
     notices,
   };
