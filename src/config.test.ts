@@ -34,6 +34,8 @@ describe('loadConfig', () => {
     [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, VALIDATE_RESPONSES: 'yes' }, /VALIDATE_RESPONSES must be true or false/],
     [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, MIXPANEL_EU_URL: '127.0.0.1:8090' }, /MIXPANEL_EU_URL must be an http\(s\) base URL/],
     [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, MIXPANEL_US_URL: 'ftp://proxy' }, /MIXPANEL_US_URL must be an http\(s\) base URL/],
+    [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, CORS_ORIGINS: 'https://ui.example.com/' }, /CORS_ORIGINS entries must be origins .* got "https:\/\/ui.example.com\/"/],
+    [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, CORS_ORIGINS: 'https://a.example.com, ui.example.com' }, /got "ui.example.com"/],
     [{ DATA_DIR: '/dev/null/data' }, /DATA_DIR \/dev\/null\/data cannot be created \(ENOTDIR\): set DATA_DIR to a writable folder/],
   ])('rejects %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
@@ -48,6 +50,7 @@ describe('loadConfig', () => {
     expect(loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key, WORKERS_IN_PROCESS: '0' }).workersInProcess).toBe(false);
     expect(loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key, WORKERS_IN_PROCESS: 'false' }).workersInProcess).toBe(false);
     expect(loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key }).workersInProcess).toBe(true);
+    expect(loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key, CORS_ORIGINS: 'https://ui.example.com, http://localhost:3000' }).corsOrigins).toEqual(['https://ui.example.com', 'http://localhost:3000']);
     expect(loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key, MIXPANEL_IN_URL: 'http://127.0.0.1:8090/' }).mixpanelBaseUrls.in).toBe('http://127.0.0.1:8090/');
   });
 

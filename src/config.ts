@@ -157,6 +157,24 @@ function httpUrl(env: Env, name: string, fallback: string): string {
   return raw;
 }
 
+/**
+ * Browser origins (`scheme://host[:port]`, as the Origin header carries them): one written as a URL
+ * (`https://ui.example.com/`) would never match and fail silently, so it stops the start instead.
+ */
+function corsOrigins(raw: string | undefined): string[] {
+  const origins = (raw ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  for (const origin of origins) {
+    let parsed: string | undefined;
+    try {
+      parsed = new URL(origin).origin;
+    } catch {
+      // not a URL at all
+    }
+    if (parsed !== origin) throw new ConfigError(`CORS_ORIGINS entries must be origins like https://ui.example.com (no path or trailing slash), got "${origin}"`);
+  }
+  return origins;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 function logLevel(raw: string | undefined, fallback: string): string {
@@ -285,7 +303,7 @@ export function loadConfig(env: Env = process.env): Config {
     dbPoolMax: int(env, 'DB_POOL_MAX', 10, 1, 200),
     dbAcquireTimeoutMs: int(env, 'DB_ACQUIRE_TIMEOUT_MS', 2000, 10, 60_000),
     rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 100, 1),
-    corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+    corsOrigins: corsOrigins(env.CORS_ORIGINS),
     metricsToken: env.METRICS_TOKEN || undefined,
     hstsMaxAgeSeconds: env.HSTS_MAX_AGE_SECONDS ? int(env, 'HSTS_MAX_AGE_SECONDS', 0, 0, 2 * 365 * 86400) : undefined,
     mixpanelBaseUrls: {
