@@ -221,6 +221,16 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     description = `embedded PostgreSQL ${describeUrl(url)}, data in ${path.join(config.dataDir, 'pg')}`;
   }
   const knex = createKnex(url, config.dbPoolMax, config.dbAcquireTimeoutMs);
+  if (!stopEmbedded) {
+    // The first thing an operator needs to know when it fails: which database, and what it said.
+    try {
+      await knex.raw('SELECT 1');
+    } catch (err) {
+      await knex.destroy();
+      const e = err as { code?: string; message?: string };
+      throw new Error(`cannot use PostgreSQL at ${describeUrl(url)} (DATABASE_URL): ${e.message || e.code || String(err)}`);
+    }
+  }
   return {
     knex,
     url,

@@ -154,6 +154,14 @@ describe('the service process', () => {
     }
   }, 60000);
 
+  it('a DATABASE_URL it cannot use: exits 1 naming the database and what went wrong, never the password', async () => {
+    const port = await freePort(); // nothing listens there
+    const proc = startServerProcess({ DATA_DIR: dataDir, PORT: String(await freePort()), DATABASE_URL: `postgresql://svc:hunter2-secret@127.0.0.1:${port}/events` });
+    expect(await proc.exited).toBe(1);
+    expect(proc.output()).toContain(`cannot use PostgreSQL at postgresql://127.0.0.1:${port}/events (DATABASE_URL): connect ECONNREFUSED`);
+    expect(proc.output()).not.toContain('hunter2-secret');
+  });
+
   // npm only warns about engines; on Node.js 20 the service used to start and answer every ingest with 500.
   it.each(['src/main.ts', 'src/worker.ts'])('%s refuses to start on a Node.js older than package.json\'s engines, and says why', async (script) => {
     const olderNode = `data:text/javascript,Object.defineProperty(process.versions, 'node', { value: '20.20.2' })`;
