@@ -126,15 +126,19 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 }
 
+/** The URL, or undefined when the text is not one. */
+function urlOf(raw: string): URL | undefined {
+  try {
+    return new URL(raw);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A PostgreSQL connection URL, or undefined (the embedded PostgreSQL). */
 function databaseUrl(raw: string | undefined): string | undefined {
   if (!raw) return undefined;
-  let protocol: string | undefined;
-  try {
-    protocol = new URL(raw).protocol;
-  } catch {
-    // not a URL at all
-  }
+  const protocol = urlOf(raw)?.protocol;
   if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
     throw new ConfigError('DATABASE_URL must be a PostgreSQL URL, e.g. postgresql://user:password@host:5432/database');
   }
@@ -145,12 +149,7 @@ function databaseUrl(raw: string | undefined): string | undefined {
 function httpUrl(env: Env, name: string, fallback: string): string {
   const raw = env[name];
   if (!raw) return fallback;
-  let url: URL | undefined;
-  try {
-    url = new URL(raw);
-  } catch {
-    // not a URL at all
-  }
+  const url = urlOf(raw);
   if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash) {
     throw new ConfigError(`${name} must be an http(s) base URL without query, e.g. https://api.mixpanel.com, got "${raw}"`);
   }
@@ -164,13 +163,7 @@ function httpUrl(env: Env, name: string, fallback: string): string {
 function corsOrigins(raw: string | undefined): string[] {
   const origins = (raw ?? '').split(',').map((o) => o.trim()).filter(Boolean);
   for (const origin of origins) {
-    let parsed: string | undefined;
-    try {
-      parsed = new URL(origin).origin;
-    } catch {
-      // not a URL at all
-    }
-    if (parsed !== origin) throw new ConfigError(`CORS_ORIGINS entries must be origins like https://ui.example.com (no path or trailing slash), got "${origin}"`);
+    if (urlOf(origin)?.origin !== origin) throw new ConfigError(`CORS_ORIGINS entries must be origins like https://ui.example.com (no path or trailing slash), got "${origin}"`);
   }
   return origins;
 }
