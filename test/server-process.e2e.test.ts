@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, chmodSync, statSync, readFileSync, rmSync } from 'node:fs';
@@ -153,6 +153,18 @@ describe('the service process', () => {
       await new Promise((resolve) => taken.close(resolve));
     }
   }, 60000);
+
+  it.each([
+    [['--org', 'acme', '--ttl', 'abc'], 'token: --ttl must be a whole number of seconds, 1 or more, got "abc"'],
+    [['--org', 'acme', '--ttl=0'], 'token: --ttl must be a whole number of seconds, 1 or more, got "0"'],
+    [['--org', 'acme', '--role', 'root'], 'token: --role must be one of viewer, editor, admin, owner'],
+    [['--role', 'admin'], 'token: --org <org_id> is required'],
+  ])('the token CLI refuses %j with exit code 2 and the reason', (args, message) => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/token.ts', ...args], { env: childEnv({ DATA_DIR: dataDir }) });
+    expect(run.status).toBe(2);
+    expect(run.stderr.toString().trim()).toBe(message);
+    expect(run.stdout.toString()).toBe('');
+  });
 
   it('a DATABASE_URL it cannot use: exits 1 naming the database and what went wrong, never the password', async () => {
     const port = await freePort(); // nothing listens there

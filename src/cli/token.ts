@@ -14,11 +14,13 @@ function main(): void {
   });
   if (!values.org) throw new ConfigError('--org <org_id> is required');
   if (!ROLES.includes(values.role as Role)) throw new ConfigError(`--role must be one of ${ROLES.join(', ')}`);
+  const ttl = Number(values.ttl);
+  if (!Number.isInteger(ttl) || ttl < 1) throw new ConfigError(`--ttl must be a whole number of seconds, 1 or more, got "${values.ttl}"`);
   const config = loadConfig();
   const token = signAccessToken(
     config.jwtSecret,
     { sub: values.sub as string, org_id: values.org, role: values.role as Role },
-    { expiresInSeconds: Number(values.ttl), issuer: config.jwtIssuer, audience: config.jwtAudience },
+    { expiresInSeconds: ttl, issuer: config.jwtIssuer, audience: config.jwtAudience },
   );
   process.stdout.write(token + '\n');
 }
