@@ -1,9 +1,9 @@
 import type { Server } from 'node:http';
-import { listen, portOf } from './http/listen.js';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { openDatabase, type Database } from './db.js';
 import { DeliveryThreads } from './delivery-threads.js';
+import { listen, portOf } from './http/listen.js';
 import { Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { nodeVersionProblem } from './node-version.js';

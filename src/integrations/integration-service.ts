@@ -62,8 +62,8 @@ export class IntegrationService {
     if (!entry.variants.some((v) => v.key === variant)) {
       throw invalid([{ path: 'body.variant', message: `must be one of ${entry.variants.map((v) => v.key).join(', ')}` }]);
     }
-    const given: Record<string, unknown> = input.config; // read field by field, as the catalog lists them
-    const full = { ...fieldDefaults(entry), ...given };
+    const given: Record<string, unknown> = input.config;
+    const full = { ...fieldDefaults(entry), ...given }; // what the install means, fields left out at their defaults
     const problems = configProblems(entry, input.config);
     if (problems.length > 0) throw invalid(problems);
     const ruleProblems = configRuleProblems(entry, full);
