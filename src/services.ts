@@ -16,6 +16,7 @@ import { JobNotifications } from './delivery/job-notifications.js';
 import { DeliveryStore } from './delivery/delivery-store.js';
 import { DeliveryWorker } from './delivery/delivery-worker.js';
 import { DeliveryMetrics, MetricsExport } from './delivery/metrics.js';
+import { DatabaseOutageLog } from './shared/database-outage-log.js';
 import { EventValidator } from './ingest/event-validator.js';
 import { IngestKeyStore } from './ingest/ingest-key-store.js';
 import { IngestMetrics } from './ingest/ingest-metrics.js';
@@ -54,11 +55,12 @@ export interface Services {
 type ServiceConfig = Pick<Config, 'encryptionKeys' | 'mixpanelBaseUrls' | 'delivery' | 'dbPoolMax' | 'dbAcquireTimeoutMs' | 'ingestCommitsInFlight' | 'ingestRequestsPerCommit' | 'ingestKeyRevocationCheckMs' | 'ingestAuthFailuresPerMinute'>;
 
 export async function createServices(knex: Knex, databaseUrl: string, config: ServiceConfig, logger: Logger): Promise<Services> {
+  const databaseLog = new DatabaseOutageLog(logger);
   const queue = await DeliveryQueue.start(databaseUrl, knex, {
     expireInSeconds: config.delivery.jobExpireSeconds,
     maintenanceSeconds: config.delivery.queueMaintenanceSeconds,
     poolMax: config.delivery.queuePoolMax,
-    onError: (err) => logger.error({ err }, 'job queue error'),
+    onError: (err) => databaseLog.error(err, 'job queue error'),
   });
   const readiness = new Readiness(createKnex(databaseUrl, 1, 1000));
   const catalogBlueprints = new CatalogBlueprintStore(knex);
@@ -109,7 +111,8 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
         store,
         config: config.delivery,
         logger: workerLogger,
-        notifications: new JobNotifications(databaseUrl, workerLogger),
+        databaseLog,
+        notifications: new JobNotifications(databaseUrl, databaseLog),
         metrics,
       }),
     async close() {

@@ -8,6 +8,7 @@ import { createServices, type Services } from '../src/services.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { guideInstallBody, TEST_JWT_SECRET } from './support/test-app.js';
 import { signAccessToken } from '../src/http/auth.js';
+import { counter } from './support/metrics-text.js';
 
 /** The API on a deliberately small pool (3 connections, 1 s wait), as under a burst of load. */
 let db: TestDatabase;
@@ -78,7 +79,11 @@ describe('a full connection pool', () => {
       const { value: busy, ms } = await timed(request.get('/v1/admin/integrations').set(auth()));
       expect(busy.status).toBe(503);
       expect(busy.headers['retry-after']).toBe('1');
+      expect(busy.body.error.message).toBe('The database gave no connection in time (all in use, or slow to connect); retry shortly');
       expect(ms).toBeLessThan(2000);
+      const { value: metrics, ms: metricsMs } = await timed(request.get('/metrics'));
+      expect([metrics.status, counter(metrics.text, 'database_up')]).toEqual([200, 0]);
+      expect(metricsMs).toBeLessThan(2000);
       const { value: ready, ms: readyMs } = await timed(request.get('/readyz'));
       expect([ready.status, ready.body.database]).toEqual([200, 'ok']);
       expect(readyMs).toBeLessThan(1500);
@@ -87,5 +92,6 @@ describe('a full connection pool', () => {
       await Promise.all(held.map((t) => t.rollback()));
     }
     expect((await request.get('/v1/admin/integrations').set(auth())).status).toBe(200);
+    expect(counter((await request.get('/metrics')).text, 'database_up')).toBe(1);
   }, 30_000);
 });

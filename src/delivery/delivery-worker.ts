@@ -10,6 +10,7 @@ import { WorkSignal, type JobNotifications } from './job-notifications.js';
 import type { DeliveryStore } from './delivery-store.js';
 import type { DeliveryMetrics } from './metrics.js';
 import { FailureLog } from './failure-log.js';
+import type { DatabaseOutageLog } from '../shared/database-outage-log.js';
 import { Gate } from './gate.js';
 import { Breaker } from './breaker.js';
 import { isInfrastructureError } from '../shared/infrastructure-errors.js';
@@ -25,6 +26,8 @@ export interface WorkerDeps {
   store: DeliveryStore;
   config: DeliveryConfig;
   logger: Logger;
+  /** This process's (or thread's) database errors, written once per outage rather than per failure. */
+  databaseLog: DatabaseOutageLog;
   notifications: JobNotifications;
   metrics: DeliveryMetrics;
 }
@@ -117,7 +120,7 @@ export class DeliveryWorker {
           await this.deps.queue.wake(id); // its held jobs are due now, and the loops are told
         }
       } catch (err) {
-        this.deps.logger.error({ err }, 'delivery: could not look at held integrations');
+        this.deps.databaseLog.error(err, 'delivery: could not look at held integrations');
       }
     }
     const idleSince = Date.now() - IDLE_STATE_MS;
@@ -126,12 +129,12 @@ export class DeliveryWorker {
     }
     if (Date.now() - this.lastPrune > 3600_000) {
       this.lastPrune = Date.now();
-      await this.deps.store.pruneLogs(this.deps.config.logRetentionHours).catch((err) => this.deps.logger.error({ err }, 'delivery: could not prune logs'));
+      await this.deps.store.pruneLogs(this.deps.config.logRetentionHours).catch((err) => this.deps.databaseLog.error(err, 'delivery: could not prune logs'));
     }
   }
 
   private async fetchLoop(): Promise<void> {
-    const { queue, config, logger } = this.deps;
+    const { queue, config, databaseLog } = this.deps;
     while (this.running) {
       const room = config.jobsInFlight - this.inFlight;
       if (room <= 0) {
@@ -143,8 +146,9 @@ export class DeliveryWorker {
       const fetchStarted = Date.now();
       try {
         jobs = await queue.fetch(wanted, config.jobsPerIntegration, [...this.held]);
+        databaseLog.ok();
       } catch (err) {
-        logger.error({ err }, 'delivery: could not fetch jobs');
+        databaseLog.error(err, 'delivery: could not fetch jobs');
         await this.signal.wait(Math.max(config.sweepMs, 1000));
         continue;
       }

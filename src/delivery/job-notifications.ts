@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Logger } from '../logger.js';
+import type { DatabaseOutageLog } from '../shared/database-outage-log.js';
 import { JOBS_CHANNEL } from './delivery-queue.js';
 
 /**
@@ -55,7 +55,7 @@ export class JobNotifications {
 
   constructor(
     private readonly connectionString: string,
-    private readonly logger: Logger,
+    private readonly databaseLog: DatabaseOutageLog,
   ) {}
 
   start(onJobs: () => void): void {
@@ -72,7 +72,7 @@ export class JobNotifications {
       this.client = undefined;
       void client.end().catch(() => {});
       if (!this.running) return;
-      if (err) this.logger.warn({ err }, 'delivery: lost the job notifications connection; idle workers sweep for jobs until it is back');
+      if (err) this.databaseLog.error(err, 'delivery: lost the job notifications connection (idle workers sweep for jobs until it is back)');
       this.retry = setTimeout(() => void this.connect(onJobs), 1000);
     };
     client.on('error', again);
@@ -81,6 +81,7 @@ export class JobNotifications {
     try {
       await client.connect();
       await client.query(`LISTEN ${JOBS_CHANNEL}`);
+      this.databaseLog.ok();
       onJobs(); // jobs may have been queued while it was not listening
     } catch (err) {
       again(err as Error);

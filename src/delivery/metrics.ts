@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { BatchRecord } from './delivery-store.js';
-import { DeliveryHealthReadModel, HEALTH_GAUGES } from './delivery-health.js';
+import { DeliveryHealthReadModel, HEALTH_GAUGES, type HealthGauge } from './delivery-health.js';
+import { isInfrastructureError } from '../shared/infrastructure-errors.js';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 
 /** Metrics as prom-client hands them between registries (and between threads: plain data). */
@@ -94,11 +95,18 @@ export class DeliveryMetrics {
  * PostgreSQL at scrape time so every process reports the same numbers whichever worker did the work,
  * and the delivery counters of this process's workers, on the event loop or on delivery threads
  * (summed). Workers in other processes (`npm run worker`) keep their counters to themselves.
+ *
+ * When PostgreSQL cannot answer (unreachable, or no free connection), the scrape still succeeds: the
+ * alert gauges are left out and `database_up` is 0, so an outage shows in the metrics instead of
+ * taking them away (before, the whole scrape answered 503).
  */
 export class MetricsExport {
   readonly contentType = Registry.PROMETHEUS_CONTENT_TYPE;
   private readonly registry = new Registry();
   private readonly sources: (() => Promise<MetricsJson[]>)[] = [];
+  private readonly health: DeliveryHealthReadModel;
+  private readonly gauges: Map<HealthGauge, Gauge<'integration_id'>>;
+  private readonly databaseUp: Gauge;
 
   constructor(
     knex: Knex,
@@ -106,20 +114,15 @@ export class MetricsExport {
     private readonly locals: Registry[],
   ) {
     collectDefaultMetrics({ register: this.registry });
-    const registry = this.registry;
-    const health = new DeliveryHealthReadModel(knex);
-    for (const g of HEALTH_GAUGES) {
-      new Gauge({
-        name: g.name,
-        help: g.help,
-        labelNames: ['integration_id'],
-        registers: [registry],
-        async collect() {
-          this.reset();
-          for (const r of await health.values(g.name)) if (r.value !== null) this.set({ integration_id: r.integrationId }, r.value);
-        },
-      });
-    }
+    this.health = new DeliveryHealthReadModel(knex);
+    this.gauges = new Map(
+      HEALTH_GAUGES.map((g) => [g.name, new Gauge({ name: g.name, help: g.help, labelNames: ['integration_id'], registers: [this.registry] })]),
+    );
+    this.databaseUp = new Gauge({
+      name: 'database_up',
+      help: "1 when PostgreSQL answered this scrape's reads, 0 when it could not be reached or had no free connection (the per-integration gauges are then left out)",
+      registers: [this.registry],
+    });
   }
 
   /** Adds counters kept elsewhere in this process (delivery threads). */
@@ -128,8 +131,27 @@ export class MetricsExport {
   }
 
   async text(): Promise<string> {
+    await this.readHealth();
     const own = await Promise.all([this.registry, ...this.locals].map((r) => r.getMetricsAsJSON()));
     const others = (await Promise.all(this.sources.map((s) => s()))).flat();
     return AggregatorRegistry.aggregate([...own, ...others]).metrics();
+  }
+
+  private async readHealth(): Promise<void> {
+    let values;
+    try {
+      values = await Promise.all(HEALTH_GAUGES.map(async (g) => [g.name, await this.health.values(g.name)] as const));
+    } catch (err) {
+      if (!isInfrastructureError(err)) throw err;
+      for (const gauge of this.gauges.values()) gauge.reset();
+      this.databaseUp.set(0);
+      return;
+    }
+    for (const [name, rows] of values) {
+      const gauge = this.gauges.get(name)!;
+      gauge.reset();
+      for (const r of rows) if (r.value !== null) gauge.set({ integration_id: r.integrationId }, r.value);
+    }
+    this.databaseUp.set(1);
   }
 }

@@ -53,7 +53,7 @@ export interface paths {
         };
         /**
          * Prometheus metrics (delivery gauges per integration, counters, process)
-         * @description Open unless METRICS_TOKEN is set; then it needs `Authorization: Bearer <METRICS_TOKEN>`.
+         * @description Open unless METRICS_TOKEN is set; then it needs `Authorization: Bearer <METRICS_TOKEN>`. While PostgreSQL cannot answer (out of reach, or no free connection) it still answers 200: `database_up` is 0 and the per-integration gauges, which are read from the database, are left out.
          */
         get: operations["getMetrics"];
         put?: never;

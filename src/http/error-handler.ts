@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { AppError, RateLimitedError } from '../errors.js';
-import { isInfrastructureError } from '../shared/infrastructure-errors.js';
+import { databaseTrouble, isInfrastructureError } from '../shared/infrastructure-errors.js';
 import type { Logger } from '../logger.js';
 
 interface ValidatorErrorItem {
@@ -72,7 +72,7 @@ function mapError(logger: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (isInfrastructureError(err)) {
       res.set('Retry-After', String(BUSY_RETRY_AFTER_SECONDS));
-      return sendError(res, 503, 'SERVICE_UNAVAILABLE', 'The database is busy; retry shortly');
+      return sendError(res, 503, 'SERVICE_UNAVAILABLE', `The database ${databaseTrouble(err)}; retry shortly`);
     }
     if (err instanceof AppError) {
       if (err instanceof RateLimitedError) res.set('Retry-After', String(err.retryAfterSeconds));

@@ -22,3 +22,13 @@ export function isInfrastructureError(err: unknown): boolean {
 export function isDatabaseUnavailable(err: unknown): boolean {
   return isInfrastructureError(err) && !/^(40001|40P01)/.test(String((err as { code?: string } | undefined)?.code ?? ''));
 }
+
+/** What is wrong, for a client's 503 and the log: "The database <this>". */
+export function databaseTrouble(err: unknown): string {
+  const e = err as { name?: string; code?: string; message?: string } | undefined;
+  const code = String(e?.code ?? '');
+  if (e?.name === 'KnexTimeoutError' || /timeout exceeded when trying to connect/.test(e?.message ?? '')) return 'gave no connection in time (all in use, or slow to connect)';
+  if (/^(40001|40P01)/.test(code)) return 'is busy (a conflicting transaction)';
+  if (/^53/.test(code)) return 'is out of resources';
+  return 'cannot be reached';
+}
