@@ -1,4 +1,6 @@
 import { jest } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { REPLAY_CHUNK } from '../src/delivery/delivery-admin-service.js';
 import { IntegrationStore } from '../src/integrations/integration-store.js';
 import { identify, order, page, track } from './fixtures/events.js';
 import { EU, IN, startHarness, US, type Harness } from './support/delivery-harness.js';
@@ -354,6 +356,35 @@ describe('delivery to the stand-in Mixpanel', () => {
     expect(replayed.body.data).toHaveLength(2);
     expect((await h.t.request.post(`/v1/admin/integrations/${id}/dead-letters/replay`).set(h.t.auth('acme', 'viewer')).send({})).status).toBe(403);
   });
+
+  it('replaying more dead letters than one transaction takes: in transactions of REPLAY_CHUNK, oldest first, each audited, every event once', async () => {
+    const id = await h.install('Mixpanel');
+    const total = 2 * REPLAY_CHUNK; // an exact multiple: no empty last transaction, no audit of 0
+    const base = Date.now() - 3600_000;
+    const rows = Array.from({ length: total }, (_, i) => ({
+      id: randomUUID(),
+      org_id: 'acme',
+      integration_id: id,
+      event: page({ messageId: `dl-${i}` }),
+      reason: 'Mixpanel outage outlived the delivery window',
+      attempts: 5,
+      created_at: new Date(base + i),
+    }));
+    await h.t.db.knex.batchInsert('dead_letters', rows, 2000);
+    const res = await h.t.request.post(`/v1/admin/integrations/${id}/dead-letters/replay`).set(h.t.auth('acme', 'editor')).send({});
+    expect([res.status, res.body]).toEqual([202, { replayed: total }]);
+    const audits = await h.t.db.knex('audit_logs').where({ action: 'dead_letters.replay', resource_id: id }).orderBy('id');
+    expect(audits.map((a) => a.changes.new.replayed)).toEqual([REPLAY_CHUNK, REPLAY_CHUNK]);
+    // The first transaction took the oldest half.
+    const halves = await h.t.db.knex('dead_letters').where({ integration_id: id }).groupBy('replayed_at').orderBy('replayed_at')
+      .select(h.t.db.knex.raw('count(*)::int AS n, min(created_at) AS oldest, max(created_at) AS newest'));
+    expect(halves.map((x) => x.n)).toEqual([REPLAY_CHUNK, REPLAY_CHUNK]);
+    expect(halves[0].newest.getTime()).toBeLessThan(halves[1].oldest.getTime());
+    await h.until(() => h.us.eventsOf(US.token).length >= total, 'every replayed event at the stand-in', 60_000);
+    expect(h.us.eventsOf(US.token)).toHaveLength(total);
+    expect(h.us.state.duplicates).toBe(0);
+    expect(await deadLetters(id)).toHaveLength(0);
+  }, 90_000);
 
   it('disabling keeps the queue (events wait), enabling delivers it; new events skip a disabled integration', async () => {
     await h.close();

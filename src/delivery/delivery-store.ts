@@ -52,6 +52,12 @@ export interface BatchRecord {
 export const RESPONSE_BODY_LIMIT = 4096;
 
 /** Delivery logs (one row per request), dead letters and per-integration counters. */
+/** Where a replay got to: the creation time (as PostgreSQL writes it, to the microsecond) and id of the last dead letter it took. */
+export interface ReplayPosition {
+  createdAt: string;
+  id: string;
+}
+
 export class DeliveryStore {
   constructor(private readonly knex: Knex) {}
 
@@ -175,14 +181,36 @@ export class DeliveryStore {
     }));
   }
 
-  /** Marks dead letters replayed and returns their events, oldest first, in the caller's transaction. */
-  async takeForReplay(trx: Knex.Transaction, orgId: string, integrationId: string, ids?: string[]): Promise<CanonicalEvent[]> {
-    const q = trx('dead_letters').where({ org_id: orgId, integration_id: integrationId, status: 'dead' });
-    if (ids) q.whereIn('id', ids);
-    const rows = await q.update({ status: 'replayed', replayed_at: trx.fn.now() }).returning(['event', 'created_at']);
-    return (rows as { event: CanonicalEvent; created_at: Date }[])
-      .sort((a, b) => a.created_at.getTime() - b.created_at.getTime())
-      .map((r) => r.event);
+  /**
+   * Marks up to `limit` dead letters replayed (the oldest: of all, or of those in `ids`; past `after`,
+   * the last one a previous call took) and returns their events, oldest first, in the caller's
+   * transaction, with the position to go on from. Starting past the previous position keeps each call
+   * from wading through the index entries its predecessors left behind (without it, a replay of
+   * 300,000 slowed with every call).
+   */
+  async takeForReplay(
+    trx: Knex.Transaction,
+    orgId: string,
+    integrationId: string,
+    limit: number,
+    opts: { ids?: string[]; after?: ReplayPosition } = {},
+  ): Promise<{ events: CanonicalEvent[]; last?: ReplayPosition }> {
+    const { ids, after } = opts;
+    const { rows } = await trx.raw(
+      `WITH oldest AS (
+         SELECT id FROM dead_letters
+          WHERE org_id = ? AND integration_id = ? AND status = 'dead'
+                ${ids ? 'AND id = ANY(?::uuid[])' : ''} ${after ? 'AND (created_at, id) > (?::timestamptz, ?::uuid)' : ''}
+          ORDER BY created_at, id LIMIT ? FOR UPDATE),
+       taken AS (
+         UPDATE dead_letters d SET status = 'replayed', replayed_at = now() FROM oldest
+          WHERE d.id = oldest.id AND d.status = 'dead' RETURNING d.event, d.created_at, d.id)
+       SELECT event, created_at::text AS created_at, id FROM taken ORDER BY taken.created_at, id`,
+      [orgId, integrationId, ...(ids ? [ids] : []), ...(after ? [after.createdAt, after.id] : []), limit],
+    );
+    const taken = rows as { event: CanonicalEvent; created_at: string; id: string }[];
+    const last = taken.at(-1);
+    return { events: taken.map((r) => r.event), last: last && { createdAt: last.created_at, id: last.id } };
   }
 
   async counters(integrationId: string) {
