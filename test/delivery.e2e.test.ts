@@ -467,4 +467,32 @@ describe('delivery to the stand-in Mixpanel', () => {
     expect(res.text).toContain(`delivery_success_rate{integration_id="${id}"} 1`);
     expect(res.text).toContain(`dlq_depth{integration_id="${id}"} 0`);
   });
+
+  it('computes each alert gauge from the last hour of requests, the dead letters and the breaker, per live integration', async () => {
+    const [busy, quiet, disabled, deleted] = [await h.install('Busy'), await h.install('Quiet'), await h.install('Disabled'), await h.install('Deleted')];
+    expect((await h.t.request.patch(`/v1/admin/integrations/${disabled}`).set(h.t.auth('acme')).send({ enabled: false })).status).toBe(200);
+    expect((await h.t.request.delete(`/v1/admin/integrations/${deleted}`).set(h.t.auth('acme'))).status).toBe(204);
+    const knex = h.t.db.knex;
+    const log = (status: string, http: number, events: number, failed = 0, ago = 60_000) => ({
+      org_id: 'acme', integration_id: busy, endpoint: '/import', host: 'api.mixpanel.com', event_count: events, failed_count: failed,
+      http_status: http, status, attempt: 1, duration_ms: 20, created_at: new Date(Date.now() - ago),
+    });
+    await knex('delivery_logs').insert([
+      log('delivered', 200, 10), log('partial', 200, 10, 2), log('retry', 503, 5), log('split', 413, 4),
+      log('delivered', 200, 100, 0, 2 * 3600_000), // more than an hour ago: not counted
+      { ...log('delivered', 200, 7), integration_id: deleted },
+    ]);
+    const dead = (integrationId: string, status = 'dead') => ({ id: randomUUID(), org_id: 'acme', integration_id: integrationId, event: page(), reason: 'r', attempts: 5, status });
+    await knex('dead_letters').insert([dead(busy), dead(busy), dead(busy), dead(busy, 'replayed'), dead(deleted)]);
+    await knex('integrations').where({ id: busy }).update({ degraded_since: new Date(), degraded_reason: '503' });
+
+    const text = (await h.t.request.get('/metrics')).text;
+    const gauges = ['delivery_success_rate', 'vendor_success_rate', 'error_rate', 'zero_traffic', 'delivery_degraded', 'dlq_depth'];
+    const of = (id: string) => Object.fromEntries(gauges.map((g) => [g, new RegExp(`^${g}\\{integration_id="${id}"\\} (\\S+)$`, 'm').exec(text)?.[1]]));
+    // success: (10 + 8) of 25 items (the split request's are counted in its halves); 2 of 4 requests 2xx; 1 of 4 failed.
+    expect(of(busy)).toEqual({ delivery_success_rate: '0.72', vendor_success_rate: '0.5', error_rate: '0.25', zero_traffic: '0', delivery_degraded: '1', dlq_depth: '3' });
+    expect(of(quiet)).toEqual({ delivery_success_rate: undefined, vendor_success_rate: undefined, error_rate: undefined, zero_traffic: '1', delivery_degraded: '0', dlq_depth: '0' });
+    expect(of(disabled)).toMatchObject({ zero_traffic: '0', delivery_degraded: '0', dlq_depth: '0' });
+    expect(text).not.toContain(deleted);
+  });
 });

@@ -140,7 +140,7 @@ export class MetricsExport {
   private async readHealth(): Promise<void> {
     let values;
     try {
-      values = await Promise.all(HEALTH_GAUGES.map(async (g) => [g.name, await this.health.values(g.name)] as const));
+      values = await this.health.values();
     } catch (err) {
       if (!isInfrastructureError(err)) throw err;
       for (const gauge of this.gauges.values()) gauge.reset();
