@@ -300,6 +300,29 @@ describe('org isolation and lists', () => {
     expect((await t.request.get('/v1/admin/integrations?cursor=garbage').set(t.auth('paged'))).status).toBe(400);
   });
 
+  it('pages through rows written within one millisecond without skipping any (the cursor keeps microseconds)', async () => {
+    const installed = await t.request.post('/v1/admin/integration-catalog/mixpanel/install').set(t.auth('micro')).send(guideInstallBody());
+    const id = installed.body.id as string;
+    // Newest first: 5 rows a few microseconds apart, ids in the opposite order of their times.
+    const times = ['2026-12-01T10:00:00.123100Z', '2026-12-01T10:00:00.123200Z', '2026-12-01T10:00:00.123300Z', '2026-12-01T10:00:00.123400Z', '2026-12-01T10:00:00.123500Z'];
+    const rows = times.map((created_at, i) => ({
+      id: 900 - i, org_id: 'micro', integration_id: id, endpoint: '/import', host: 'api.mixpanel.com', event_count: i + 1,
+      http_status: 200, status: 'delivered', attempt: 1, duration_ms: 5, created_at,
+    }));
+    await t.db.knex('delivery_logs').insert(rows);
+    const seen: number[] = [];
+    let cursor: string | null = null;
+    do {
+      const res: { status: number; body: { data: { event_count: number }[]; next_cursor: string | null } } = await t.request
+        .get(`/v1/admin/integrations/${id}/deliveries?limit=2${cursor ? `&cursor=${cursor}` : ''}`)
+        .set(t.auth('micro'));
+      expect(res.status).toBe(200);
+      seen.push(...res.body.data.map((d) => d.event_count));
+      cursor = res.body.next_cursor;
+    } while (cursor);
+    expect(seen).toEqual([5, 4, 3, 2, 1]);
+  });
+
   it('GET by a malformed id → 400', async () => {
     const res = await t.request.get('/v1/admin/integrations/not-a-uuid').set(t.auth('acme'));
     expect(res.status).toBe(400);

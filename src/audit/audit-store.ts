@@ -45,7 +45,7 @@ export class AuditStore {
   }
 
   list(orgId: string, filter: AuditFilter, page: PageRequest): Promise<Page<Record<string, unknown>>> {
-    const q = this.knex('audit_logs').where({ org_id: orgId });
+    const q = this.knex('audit_logs').select('*').where({ org_id: orgId });
     if (filter.resourceType) q.where({ resource_type: filter.resourceType });
     if (filter.resourceId) q.where({ resource_id: filter.resourceId });
     if (filter.from) q.where('timestamp', '>=', filter.from);

@@ -150,7 +150,7 @@ export class DeliveryStore {
   }
 
   listLogs(orgId: string, integrationId: string, status: string | undefined, page: PageRequest): Promise<Page<Record<string, unknown>>> {
-    const q = this.knex('delivery_logs').where({ org_id: orgId, integration_id: integrationId });
+    const q = this.knex('delivery_logs').select('*').where({ org_id: orgId, integration_id: integrationId });
     if (status) q.where({ status });
     return paginate(q, page, { time: 'created_at', id: 'id', idType: 'bigint' }, (r: Record<string, unknown>) => ({
       id: String(r.id),
@@ -169,7 +169,7 @@ export class DeliveryStore {
   }
 
   listDeadLetters(orgId: string, integrationId: string, status: string, page: PageRequest): Promise<Page<Record<string, unknown>>> {
-    const q = this.knex('dead_letters').where({ org_id: orgId, integration_id: integrationId, status });
+    const q = this.knex('dead_letters').select('*').where({ org_id: orgId, integration_id: integrationId, status });
     return paginate(q, page, { time: 'created_at', id: 'id' }, (r: Record<string, unknown>) => ({
       id: r.id,
       event: r.event,

@@ -40,7 +40,7 @@ export class IngestKeyStore {
   }
 
   list(orgId: string, page: PageRequest): Promise<Page<IngestKey>> {
-    return paginate(this.knex('ingest_keys').where({ org_id: orgId }), page, { time: 'created_at', id: 'id' }, toKey);
+    return paginate(this.knex('ingest_keys').select('*').where({ org_id: orgId }), page, { time: 'created_at', id: 'id' }, toKey);
   }
 
   async revoke(trx: Knex.Transaction, orgId: string, id: string): Promise<IngestKey | undefined> {

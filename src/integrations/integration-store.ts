@@ -174,7 +174,7 @@ export class IntegrationStore {
 
   listRevisions(orgId: string, integrationId: string, page: PageRequest): Promise<Page<RevisionRecord>> {
     return paginate(
-      this.knex('integration_revisions').where({ org_id: orgId, integration_id: integrationId }),
+      this.knex('integration_revisions').select('*').where({ org_id: orgId, integration_id: integrationId }),
       page,
       { time: 'created_at', id: 'id' },
       (r: Record<string, unknown>) => toRevision(r, false),

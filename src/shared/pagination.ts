@@ -48,9 +48,14 @@ function decodeCursor(cursor: string, idType: IdType): CursorPosition {
   return { at: parsed.at, id: parsed.id as string | number };
 }
 
+/** The column paginate adds to the query's own: the row's time to the microsecond, as the cursor holds it. */
+const CURSOR_AT = 'cursor_at__';
+
 /**
  * Keyset pagination, newest first, on (timeColumn, idColumn). One more row than asked is read to know
- * whether another page exists.
+ * whether another page exists. The query selects its own columns; the cursor's time is read to the
+ * microsecond beside them (a JavaScript Date keeps milliseconds: a cursor made from one skipped the
+ * rows written later in the same millisecond than the page's last row).
  */
 export async function paginate<Row extends Record<string, unknown>, T>(
   query: Knex.QueryBuilder,
@@ -63,6 +68,7 @@ export async function paginate<Row extends Record<string, unknown>, T>(
     const pos = decodeCursor(page.cursor, columns.idType ?? 'uuid');
     query.whereRaw(`(??, ??) < (?::timestamptz, ?)`, [columns.time, columns.id, pos.at, pos.id]);
   }
+  query.select(query.client.raw(`to_char(?? AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ??`, [columns.time, CURSOR_AT]));
   const rows = (await query.orderBy([
     { column: columns.time, order: 'desc' },
     { column: columns.id, order: 'desc' },
@@ -70,11 +76,7 @@ export async function paginate<Row extends Record<string, unknown>, T>(
   const hasMore = rows.length > limit;
   const pageRows = hasMore ? rows.slice(0, limit) : rows;
   const last = pageRows[pageRows.length - 1];
-  const timeKey = columns.time.split('.').pop() as string;
   const idKey = columns.id.split('.').pop() as string;
-  const nextCursor =
-    hasMore && last
-      ? Buffer.from(JSON.stringify({ at: (last[timeKey] as Date).toISOString(), id: last[idKey] })).toString('base64url')
-      : null;
+  const nextCursor = hasMore && last ? Buffer.from(JSON.stringify({ at: last[CURSOR_AT], id: last[idKey] })).toString('base64url') : null;
   return { data: pageRows.map(toItem), next_cursor: nextCursor, has_more: hasMore };
 }
