@@ -51,13 +51,13 @@ export interface BatchRecord {
 /** Mixpanel's answers are kept for troubleshooting, cut to this many characters. */
 export const RESPONSE_BODY_LIMIT = 4096;
 
-/** Delivery logs (one row per request), dead letters and per-integration counters. */
 /** Where a replay got to: the creation time (as PostgreSQL writes it, to the microsecond) and id of the last dead letter it took. */
 export interface ReplayPosition {
   createdAt: string;
   id: string;
 }
 
+/** Delivery logs (one row per request), dead letters and per-integration counters. */
 export class DeliveryStore {
   constructor(private readonly knex: Knex) {}
 
