@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+import { deflateSync, gzipSync } from 'node:zlib';
 import pg from 'pg';
 import { withParsedEvents } from '../src/delivery/delivery-job.js';
 import { QUEUE } from '../src/delivery/delivery-queue.js';
@@ -297,6 +297,30 @@ describe('POST /v1/events', () => {
       expect([body, res.status, res.body.error.code]).toEqual([body, 400, 'VALIDATION_ERROR']);
     }
     expect(await queuedEvents()).toBe(before);
+  });
+
+  it('takes gzip- and deflate-compressed bodies (as server SDKs send them); an unknown encoding → 415, a bomb → 413', async () => {
+    const before = await queuedEvents();
+    const body = JSON.stringify({ events: [track('Zipped', { n: 1 }), track('Zipped', { n: 2 })] });
+    const post = (encoding: string, bytes: Buffer) =>
+      t.request
+        .post('/v1/events')
+        .set('Authorization', `Bearer ${key}`)
+        .set('Content-Type', 'application/json')
+        .set('Content-Encoding', encoding)
+        .serialize(((b: Buffer) => b) as never) // the bytes as they are (superagent would JSON-encode a Buffer)
+        .send(bytes);
+    for (const [encoding, bytes] of [['gzip', gzipSync(body)], ['deflate', deflateSync(body)]] as const) {
+      const res = await post(encoding, bytes);
+      expect([encoding, res.status, res.body]).toEqual([encoding, 202, { accepted: 2, rejected: [] }]);
+    }
+    expect(await queuedEvents()).toBe(before + 4);
+    const unknown = await post('compress', Buffer.from(body));
+    expect([unknown.status, unknown.body.error.code]).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE']);
+    // 50 KB on the wire, far more than the body limit once inflated: refused while inflating.
+    const bomb = await post('gzip', gzipSync(`{"events":[${'{"type":"page","anonymousId":"a"},'.repeat(400_000)}null]}`));
+    expect([bomb.status, bomb.body.error.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+    expect(await queuedEvents()).toBe(before + 4);
   });
 
   it('queues nothing for an integration whose deletion commits while the events are being accepted', async () => {

@@ -120,7 +120,8 @@ export interface paths {
          *     sent only after the accepted events are committed to PostgreSQL. A client (an IPv4 address, an
          *     IPv6 /64) that has tried `INGEST_AUTH_FAILURES_PER_MINUTE` unknown keys within a minute gets 429
          *     for keys not in use on that server process, until the minute is over (see Retry-After); keys in
-         *     use go on working.
+         *     use go on working. The body may be compressed (`Content-Encoding: gzip` or `deflate`); the size
+         *     limit applies to it inflated (413), another encoding is refused with 415.
          */
         post: operations["ingestEvents"];
         delete?: never;
