@@ -66,6 +66,18 @@ export async function benchTenants(): Promise<Record<string, unknown>> {
         rss_worker_mb: Math.round(rssMb(worker.pid!)),
       };
     };
+    /** GET /metrics of the API five times: the median time, its size and the per-integration series. */
+    const scrape = async () => {
+      const ms: number[] = [];
+      let text = '';
+      for (let i = 0; i < 5; i++) {
+        const t = performance.now();
+        text = await (await fetch(`${stack.base}/metrics`)).text();
+        ms.push(performance.now() - t);
+      }
+      ms.sort((a, b) => a - b);
+      return { ms: Math.round(ms[2]), kb: Math.round(Buffer.byteLength(text) / 1024), integration_series: (text.match(/\{integration_id="/g) ?? []).length };
+    };
     /** CPU seconds so far of the API, the worker, PostgreSQL and the stand-in. */
     const cpuByPart = () => ({
       api: cpuSeconds((_c, pid) => pid === stack.service.pid),
@@ -107,6 +119,7 @@ export async function benchTenants(): Promise<Record<string, unknown>> {
     }
     const [alone, alone200] = [median(aloneRuns), median(alone200Runs)];
     const idleOne = await idle(); // after traffic, like the measure with every integration installed
+    const scrapeOne = await scrape();
 
     // 2. Installs up to `tenants`, one org each, 8 at a time.
     const installMs: number[] = [];
@@ -124,6 +137,7 @@ export async function benchTenants(): Promise<Record<string, unknown>> {
     installMs.sort((a, b) => a - b);
     lastThousand.sort((a, b) => a - b);
     const idleMany = await idle();
+    const scrapeMany = await scrape();
 
     // 3. A worker started against all of them: from its start to its first delivery.
     worker.kill('SIGTERM');
@@ -195,6 +209,8 @@ export async function benchTenants(): Promise<Record<string, unknown>> {
       tenants,
       idle_1: idleOne,
       [`idle_${tenants}`]: idleMany,
+      metrics_scrape_1: scrapeOne,
+      [`metrics_scrape_${tenants}`]: scrapeMany,
       idle_transactions_ratio: Math.round((idleMany.transactions_per_s / Math.max(idleOne.transactions_per_s, 0.1)) * 10) / 10,
       install_seconds_total: Math.round(installSeconds),
       install_p50_ms: Math.round(pct(installMs, 50)),
