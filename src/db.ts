@@ -103,6 +103,31 @@ function liveOwner(ownerFile: string): number | undefined {
  */
 async function claimDataDir(dataDir: string, databaseDir: string, logger: Logger): Promise<() => void> {
   const ownerFile = path.join(dataDir, 'service.pid');
+  await stopLeftovers(dataDir, databaseDir, logger);
+  writeFileSync(ownerFile, `${process.pid}\n${startTimeOf(process.pid) ?? ''}\n`);
+  return () => {
+    if (pidOf(linesOf(ownerFile)[0]) === process.pid) rmSync(ownerFile, { force: true });
+  };
+}
+
+/**
+ * Whether a data directory's owner is gone (it has a service.pid naming a process that no longer
+ * runs); its PostgreSQL, if one is left running, is stopped first. Used to clear the folders of test
+ * runs that were interrupted before their teardown.
+ */
+export async function isAbandonedDataDir(dataDir: string, logger: Logger): Promise<boolean> {
+  if (!existsSync(path.join(dataDir, 'service.pid'))) return false;
+  try {
+    await stopLeftovers(dataDir, path.join(dataDir, 'pg'), logger);
+    return true;
+  } catch {
+    return false; // its owner still runs, or its PostgreSQL does not stop
+  }
+}
+
+/** Refuses a data directory whose owner still runs; stops a PostgreSQL that a gone owner left running. */
+async function stopLeftovers(dataDir: string, databaseDir: string, logger: Logger): Promise<void> {
+  const ownerFile = path.join(dataDir, 'service.pid');
   const owner = liveOwner(ownerFile);
   if (owner !== undefined) throw new Error(`another instance (pid ${owner}) is using ${dataDir}; stop it or set DATA_DIR`);
   // Only a PostgreSQL serving this very directory: the pid may since belong to another one (the
@@ -122,10 +147,6 @@ async function claimDataDir(dataDir: string, databaseDir: string, logger: Logger
       await sleep(100);
     }
   }
-  writeFileSync(ownerFile, `${process.pid}\n${startTimeOf(process.pid) ?? ''}\n`);
-  return () => {
-    if (pidOf(linesOf(ownerFile)[0]) === process.pid) rmSync(ownerFile, { force: true });
-  };
 }
 
 /** How long the embedded PostgreSQL may take to become ready once started. */
