@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, describeProxy, loadConfig } from './config.js';
 
 const key = randomBytes(32).toString('base64');
 const secret = 'x'.repeat(40);
@@ -36,6 +36,8 @@ describe('loadConfig', () => {
     [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, MIXPANEL_US_URL: 'ftp://proxy' }, /MIXPANEL_US_URL must be an http\(s\) base URL/],
     [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, CORS_ORIGINS: 'https://ui.example.com/' }, /CORS_ORIGINS entries must be origins .* got "https:\/\/ui.example.com\/"/],
     [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, CORS_ORIGINS: 'https://a.example.com, ui.example.com' }, /got "ui.example.com"/],
+    [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, HTTPS_PROXY: 'proxy.internal:3128' }, /HTTPS_PROXY must be an http\(s\) URL of a proxy/],
+    [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, http_proxy: 'socks5://proxy.internal:1080' }, /HTTP_PROXY must be an http\(s\) URL of a proxy/],
     [{ DATA_DIR: '/dev/null/data' }, /DATA_DIR \/dev\/null\/data cannot be created \(ENOTDIR\): set DATA_DIR to a writable folder/],
   ])('rejects %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
@@ -52,6 +54,20 @@ describe('loadConfig', () => {
     expect(loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key }).workersInProcess).toBe(true);
     expect(loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key, CORS_ORIGINS: 'https://ui.example.com, http://localhost:3000' }).corsOrigins).toEqual(['https://ui.example.com', 'http://localhost:3000']);
     expect(loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key, MIXPANEL_IN_URL: 'http://127.0.0.1:8090/' }).mixpanelBaseUrls.in).toBe('http://127.0.0.1:8090/');
+  });
+
+  it('reads the egress proxy in either case (lower case first, as Node and curl do), and shows it without its credentials', () => {
+    expect(loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key }).mixpanelProxy).toEqual({});
+    const proxy = loadConfig({
+      JWT_SECRET: secret,
+      ENCRYPTION_KEY: key,
+      HTTPS_PROXY: 'http://upper:3128',
+      https_proxy: 'http://user:pa55@lower:3128',
+      HTTP_PROXY: 'http://plain:3128',
+      no_proxy: 'localhost,.internal',
+    }).mixpanelProxy;
+    expect(proxy).toEqual({ HTTPS_PROXY: 'http://user:pa55@lower:3128', HTTP_PROXY: 'http://plain:3128', NO_PROXY: 'localhost,.internal' });
+    expect(describeProxy(proxy.HTTPS_PROXY!)).toBe('http://lower:3128');
   });
 
   it('generates development secrets once and reuses them', () => {

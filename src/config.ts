@@ -21,6 +21,11 @@ export interface Config {
   validateResponses: boolean;
   /** Mixpanel API base URL per region (overridable for tests and proxies). */
   mixpanelBaseUrls: Record<'us' | 'eu' | 'in', string>;
+  /**
+   * The egress proxy requests to Mixpanel go through (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, as Node's
+   * built-in proxy support reads them); empty without one.
+   */
+  mixpanelProxy: MixpanelProxy;
   delivery: DeliveryConfig;
   /** Run delivery workers inside the API server (set false when `npm run worker` processes do it). */
   workersInProcess: boolean;
@@ -154,6 +159,37 @@ function httpUrl(env: Env, name: string, fallback: string): string {
     throw new ConfigError(`${name} must be an http(s) base URL without query, e.g. https://api.mixpanel.com, got "${raw}"`);
   }
   return raw;
+}
+
+/** Node's built-in proxy support's settings (an agent's `proxyEnv`). */
+export interface MixpanelProxy {
+  HTTPS_PROXY?: string;
+  HTTP_PROXY?: string;
+  NO_PROXY?: string;
+}
+
+/**
+ * The proxy settings of the environment, each in either case (the lower-case one first, as Node and
+ * curl read them); a proxy that is not an http(s) URL stops the start.
+ */
+function mixpanelProxy(env: Env): MixpanelProxy {
+  const proxy: MixpanelProxy = {};
+  for (const name of ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY'] as const) {
+    const raw = env[name.toLowerCase()] || env[name];
+    if (!raw) continue;
+    if (name !== 'NO_PROXY') {
+      const protocol = urlOf(raw)?.protocol;
+      if (protocol !== 'http:' && protocol !== 'https:') throw new ConfigError(`${name} must be an http(s) URL of a proxy, e.g. http://proxy.internal:3128`);
+    }
+    proxy[name] = raw;
+  }
+  return proxy;
+}
+
+/** A proxy URL to show: without its credentials. */
+export function describeProxy(raw: string): string {
+  const url = new URL(raw);
+  return `${url.protocol}//${url.host}`;
 }
 
 /**
@@ -304,6 +340,7 @@ export function loadConfig(env: Env = process.env): Config {
       eu: httpUrl(env, 'MIXPANEL_EU_URL', 'https://api-eu.mixpanel.com'),
       in: httpUrl(env, 'MIXPANEL_IN_URL', 'https://api-in.mixpanel.com'),
     },
+    mixpanelProxy: mixpanelProxy(env),
     notices,
   };
 }

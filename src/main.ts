@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { createApp } from './app.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, describeProxy, loadConfig, type Config } from './config.js';
 import { openDatabase, type Database } from './db.js';
 import { DeliveryThreads } from './delivery-threads.js';
 import { listen, portOf } from './http/listen.js';
@@ -81,15 +81,18 @@ async function main(config: Config, logger: Logger, life: Lifecycle): Promise<vo
   const server = await life.track(listen(app, config.port, 'the API server (PORT)'));
   life.defer('http server', () => closeServer(server));
   const port = portOf(server);
+  const { HTTPS_PROXY: httpsProxy, HTTP_PROXY: httpProxy } = config.mixpanelProxy;
+  const proxy = [httpsProxy && `${describeProxy(httpsProxy)} (https)`, httpProxy && `${describeProxy(httpProxy)} (http)`].filter(Boolean).join(', ');
   logger.info(
     {
       port,
       database: db.description,
       workers: threads ? `${config.deliveryThreads} delivery thread(s) in process` : worker ? 'in process, on the event loop' : 'separate (npm run worker)',
       mixpanel: config.mixpanelBaseUrls,
+      ...(proxy ? { mixpanel_proxy: proxy } : {}),
     },
     `listening on http://localhost:${port} — database: ${db.description}; delivering to ${config.mixpanelBaseUrls.us} (US), ` +
-      `${config.mixpanelBaseUrls.eu} (EU), ${config.mixpanelBaseUrls.in} (IN). Mint a token: npm run -s token -- --org acme --role admin [--ttl seconds]. ` +
+      `${config.mixpanelBaseUrls.eu} (EU), ${config.mixpanelBaseUrls.in} (IN)${proxy ? ` through the proxy ${proxy}` : ''}. Mint a token: npm run -s token -- --org acme --role admin [--ttl seconds]. ` +
       `API reference: http://localhost:${port}/docs`,
   );
 }

@@ -52,7 +52,7 @@ export interface Services {
   close(): Promise<void>;
 }
 
-type ServiceConfig = Pick<Config, 'encryptionKeys' | 'mixpanelBaseUrls' | 'delivery' | 'dbPoolMax' | 'dbAcquireTimeoutMs' | 'ingestCommitsInFlight' | 'ingestRequestsPerCommit' | 'ingestKeyRevocationCheckMs' | 'ingestAuthFailuresPerMinute'>;
+type ServiceConfig = Pick<Config, 'encryptionKeys' | 'mixpanelBaseUrls' | 'mixpanelProxy' | 'delivery' | 'dbPoolMax' | 'dbAcquireTimeoutMs' | 'ingestCommitsInFlight' | 'ingestRequestsPerCommit' | 'ingestKeyRevocationCheckMs' | 'ingestAuthFailuresPerMinute'>;
 
 export async function createServices(knex: Knex, databaseUrl: string, config: ServiceConfig, logger: Logger): Promise<Services> {
   const databaseLog = new DatabaseOutageLog(logger);
@@ -71,7 +71,7 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
   const store = new DeliveryStore(knex);
   const metrics = new DeliveryMetrics();
   const ingestMetrics = new IngestMetrics();
-  const client = new MixpanelClient({ timeoutMs: config.delivery.requestTimeoutMs, gzipLevel: config.delivery.gzipLevel });
+  const client = new MixpanelClient({ timeoutMs: config.delivery.requestTimeoutMs, gzipLevel: config.delivery.gzipLevel, proxy: config.mixpanelProxy });
   const integrations = new IntegrationService({
     knex,
     integrations: integrationStore,

@@ -1,9 +1,12 @@
 import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { REPLAY_CHUNK } from '../src/delivery/delivery-admin-service.js';
 import { IntegrationStore } from '../src/integrations/integration-store.js';
 import { identify, order, page, track } from './fixtures/events.js';
 import { EU, IN, startHarness, US, type Harness } from './support/delivery-harness.js';
+import { ForwardProxy } from './support/forward-proxy.js';
+import { MixpanelClient } from '../src/destinations/mixpanel/client.js';
 
 let h: Harness;
 beforeEach(async () => {
@@ -56,6 +59,64 @@ describe('delivery to the stand-in Mixpanel', () => {
     ]);
     expect(rows[0].host).toBe(new URL(h.us.url).host);
     expect(JSON.stringify(rows)).not.toContain(US.apiSecret);
+  });
+
+  it('goes through the egress proxy of HTTP_PROXY, and around it for the hosts of NO_PROXY', async () => {
+    const proxy = new ForwardProxy();
+    await proxy.start();
+    try {
+      await h.close();
+      h = await startHarness({ HTTP_PROXY: proxy.url });
+      const id = await h.install('Mixpanel');
+      await h.post([page(), track('Order Completed', order)]);
+      await h.until(() => h.us.eventsOf(US.token).length === 2, 'delivery through the proxy');
+      expect(proxy.seen.length).toBeGreaterThan(0);
+      expect(proxy.seen.every((r) => r.startsWith(`POST ${h.us.url}/`))).toBe(true);
+      expect((await stats(id)).delivered).toBeGreaterThan(0);
+
+      await h.close();
+      const before = proxy.seen.length;
+      h = await startHarness({ HTTP_PROXY: proxy.url, NO_PROXY: '127.0.0.1' });
+      await h.install('Mixpanel');
+      await h.post([page()]);
+      await h.until(() => h.us.eventsOf(US.token).length === 1, 'delivery around the proxy');
+      expect(proxy.seen.length).toBe(before);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('tunnels HTTPS to Mixpanel through the HTTPS_PROXY with CONNECT (the proxy resolves the host)', async () => {
+    const proxy = new ForwardProxy();
+    await proxy.start();
+    const client = new MixpanelClient({ timeoutMs: 2000, gzipLevel: 1, proxy: { HTTPS_PROXY: proxy.url } });
+    try {
+      // This sandbox cannot reach Mixpanel: the proxy's own connection fails (502), and the client says so.
+      const res = await client.post('https://api-eu.mixpanel.com/import?strict=1', Buffer.from('[]'), 'secret:');
+      expect(res.status).toBe(0);
+      expect(res.error).toMatch(/ERR_PROXY_TUNNEL/);
+      expect(proxy.seen).toEqual(['CONNECT api-eu.mixpanel.com:443']);
+    } finally {
+      client.close();
+      await proxy.stop();
+    }
+  });
+
+  it('gives up on a proxy that takes the connection and never answers CONNECT, within the request timeout', async () => {
+    const held = new Set<Socket>();
+    const blackHole = createNetServer((s) => void held.add(s));
+    await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
+    const client = new MixpanelClient({ timeoutMs: 300, gzipLevel: 1, proxy: { HTTPS_PROXY: `http://127.0.0.1:${(blackHole.address() as AddressInfo).port}` } });
+    try {
+      const started = Date.now();
+      const res = await client.post('https://api.mixpanel.com/import?strict=1', Buffer.from('[]'), 'secret:');
+      expect(Date.now() - started).toBeLessThan(5000); // before: never
+      expect(res).toMatchObject({ status: 0, error: expect.stringMatching(/^ETIMEDOUT: no answer within 300 ms/) });
+    } finally {
+      client.close();
+      for (const s of held) s.destroy();
+      await new Promise((resolve) => blackHole.close(resolve));
+    }
   });
 
   it('sends EU-resident integrations to the EU host only', async () => {

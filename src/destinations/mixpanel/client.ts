@@ -15,6 +15,8 @@ export interface MixpanelResponse {
 export interface ClientOptions {
   timeoutMs: number;
   gzipLevel: number;
+  /** An egress proxy (Node's built-in proxy support: HTTPS_PROXY, HTTP_PROXY, NO_PROXY); none when empty. */
+  proxy?: { HTTPS_PROXY?: string; HTTP_PROXY?: string; NO_PROXY?: string };
 }
 
 function retryAfterMs(header: string | string[] | undefined): number | undefined {
@@ -26,11 +28,18 @@ function retryAfterMs(header: string | string[] | undefined): number | undefined
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
+/** How long after got's own timeout a request is given up anyway (see post). */
+const DEADLINE_GRACE_MS = 500;
+
 /** Sends one request body to Mixpanel over kept-alive connections, gzipped; never throws. */
 export class MixpanelClient {
-  private readonly agent = { http: new HttpAgent({ keepAlive: true, maxSockets: 256 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 256 }) };
+  private readonly agent: { http: HttpAgent; https: HttpsAgent };
 
-  constructor(private readonly opts: ClientOptions) {}
+  constructor(private readonly opts: ClientOptions) {
+    // Always the configured proxy settings, even none: never whatever else the process's environment says.
+    const proxyEnv = { ...opts.proxy };
+    this.agent = { http: new HttpAgent({ keepAlive: true, maxSockets: 256, proxyEnv }), https: new HttpsAgent({ keepAlive: true, maxSockets: 256, proxyEnv }) };
+  }
 
   /** `credential`: HTTP Basic `user:password` (an API secret is the user with no password). */
   async post(url: string, json: Buffer, credential?: string): Promise<MixpanelResponse> {
@@ -42,16 +51,20 @@ export class MixpanelClient {
       headers['Content-Encoding'] = 'gzip';
     }
     if (credential !== undefined) headers.Authorization = `Basic ${Buffer.from(credential).toString('base64')}`;
+    const request = got.post(url, {
+      body,
+      headers,
+      agent: this.agent,
+      throwHttpErrors: false,
+      retry: { limit: 0 },
+      timeout: { request: this.opts.timeoutMs },
+      decompress: true,
+    });
+    // got's timeout does not fire while Node's agent is still opening a proxy's tunnel: a proxy that
+    // took the connection and never answered CONNECT held the batch (and its worker's slot) forever.
+    const deadline = setTimeout(() => request.cancel(), this.opts.timeoutMs + DEADLINE_GRACE_MS);
     try {
-      const res = await got.post(url, {
-        body,
-        headers,
-        agent: this.agent,
-        throwHttpErrors: false,
-        retry: { limit: 0 },
-        timeout: { request: this.opts.timeoutMs },
-        decompress: true,
-      });
+      const res = await request;
       return {
         status: res.statusCode,
         body: res.body,
@@ -60,7 +73,12 @@ export class MixpanelClient {
       };
     } catch (err) {
       const e = err as { code?: string; message?: string };
-      return { status: 0, body: '', error: `${e.code ?? 'ERROR'}: ${e.message ?? String(err)}`, durationMs: performance.now() - started };
+      const error = request.isCanceled
+        ? `ETIMEDOUT: no answer within ${this.opts.timeoutMs} ms (the connection, or the proxy's tunnel, never opened)`
+        : `${e.code ?? 'ERROR'}: ${e.message ?? String(err)}`;
+      return { status: 0, body: '', error, durationMs: performance.now() - started };
+    } finally {
+      clearTimeout(deadline);
     }
   }
 
