@@ -36,6 +36,7 @@ export interface AppDeps {
     | 'ingestMaxBodyBytes'
     | 'rateLimitPerMinute'
     | 'corsOrigins'
+    | 'trustProxy'
     | 'hstsMaxAgeSeconds'
     | 'metricsToken'
   >;
@@ -48,7 +49,7 @@ export interface AppDeps {
 export function createApp({ config, knex, logger, services }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  app.set('trust proxy', config.trustProxy);
   app.set('query parser', 'extended');
 
   app.use(requestLog(logger));

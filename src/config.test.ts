@@ -38,6 +38,8 @@ describe('loadConfig', () => {
     [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, CORS_ORIGINS: 'https://a.example.com, ui.example.com' }, /got "ui.example.com"/],
     [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, HTTPS_PROXY: 'proxy.internal:3128' }, /HTTPS_PROXY must be an http\(s\) URL of a proxy/],
     [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, http_proxy: 'socks5://proxy.internal:1080' }, /HTTP_PROXY must be an http\(s\) URL of a proxy/],
+    [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, TRUST_PROXY: 'loopback, 10.0.0.0/33' }, /TRUST_PROXY entries must be .* got "10.0.0.0\/33"/],
+    [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, TRUST_PROXY: 'load-balancer' }, /got "load-balancer"/],
     [{ DATA_DIR: '/dev/null/data' }, /DATA_DIR \/dev\/null\/data cannot be created \(ENOTDIR\): set DATA_DIR to a writable folder/],
   ])('rejects %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
@@ -54,6 +56,15 @@ describe('loadConfig', () => {
     expect(loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key }).workersInProcess).toBe(true);
     expect(loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key, CORS_ORIGINS: 'https://ui.example.com, http://localhost:3000' }).corsOrigins).toEqual(['https://ui.example.com', 'http://localhost:3000']);
     expect(loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key, MIXPANEL_IN_URL: 'http://127.0.0.1:8090/' }).mixpanelBaseUrls.in).toBe('http://127.0.0.1:8090/');
+  });
+
+  it('reads TRUST_PROXY as a list of addresses, subnets and presets, a number of hops, or true/false', () => {
+    const trust = (v?: string) => loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key, ...(v === undefined ? {} : { TRUST_PROXY: v }) }).trustProxy;
+    expect(trust()).toEqual(['loopback']);
+    expect(trust('loopback, 10.0.0.0/8, 192.0.2.1, fd00::/8, uniquelocal')).toEqual(['loopback', '10.0.0.0/8', '192.0.2.1', 'fd00::/8', 'uniquelocal']);
+    expect(trust('2')).toBe(2);
+    expect(trust('false')).toBe(false);
+    expect(trust('true')).toBe(true);
   });
 
   it('reads the egress proxy in either case (lower case first, as Node and curl do), and shows it without its credentials', () => {

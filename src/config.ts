@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import ipaddr from 'ipaddr.js';
 
 /** Every setting of the service, read and checked once from the environment. */
 export interface Config {
@@ -49,6 +50,8 @@ export interface Config {
   rateLimitPerMinute: number;
   /** Origins allowed to call the API from a browser (the Management UI); none when empty. */
   corsOrigins: string[];
+  /** Which proxies' X-Forwarded-For gives the client's address (rate limits, key guessing, the audit log's ip). */
+  trustProxy: TrustProxy;
   /** When set, GET /metrics needs `Authorization: Bearer <this>` (Prometheus: `authorization.credentials`). */
   metricsToken?: string;
   /** Served over HTTPS: send Strict-Transport-Security with this max-age (and CSP upgrade-insecure-requests). */
@@ -159,6 +162,37 @@ function httpUrl(env: Env, name: string, fallback: string): string {
     throw new ConfigError(`${name} must be an http(s) base URL without query, e.g. https://api.mixpanel.com, got "${raw}"`);
   }
   return raw;
+}
+
+/** Express's `trust proxy`: the proxies whose X-Forwarded-For names the client, or how many hops; all or none. */
+export type TrustProxy = string[] | number | boolean;
+
+const TRUST_PRESETS = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * TRUST_PROXY: `loopback` by default; a comma-separated list of addresses, CIDR subnets and the names
+ * loopback, linklocal, uniquelocal; a number of hops; or true/false. A typo stops the start: express
+ * would otherwise throw on the first request, or trust what it should not.
+ */
+function trustProxy(raw: string | undefined): TrustProxy {
+  if (!raw) return ['loopback'];
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  if (/^\d+$/.test(raw)) return Number(raw);
+  const entries = raw.split(',').map((e) => e.trim()).filter(Boolean);
+  for (const entry of entries) {
+    const valid = TRUST_PRESETS.includes(entry) || ipaddr.isValid(entry) || isCidr(entry);
+    if (!valid) throw new ConfigError(`TRUST_PROXY entries must be addresses, subnets (10.0.0.0/8) or ${TRUST_PRESETS.join(', ')}; got "${entry}"`);
+  }
+  return entries;
+}
+
+function isCidr(text: string): boolean {
+  try {
+    ipaddr.parseCIDR(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Node's built-in proxy support's settings (an agent's `proxyEnv`). */
@@ -333,6 +367,7 @@ export function loadConfig(env: Env = process.env): Config {
     dbAcquireTimeoutMs: int(env, 'DB_ACQUIRE_TIMEOUT_MS', 2000, 10, 60_000),
     rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 100, 1),
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
+    trustProxy: trustProxy(env.TRUST_PROXY),
     metricsToken: env.METRICS_TOKEN || undefined,
     hstsMaxAgeSeconds: env.HSTS_MAX_AGE_SECONDS ? int(env, 'HSTS_MAX_AGE_SECONDS', 0, 0, 2 * 365 * 86400) : undefined,
     mixpanelBaseUrls: {

@@ -3,6 +3,7 @@ import { parse } from 'yaml';
 import { SPEC_PATH } from '../src/spec.js';
 import { capturingLogger, type LogLine } from './support/delivery-harness.js';
 import { createApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
 import supertest from 'supertest';
 import { guideInstallBody, startTestApp, type TestApp } from './support/test-app.js';
 
@@ -28,6 +29,29 @@ describe('request ids and the request log', () => {
     expect(logged[0]).toMatchObject({ request_id: res.headers['x-request-id'], method: 'GET', path: '/v1/admin/integrations', status: 200, org_id: 'acme' });
     expect(logged[1]).toMatchObject({ request_id: 'trace-42', path: '/v1/admin/integration-catalog/mixpanel', org_id: 'globex' });
     expect(JSON.stringify(lines)).not.toContain('Bearer');
+  });
+});
+
+describe('the client address behind proxies (TRUST_PROXY)', () => {
+  /** The address the audit log records for a change sent with this X-Forwarded-For, under these settings. */
+  const auditedAddress = async (trustProxy: string | undefined, org: string) => {
+    const config = { ...t.config, ...(trustProxy === undefined ? {} : { trustProxy: loadConfig({ JWT_SECRET: 'x'.repeat(32), ENCRYPTION_KEY: Buffer.alloc(32).toString('base64'), TRUST_PROXY: trustProxy }).trustProxy }) };
+    const request = supertest(createApp({ config, knex: t.db.knex, logger: capturingLogger([]), services: t.services }));
+    const res = await request.post('/v1/admin/ingest-keys').set(t.auth(org)).set('X-Forwarded-For', '203.0.113.7, 10.1.2.3').send({ name: 'web' });
+    expect(res.status).toBe(201);
+    const audit = await request.get(`/v1/admin/audit-logs?resource_id=${res.body.id}`).set(t.auth(org));
+    return audit.body.data[0].ip_address as string;
+  };
+
+  it('believes X-Forwarded-For from the proxies it names, hop by hop, and from no one when false', async () => {
+    // Tests connect from 127.0.0.1: trusted by default (loopback), so the hop before it, 10.1.2.3, is the client.
+    expect(await auditedAddress(undefined, 'tp-default')).toBe('10.1.2.3');
+    // Trusting 10.0.0.0/8 too, the client is the address before that proxy.
+    expect(await auditedAddress('loopback, 10.0.0.0/8', 'tp-subnet')).toBe('203.0.113.7');
+    expect(await auditedAddress('2', 'tp-hops')).toBe('203.0.113.7');
+    // A proxy not trusted: the connection's own address, whatever the header says.
+    expect(await auditedAddress('false', 'tp-none')).toMatch(/127\.0\.0\.1$/);
+    expect(await auditedAddress('192.0.2.1', 'tp-other')).toMatch(/127\.0\.0\.1$/);
   });
 });
 
