@@ -58,9 +58,10 @@ describe('loadConfig', () => {
     expect(loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key, MIXPANEL_IN_URL: 'http://127.0.0.1:8090/' }).mixpanelBaseUrls.in).toBe('http://127.0.0.1:8090/');
   });
 
-  it('reads TRUST_PROXY as a list of addresses, subnets and presets, a number of hops, or true/false', () => {
+  it('reads TRUST_PROXY as a list of addresses, subnets and presets, a number of hops, or true/false; keeps connections 65 s', () => {
     const trust = (v?: string) => loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key, ...(v === undefined ? {} : { TRUST_PROXY: v }) }).trustProxy;
     expect(trust()).toEqual(['loopback']);
+    expect(loadConfig({ JWT_SECRET: secret, ENCRYPTION_KEY: key }).httpKeepAliveTimeoutMs).toBe(65_000);
     expect(trust('loopback, 10.0.0.0/8, 192.0.2.1, fd00::/8, uniquelocal')).toEqual(['loopback', '10.0.0.0/8', '192.0.2.1', 'fd00::/8', 'uniquelocal']);
     expect(trust('2')).toBe(2);
     expect(trust('false')).toBe(false);

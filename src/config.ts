@@ -50,6 +50,11 @@ export interface Config {
   rateLimitPerMinute: number;
   /** Origins allowed to call the API from a browser (the Management UI); none when empty. */
   corsOrigins: string[];
+  /**
+   * How long the API keeps an idle keep-alive connection open: longer than a load balancer's own idle
+   * timeout (60 s on the common ones), or it reuses a connection the server has just closed and answers 502.
+   */
+  httpKeepAliveTimeoutMs: number;
   /** Which proxies' X-Forwarded-For gives the client's address (rate limits, key guessing, the audit log's ip). */
   trustProxy: TrustProxy;
   /** When set, GET /metrics needs `Authorization: Bearer <this>` (Prometheus: `authorization.credentials`). */
@@ -368,6 +373,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 100, 1),
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
     trustProxy: trustProxy(env.TRUST_PROXY),
+    httpKeepAliveTimeoutMs: int(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 65_000, 1000, 3_600_000),
     metricsToken: env.METRICS_TOKEN || undefined,
     hstsMaxAgeSeconds: env.HSTS_MAX_AGE_SECONDS ? int(env, 'HSTS_MAX_AGE_SECONDS', 0, 0, 2 * 365 * 86400) : undefined,
     mixpanelBaseUrls: {

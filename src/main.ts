@@ -79,6 +79,8 @@ async function main(config: Config, logger: Logger, life: Lifecycle): Promise<vo
   }
 
   const server = await life.track(listen(app, config.port, 'the API server (PORT)'));
+  server.keepAliveTimeout = config.httpKeepAliveTimeoutMs;
+  server.headersTimeout = config.httpKeepAliveTimeoutMs + 1000; // above it, as Node's own defaults are
   life.defer('http server', () => closeServer(server));
   const port = portOf(server);
   const { HTTPS_PROXY: httpsProxy, HTTP_PROXY: httpProxy } = config.mixpanelProxy;

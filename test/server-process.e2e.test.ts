@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, chmodSync, statSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -64,8 +64,16 @@ describe('the service process', () => {
     expect(first.proc.output()).not.toContain('your_api_secret');
     expect(first.proc.output()).not.toContain(auth.Authorization.slice(7));
 
-    const second = await boot();
+    const second = await boot({ HTTP_KEEP_ALIVE_TIMEOUT_MS: '1000' });
     expect(second.proc.output()).not.toContain('generated JWT_SECRET');
+    // An idle keep-alive connection is closed by the server after HTTP_KEEP_ALIVE_TIMEOUT_MS, not before.
+    const idle = connect(Number(new URL(second.base).port), '127.0.0.1');
+    idle.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await new Promise((resolve) => idle.once('data', resolve));
+    const answered = Date.now();
+    await new Promise((resolve) => idle.once('close', resolve));
+    expect(Date.now() - answered).toBeGreaterThanOrEqual(900);
+    expect(Date.now() - answered).toBeLessThan(5000); // Node's own default is 5 s
     const again = await fetch(`${second.base}/v1/admin/integrations/${created.id}`, { headers: auth });
     expect(again.status).toBe(200);
     expect(((await again.json()) as { name: string }).name).toBe('Mixpanel');
