@@ -356,7 +356,7 @@ describe('POST /v1/events', () => {
     expect(withParsedEvents(job.data)).toEqual({ orgId: 'legacy', integrationId: legacyId, attempt: 0, acceptedAt: 1, events });
   });
 
-  it('/metrics counts the answers of POST /v1/events by status, and the events accepted and rejected', async () => {
+  it('/metrics counts the answers of POST /v1/events by status, and the events accepted, rejected and queued for no integration', async () => {
     const read = async () => {
       const text = (await t.request.get('/metrics')).text;
       return {
@@ -365,19 +365,24 @@ describe('POST /v1/events', () => {
         answered400: counter(text, 'ingest_requests_total', '{status="400"}'),
         accepted: counter(text, 'ingest_events_total', '{outcome="accepted"}'),
         rejected: counter(text, 'ingest_events_total', '{outcome="rejected"}'),
+        unrouted: counter(text, 'ingest_events_unrouted_total'),
       };
     };
+    // An org with no integration installed: its events are accepted and go nowhere, which shows.
+    const lonely = (await t.request.post('/v1/admin/ingest-keys').set(t.auth('no-integrations')).send({ name: 'web' })).body.key as string;
     const before = await read();
     expect((await post({ events: [page(), { type: 'page' }, track('Tapped')] })).status).toBe(202);
     expect((await post({ events: [page()] }, unknownKey())).status).toBe(401);
     expect((await post({ events: [] })).status).toBe(400);
+    expect((await post({ events: [page(), page(), page()] }, lonely)).status).toBe(202);
     const after = await read();
     expect(after).toEqual({
-      answered202: before.answered202 + 1,
+      answered202: before.answered202 + 2,
       answered401: before.answered401 + 1,
       answered400: before.answered400 + 1,
-      accepted: before.accepted + 2,
+      accepted: before.accepted + 5,
       rejected: before.rejected + 1,
+      unrouted: before.unrouted + 3,
     });
   });
 

@@ -4,13 +4,13 @@ import { Counter, Registry } from 'prom-client';
 /**
  * What ingest counts (prom-client), for an operator: POST /v1/events answers by status (401s are keys
  * unknown or revoked, 429s clients guessing keys, 503s a busy database) and the events accepted or
- * rejected by the checks. Neither is labelled by org: the request log has the org of every request.
+ * rejected by the checks, and those queued for no integration. None is labelled by org: the request log has the org of every request.
  */
 export class IngestMetrics {
   readonly registry = new Registry();
   private readonly requests = new Counter<'status'>({
     name: 'ingest_requests_total',
-    help: 'POST /v1/events answers by HTTP status (202 accepted; 401 unknown key; 429 a client guessing keys; 503 database busy)',
+    help: 'POST /v1/events answers by HTTP status (202 accepted; 401 unknown key; 429 a client guessing keys; 503 database busy or unreachable)',
     labelNames: ['status'],
     registers: [this.registry],
   });
@@ -21,12 +21,23 @@ export class IngestMetrics {
     registers: [this.registry],
   });
 
+  private readonly unrouted = new Counter({
+    name: 'ingest_events_unrouted_total',
+    help: 'Events accepted for an org that had no enabled integration when they were committed: queued for nothing (install or enable one)',
+    registers: [this.registry],
+  });
+
   /** Middleware counting every answer of the routes it is mounted on, whatever answered it. */
   countAnswers() {
     return (_req: Request, res: Response, next: NextFunction) => {
       res.on('finish', () => this.requests.inc({ status: String(res.statusCode) }));
       next();
     };
+  }
+
+  /** Accepted events that went to no integration (their org had none enabled). */
+  queuedNowhere(events: number): void {
+    if (events) this.unrouted.inc(events);
   }
 
   received(accepted: number, rejected: number): void {

@@ -110,19 +110,25 @@ export class IngestService {
    * org, its requests' events in as few jobs as the job limits allow (see jobEvents).
    */
   private async queueAll(requests: AcceptedEvents[]): Promise<void> {
+    let nowhere = 0;
     await inTransaction(this.deps.knex, async (_trx, db) => {
+      nowhere = 0; // counted for the attempt that commits
       const byOrg = Map.groupBy(requests, (r) => r.orgId);
       const enabled = await this.deps.integrations.enabledIdsByOrg(db, [...byOrg.keys()]);
       // Under the commit lock, so an integration deleted meanwhile gets no job.
       const live = await this.deps.queue.liveUnderLock([...enabled.values()].flat(), db, this.deps.integrations);
       const jobs = [...byOrg].flatMap(([orgId, ofOrg]) => {
         const integrationIds = (enabled.get(orgId) ?? []).filter((id) => live.has(id));
-        if (integrationIds.length === 0) return [];
+        if (integrationIds.length === 0) {
+          nowhere += ofOrg.reduce((n, r) => n + r.events.length, 0);
+          return [];
+        }
         // One event list per run, shared by the org's integrations (the queue stores it once).
         return jobEvents(ofOrg).flatMap(({ events, acceptedAt }) => integrationIds.map((integrationId) => ({ data: { orgId, integrationId, events, attempt: 0, acceptedAt } })));
       });
       await this.deps.queue.enqueue(jobs, db);
     });
+    this.deps.metrics.queuedNowhere(nowhere);
   }
 
   /** The org of an ingestion key, from a client at `address` (see IngestKeyAuth). */
