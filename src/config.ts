@@ -55,7 +55,7 @@ export interface Config {
    * timeout (60 s on the common ones), or it reuses a connection the server has just closed and answers 502.
    */
   httpKeepAliveTimeoutMs: number;
-  /** Which proxies' X-Forwarded-For gives the client's address (rate limits, key guessing, the audit log's ip). */
+  /** Which proxies' X-Forwarded-For gives the client's address (key guessing is counted per client; the audit log's ip). */
   trustProxy: TrustProxy;
   /** When set, GET /metrics needs `Authorization: Bearer <this>` (Prometheus: `authorization.credentials`). */
   metricsToken?: string;

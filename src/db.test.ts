@@ -1,15 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isAbandonedDataDir } from './db.js';
+import { isAbandonedDataDir, ownerRecord } from './db.js';
 import { createLogger } from './logger.js';
-
-/** What the service writes into service.pid: the pid, then its start time (Linux /proc). */
-const ownerLines = (pid: number) => {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return `${pid}\n${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}\n`;
-};
 
 describe('a data directory left by an earlier process', () => {
   const dirs: string[] = [];
@@ -25,12 +19,12 @@ describe('a data directory left by an earlier process', () => {
     const child = spawn('sleep', ['30']);
     try {
       const inUse = folder();
-      writeFileSync(path.join(inUse, 'service.pid'), ownerLines(child.pid!));
+      writeFileSync(path.join(inUse, 'service.pid'), ownerRecord(child.pid!));
       expect(await isAbandonedDataDir(inUse, logger)).toBe(false);
       const starting = folder(); // a run that has made its folder and not written the file yet
       expect(await isAbandonedDataDir(starting, logger)).toBe(false);
       const gone = folder();
-      const lines = ownerLines(child.pid!);
+      const lines = ownerRecord(child.pid!);
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
       writeFileSync(path.join(gone, 'service.pid'), lines);

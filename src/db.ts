@@ -80,6 +80,11 @@ function pidOf(line: string | undefined): number | undefined {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
+/** What service.pid holds for the process `pid`: the pid, then when it started. */
+export function ownerRecord(pid: number): string {
+  return `${pid}\n${startTimeOf(pid) ?? ''}\n`;
+}
+
 /**
  * The service process that owns the data directory by its service.pid (pid, then start time), if it
  * still runs. A pid the system has since given to another process (after a crash and a reboot, say)
@@ -104,7 +109,7 @@ function liveOwner(ownerFile: string): number | undefined {
 async function claimDataDir(dataDir: string, databaseDir: string, logger: Logger): Promise<() => void> {
   const ownerFile = path.join(dataDir, 'service.pid');
   await stopLeftovers(dataDir, databaseDir, logger);
-  writeFileSync(ownerFile, `${process.pid}\n${startTimeOf(process.pid) ?? ''}\n`);
+  writeFileSync(ownerFile, ownerRecord(process.pid));
   return () => {
     if (pidOf(linesOf(ownerFile)[0]) === process.pid) rmSync(ownerFile, { force: true });
   };

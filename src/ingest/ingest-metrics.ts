@@ -3,8 +3,9 @@ import { Counter, Registry } from 'prom-client';
 
 /**
  * What ingest counts (prom-client), for an operator: POST /v1/events answers by status (401s are keys
- * unknown or revoked, 429s clients guessing keys, 503s a busy database) and the events accepted or
- * rejected by the checks, and those queued for no integration. None is labelled by org: the request log has the org of every request.
+ * unknown or revoked, 429s clients guessing keys, 503s a busy or unreachable database), the events
+ * accepted or rejected by the checks, and those queued for no integration. None is labelled by org:
+ * the request log has the org of every request.
  */
 export class IngestMetrics {
   readonly registry = new Registry();
