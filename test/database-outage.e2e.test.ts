@@ -5,12 +5,13 @@ import supertest from 'supertest';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createKnex } from '../src/db.js';
-import { pino } from 'pino';
 import type { DeliveryWorker } from '../src/delivery/delivery-worker.js';
 import { createServices, type Services } from '../src/services.js';
 import { signAccessToken } from '../src/http/auth.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { counter } from './support/metrics-text.js';
+import { capturingLogger, type LogLine } from './support/delivery-harness.js';
+import { waitFor } from './support/server-process.js';
 import { guideInstallBody, TEST_JWT_SECRET } from './support/test-app.js';
 
 /**
@@ -63,12 +64,9 @@ let knex: Knex;
 let services: Services;
 let request: ReturnType<typeof supertest>;
 let worker: DeliveryWorker;
-const lines: { level: number; msg: string }[] = [];
+const lines: LogLine[] = [];
 const logged = () => lines.filter((l) => l.msg !== 'request');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, test: () => boolean, ms = 10_000): Promise<void> {
-  for (const end = Date.now() + ms; !test(); await sleep(50)) if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-}
 const auth = () => ({ Authorization: `Bearer ${signAccessToken(TEST_JWT_SECRET, { sub: 'u-admin', org_id: 'acme', role: 'admin' })}` });
 
 beforeAll(async () => {
@@ -88,7 +86,7 @@ beforeAll(async () => {
     DB_ACQUIRE_TIMEOUT_MS: '1000',
   });
   knex = createKnex(viaProxy.toString(), config.dbPoolMax, config.dbAcquireTimeoutMs);
-  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const logger = capturingLogger(lines);
   services = await createServices(knex, viaProxy.toString(), config, logger);
   request = supertest(createApp({ config, knex, logger, services }));
   worker = services.createWorker(logger);
@@ -128,7 +126,7 @@ describe('PostgreSQL out of reach while the API runs', () => {
     expect([ready.status, ready.body.database]).toEqual([503, 'unreachable']);
 
     // The log: the outage's first error at once, then quiet (before: three lines a second from a worker).
-    await until('the outage to be logged', () => logged().some((l) => l.level === 50));
+    await waitFor(() => logged().some((l) => l.level === 50), 10_000, 'the outage to be logged');
     const from = logged().length;
     await sleep(3000);
     const during = logged().slice(from);
@@ -136,7 +134,7 @@ describe('PostgreSQL out of reach while the API runs', () => {
     expect(during).toEqual([]);
 
     await proxy.open();
-    await until('the log to say the database is back', () => logged().some((l) => /^the database answers again after \d+ s$/.test(l.msg)));
+    await waitFor(() => logged().some((l) => /^the database answers again after \d+ s$/.test(l.msg)), 10_000, 'the log to say the database is back');
     expect((await request.get('/v1/admin/integrations').set(auth())).status).toBe(200);
     const after = await request.get('/metrics');
     expect(counter(after.text, 'database_up')).toBe(1);
