@@ -65,23 +65,28 @@ async function main(config: Config, logger: Logger, life: Lifecycle): Promise<vo
   const { db, services } = await boot(config, logger, life);
   if (life.stopping) return;
   const app = createApp({ config, knex: db.knex, logger, services });
-  // Delivery inside the server: on threads of its own (DELIVERY_THREADS), or on this event loop (0).
-  const threads = config.workersInProcess && config.deliveryThreads > 0 ? new DeliveryThreads(config.deliveryThreads, config, db.url, logger) : undefined;
-  const worker = config.workersInProcess && !threads ? services.createWorker(logger) : undefined;
-  if (threads) {
-    services.metricsExport.addSource(() => threads.metrics());
-    threads.start();
-    life.defer('delivery threads', () => threads.stop());
-  }
-  if (worker) {
-    worker.start();
-    life.defer('delivery worker', () => worker.stop());
-  }
-
+  // Listening first: a port in use stops the start before any delivery has begun (before, the delivery
+  // thread started and was stopped again). Stopped in reverse order, the server is deferred last so that
+  // it stops accepting first, and delivery then finishes its batches.
   const server = await life.track(listen(app, config.port, 'the API server (PORT)'));
   server.keepAliveTimeout = config.httpKeepAliveTimeoutMs;
   server.headersTimeout = config.httpKeepAliveTimeoutMs + 1000; // above it, as Node's own defaults are
-  life.defer('http server', () => closeServer(server));
+  // Delivery inside the server: on threads of its own (DELIVERY_THREADS), or on this event loop (0).
+  const threads = config.workersInProcess && config.deliveryThreads > 0 ? new DeliveryThreads(config.deliveryThreads, config, db.url, logger) : undefined;
+  const worker = config.workersInProcess && !threads ? services.createWorker(logger) : undefined;
+  try {
+    if (threads) {
+      services.metricsExport.addSource(() => threads.metrics());
+      threads.start();
+      life.defer('delivery threads', () => threads.stop());
+    }
+    if (worker) {
+      worker.start();
+      life.defer('delivery worker', () => worker.stop());
+    }
+  } finally {
+    life.defer('http server', () => closeServer(server));
+  }
   const port = portOf(server);
   const { HTTPS_PROXY: httpsProxy, HTTP_PROXY: httpProxy } = config.mixpanelProxy;
   const proxy = [httpsProxy && `${describeProxy(httpsProxy)} (https)`, httpProxy && `${describeProxy(httpProxy)} (http)`].filter(Boolean).join(', ');

@@ -8,18 +8,22 @@ const { config, logger, life } = prelude(); // signal handlers first: a SIGTERM 
 boot(config, logger, life)
   .then(({ db, services }) => {
     if (life.stopping) return;
-    const worker = services.createWorker(logger);
-    worker.start();
-    life.defer('delivery worker', () => worker.stop());
-    logger.info({ database: db.description }, 'delivery worker running');
-    if (config.workerMetricsPort === undefined) return;
-    // Its delivery counters (requests, outcomes, lateness of delayed jobs) for Prometheus, as the API's GET /metrics.
+    const startDelivery = () => {
+      const worker = services.createWorker(logger);
+      worker.start();
+      life.defer('delivery worker', () => worker.stop());
+      logger.info({ database: db.description }, 'delivery worker running');
+    };
+    if (config.workerMetricsPort === undefined) return startDelivery();
+    // Its delivery counters (requests, outcomes, lateness of delayed jobs) for Prometheus, as the API's
+    // GET /metrics. Listening first: a port in use stops the start before any delivery has begun.
     const app = express();
     app.disable('x-powered-by');
     app.get('/metrics', ...metricsEndpoint(services.metricsExport, config.metricsToken));
     return listen(app, config.workerMetricsPort, 'worker metrics (WORKER_METRICS_PORT)').then((server) => {
       life.defer('worker metrics', () => new Promise<void>((resolve) => server.close(() => resolve())));
       logger.info({ port: portOf(server) }, 'worker metrics on GET /metrics');
+      startDelivery();
     });
   })
   .catch((err) => {

@@ -153,6 +153,8 @@ describe('the service process', () => {
       expect(proc.output()).toContain(message(port));
       expect(proc.output()).not.toContain('listening on');
       expect(proc.output()).not.toContain('worker metrics on');
+      // Nothing was delivering when the start failed (before, the API's delivery thread started and stopped).
+      expect(proc.output()).not.toMatch(/delivery thread running|delivery worker running/);
       // The embedded PostgreSQL is gone with it: its port is free again.
       const probe = createServer();
       await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(pgPort, '127.0.0.1', resolve));
