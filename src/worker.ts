@@ -20,7 +20,7 @@ boot(config, logger, life)
     const app = express();
     app.disable('x-powered-by');
     app.get('/metrics', ...metricsEndpoint(services.metricsExport, config.metricsToken));
-    return listen(app, config.workerMetricsPort, 'worker metrics (WORKER_METRICS_PORT)').then((server) => {
+    return life.track(listen(app, config.workerMetricsPort, 'worker metrics (WORKER_METRICS_PORT)')).then((server) => {
       life.defer('worker metrics', () => new Promise<void>((resolve) => server.close(() => resolve())));
       logger.info({ port: portOf(server) }, 'worker metrics on GET /metrics');
       startDelivery();
