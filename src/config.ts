@@ -148,6 +148,13 @@ function urlOf(raw: string): URL | undefined {
   }
 }
 
+/** A comma-separated setting's entries, trimmed, empty ones left out. */
+function commaList(raw: string | undefined): string[] {
+  return (raw ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+}
+
+const isHttp = (url: URL | undefined) => url?.protocol === 'http:' || url?.protocol === 'https:';
+
 /** A PostgreSQL connection URL, or undefined (the embedded PostgreSQL). */
 function databaseUrl(raw: string | undefined): string | undefined {
   if (!raw) return undefined;
@@ -163,7 +170,7 @@ function httpUrl(env: Env, name: string, fallback: string): string {
   const raw = env[name];
   if (!raw) return fallback;
   const url = urlOf(raw);
-  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash) {
+  if (!url || !isHttp(url) || url.search || url.hash) {
     throw new ConfigError(`${name} must be an http(s) base URL without query, e.g. https://api.mixpanel.com, got "${raw}"`);
   }
   return raw;
@@ -183,7 +190,7 @@ function trustProxy(raw: string | undefined): TrustProxy {
   if (!raw) return ['loopback'];
   if (raw === 'true' || raw === 'false') return raw === 'true';
   if (/^\d+$/.test(raw)) return Number(raw);
-  const entries = raw.split(',').map((e) => e.trim()).filter(Boolean);
+  const entries = commaList(raw);
   for (const entry of entries) {
     const valid = TRUST_PRESETS.includes(entry) || ipaddr.isValid(entry) || isCidr(entry);
     if (!valid) throw new ConfigError(`TRUST_PROXY entries must be addresses, subnets (10.0.0.0/8) or ${TRUST_PRESETS.join(', ')}; got "${entry}"`);
@@ -216,10 +223,7 @@ function mixpanelProxy(env: Env): MixpanelProxy {
   for (const name of ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY'] as const) {
     const raw = env[name.toLowerCase()] || env[name];
     if (!raw) continue;
-    if (name !== 'NO_PROXY') {
-      const protocol = urlOf(raw)?.protocol;
-      if (protocol !== 'http:' && protocol !== 'https:') throw new ConfigError(`${name} must be an http(s) URL of a proxy, e.g. http://proxy.internal:3128`);
-    }
+    if (name !== 'NO_PROXY' && !isHttp(urlOf(raw))) throw new ConfigError(`${name} must be an http(s) URL of a proxy, e.g. http://proxy.internal:3128`);
     proxy[name] = raw;
   }
   return proxy;
@@ -236,7 +240,7 @@ export function describeProxy(raw: string): string {
  * (`https://ui.example.com/`) would never match and fail silently, so it stops the start instead.
  */
 function corsOrigins(raw: string | undefined): string[] {
-  const origins = (raw ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  const origins = commaList(raw);
   for (const origin of origins) {
     if (urlOf(origin)?.origin !== origin) throw new ConfigError(`CORS_ORIGINS entries must be origins like https://ui.example.com (no path or trailing slash), got "${origin}"`);
   }

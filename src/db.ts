@@ -80,6 +80,11 @@ function pidOf(line: string | undefined): number | undefined {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
+/** Where the embedded PostgreSQL keeps its data, under the service's data directory. */
+function databaseDirOf(dataDir: string): string {
+  return path.join(dataDir, 'pg');
+}
+
 /** What service.pid holds for the process `pid`: the pid, then when it started. */
 export function ownerRecord(pid: number): string {
   return `${pid}\n${startTimeOf(pid) ?? ''}\n`;
@@ -106,9 +111,9 @@ function liveOwner(ownerFile: string): number | undefined {
  * checked to be what the files say they were (the owner by its start time, PostgreSQL by its data
  * directory), so a pid reused by another process neither blocks the start nor gets a signal.
  */
-async function claimDataDir(dataDir: string, databaseDir: string, logger: Logger): Promise<() => void> {
+async function claimDataDir(dataDir: string, logger: Logger): Promise<() => void> {
   const ownerFile = path.join(dataDir, 'service.pid');
-  await stopLeftovers(dataDir, databaseDir, logger);
+  await stopLeftovers(dataDir, logger);
   writeFileSync(ownerFile, ownerRecord(process.pid));
   return () => {
     if (pidOf(linesOf(ownerFile)[0]) === process.pid) rmSync(ownerFile, { force: true });
@@ -123,7 +128,7 @@ async function claimDataDir(dataDir: string, databaseDir: string, logger: Logger
 export async function isAbandonedDataDir(dataDir: string, logger: Logger): Promise<boolean> {
   if (!existsSync(path.join(dataDir, 'service.pid'))) return false;
   try {
-    await stopLeftovers(dataDir, path.join(dataDir, 'pg'), logger);
+    await stopLeftovers(dataDir, logger);
     return true;
   } catch {
     return false; // its owner still runs, or its PostgreSQL does not stop
@@ -131,8 +136,9 @@ export async function isAbandonedDataDir(dataDir: string, logger: Logger): Promi
 }
 
 /** Refuses a data directory whose owner still runs; stops a PostgreSQL that a gone owner left running. */
-async function stopLeftovers(dataDir: string, databaseDir: string, logger: Logger): Promise<void> {
+async function stopLeftovers(dataDir: string, logger: Logger): Promise<void> {
   const ownerFile = path.join(dataDir, 'service.pid');
+  const databaseDir = databaseDirOf(dataDir);
   const owner = liveOwner(ownerFile);
   if (owner !== undefined) throw new Error(`another instance (pid ${owner}) is using ${dataDir}; stop it or set DATA_DIR`);
   // Only a PostgreSQL serving this very directory: the pid may since belong to another one (the
@@ -188,11 +194,11 @@ export async function startEmbeddedPostgres(
   logger: Logger,
 ): Promise<{ url: string; stop(): Promise<void> }> {
   mkdirSync(dataDir, { recursive: true });
-  const databaseDir = path.join(dataDir, 'pg');
+  const databaseDir = databaseDirOf(dataDir);
   const passwordFile = path.join(dataDir, 'pg-password');
   if (!existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(24).toString('hex'), { mode: 0o600 });
   const password = readFileSync(passwordFile, 'utf8').trim();
-  const release = await claimDataDir(dataDir, databaseDir, logger);
+  const release = await claimDataDir(dataDir, logger);
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -244,7 +250,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     const embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, logger);
     url = embedded.url;
     stopEmbedded = embedded.stop;
-    description = `embedded PostgreSQL ${describeUrl(url)}, data in ${path.join(config.dataDir, 'pg')}`;
+    description = `embedded PostgreSQL ${describeUrl(url)}, data in ${databaseDirOf(config.dataDir)}`;
   }
   const knex = createKnex(url, config.dbPoolMax, config.dbAcquireTimeoutMs);
   if (!stopEmbedded) {

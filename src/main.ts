@@ -1,9 +1,8 @@
-import type { Server } from 'node:http';
 import { createApp } from './app.js';
 import { ConfigError, describeProxy, loadConfig, type Config } from './config.js';
 import { openDatabase, type Database } from './db.js';
 import { DeliveryThreads } from './delivery-threads.js';
-import { listen, portOf } from './http/listen.js';
+import { closeServer, listen, portOf } from './http/listen.js';
 import { Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { nodeVersionProblem } from './node-version.js';
@@ -102,14 +101,6 @@ async function main(config: Config, logger: Logger, life: Lifecycle): Promise<vo
       `${config.mixpanelBaseUrls.eu} (EU), ${config.mixpanelBaseUrls.in} (IN)${proxy ? ` through the proxy ${proxy}` : ''}. Mint a token: npm run -s token -- --org acme --role admin [--ttl seconds]. ` +
       `API reference: http://localhost:${port}/docs`,
   );
-}
-
-/** Stops accepting connections and waits for the requests in flight. */
-function closeServer(server: Server): Promise<void> {
-  return new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeIdleConnections();
-  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

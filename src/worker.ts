@@ -1,5 +1,5 @@
 import express from 'express';
-import { listen, portOf } from './http/listen.js';
+import { closeServer, listen, portOf } from './http/listen.js';
 import { metricsEndpoint } from './http/metrics-auth.js';
 import { boot, prelude } from './main.js';
 
@@ -21,7 +21,7 @@ boot(config, logger, life)
     app.disable('x-powered-by');
     app.get('/metrics', ...metricsEndpoint(services.metricsExport, config.metricsToken));
     return life.track(listen(app, config.workerMetricsPort, 'worker metrics (WORKER_METRICS_PORT)')).then((server) => {
-      life.defer('worker metrics', () => new Promise<void>((resolve) => server.close(() => resolve())));
+      life.defer('worker metrics', () => closeServer(server));
       logger.info({ port: portOf(server) }, 'worker metrics on GET /metrics');
       startDelivery();
     });

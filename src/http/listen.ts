@@ -21,6 +21,14 @@ export function listen(app: Express, port: number, what: string): Promise<Server
   });
 }
 
+/** Stops accepting connections, closes idle ones and waits for the requests in flight. */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}
+
 /** The port a listening server got (the one asked for, or the one the system chose for 0). */
 export function portOf(server: Server): number {
   return (server.address() as AddressInfo).port;

@@ -214,7 +214,7 @@ export class IntegrationService {
         }
         const ruleProblems = configRuleProblems(entry, newConfig);
         if (ruleProblems.length > 0) throw invalid(ruleProblems);
-        const configChanged = secretChanged || JSON.stringify(newConfig) !== JSON.stringify(oldConfig);
+        const configChanged = secretChanged || !isDeepStrictEqual(newConfig, oldConfig);
         if (configChanged) {
           // The fields that changed, not every field a form sent back as it was.
           const changed = Object.keys(changes).filter((key) => (secrets.has(key) && changes[key] !== null) || newConfig[key] !== oldConfig[key]).sort().join(', ');

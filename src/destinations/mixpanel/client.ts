@@ -1,6 +1,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import got from 'got';
+import type { MixpanelProxy } from '../../config.js';
 import { gzip } from '../../shared/zlib.js';
 
 export interface MixpanelResponse {
@@ -16,7 +17,7 @@ export interface ClientOptions {
   timeoutMs: number;
   gzipLevel: number;
   /** An egress proxy (Node's built-in proxy support: HTTPS_PROXY, HTTP_PROXY, NO_PROXY); none when empty. */
-  proxy?: { HTTPS_PROXY?: string; HTTP_PROXY?: string; NO_PROXY?: string };
+  proxy?: MixpanelProxy;
 }
 
 function retryAfterMs(header: string | string[] | undefined): number | undefined {
