@@ -8,7 +8,7 @@ import { createLogger } from '../../src/logger.js';
 import { prepareDatabase } from '../../src/services.js';
 import { freePort } from './server-process.js';
 import { DeliveryQueue } from '../../src/delivery/delivery-queue.js';
-
+import { dropAbandonedRunDatabases, RUN_DATABASE_PREFIX, takeRunLease } from './run-databases.js';
 
 const TEST_PG_PREFIX = 'mpd-test-pg-';
 
@@ -29,7 +29,8 @@ async function removeAbandonedRunFolders(): Promise<void> {
  * Uses DATABASE_URL's server when set (CI), otherwise starts an embedded PostgreSQL for this run (in a
  * temporary folder that the teardown removes). Builds one migrated, seeded template database; each
  * test file clones it (CREATE DATABASE … TEMPLATE). Every database of this run is named with this
- * run's id, so two runs on one server never drop each other's databases.
+ * run's id, so two runs on one server never drop each other's databases; the databases that runs
+ * killed before their teardown left on the server are dropped first (see run-databases).
  */
 export default async function prepareTestDatabase(): Promise<void> {
   let adminUrl = process.env.DATABASE_URL;
@@ -43,11 +44,16 @@ export default async function prepareTestDatabase(): Promise<void> {
     adminUrl = embedded.url;
   }
   const runId = randomBytes(4).toString('hex');
-  const template = `mpd_t_${runId}_template`;
+  const template = `${RUN_DATABASE_PREFIX}${runId}_template`;
+  (globalThis as Record<string, unknown>).__runLease = await takeRunLease(adminUrl, runId);
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${template}`);
-  await admin.end();
+  try {
+    await dropAbandonedRunDatabases(admin);
+    await admin.query(`CREATE DATABASE ${template}`);
+  } finally {
+    await admin.end();
+  }
   const templateUrl = new URL(adminUrl);
   templateUrl.pathname = `/${template}`;
   const knex = createKnex(templateUrl.toString(), 1);

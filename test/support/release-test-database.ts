@@ -1,13 +1,15 @@
 import { rmSync } from 'node:fs';
 import pg from 'pg';
+import { RUN_DATABASE_PREFIX } from './run-databases.js';
 
-/** Drops this run's databases (and no other run's), stops the embedded PostgreSQL, removes its folder. */
+/** Drops this run's databases (and no other run's), ends its lease, stops the embedded PostgreSQL, removes its folder. */
 export default async function releaseTestDatabase(): Promise<void> {
   const admin = new pg.Client({ connectionString: process.env.TEST_PG_ADMIN_URL });
   await admin.connect();
-  const dbs = await admin.query('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [`mpd_t_${process.env.TEST_RUN_ID}_`]);
+  const dbs = await admin.query('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [`${RUN_DATABASE_PREFIX}${process.env.TEST_RUN_ID}_`]);
   for (const row of dbs.rows) await admin.query(`DROP DATABASE IF EXISTS "${row.datname}" WITH (FORCE)`);
   await admin.end();
+  await ((globalThis as Record<string, unknown>).__runLease as pg.Client | undefined)?.end();
   const embedded = (globalThis as Record<string, unknown>).__embeddedPg as { stop(): Promise<void> } | undefined;
   await embedded?.stop();
   if (process.env.TEST_PG_DIR) rmSync(process.env.TEST_PG_DIR, { recursive: true, force: true });

@@ -1,0 +1,43 @@
+import pg from 'pg';
+
+/**
+ * Every database a test run creates is named `mpd_t_<run id>_…`, and the run holds a lease for its whole
+ * life: a connection named `mpd-test-run:<run id>`, opened before its first database and closed after its
+ * last is dropped. A run killed before its teardown (Ctrl-C twice, a killed CI job) loses the lease with
+ * its process, and the next run on the same server drops what it left.
+ */
+export const RUN_DATABASE_PREFIX = 'mpd_t_';
+const LEASE_PREFIX = 'mpd-test-run:';
+
+/** Holds the run's lease; `end()` it after the run's databases are dropped. */
+export async function takeRunLease(adminUrl: string, runId: string): Promise<pg.Client> {
+  const lease = new pg.Client({ connectionString: adminUrl, application_name: `${LEASE_PREFIX}${runId}` });
+  await lease.connect();
+  lease.on('error', () => {}); // a lost lease only makes the run's databases look abandoned to a later run
+  return lease;
+}
+
+/**
+ * Drops the databases of runs that hold no lease and that nothing is connected to (a run's own
+ * processes may outlive its lease only while they use its databases); returns their names. A database
+ * that someone connects to meanwhile is left for a later run.
+ */
+export async function dropAbandonedRunDatabases(admin: pg.Client): Promise<string[]> {
+  const { rows } = await admin.query<{ datname: string }>(
+    `SELECT d.datname FROM pg_database d, LATERAL (SELECT substring(d.datname FROM '^${RUN_DATABASE_PREFIX}([0-9a-f]+)_') AS run) r
+      WHERE r.run IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = $1 || r.run)
+        AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE starts_with(a.datname, '${RUN_DATABASE_PREFIX}' || r.run || '_'))`,
+    [LEASE_PREFIX],
+  );
+  const dropped: string[] = [];
+  for (const { datname } of rows) {
+    try {
+      await admin.query(`DROP DATABASE IF EXISTS "${datname}"`);
+      dropped.push(datname);
+    } catch {
+      // in use after all (connected to since the check): left alone
+    }
+  }
+  return dropped;
+}

@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { dropAbandonedRunDatabases, RUN_DATABASE_PREFIX, takeRunLease } from './support/run-databases.js';
+
+/** The test runs' own housekeeping on a shared PostgreSQL (DATABASE_URL): what a killed run left. */
+describe('databases of a test run killed before its teardown', () => {
+  const adminUrl = process.env.TEST_PG_ADMIN_URL as string;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  const leases: pg.Client[] = [];
+  const made: string[] = [];
+  beforeAll(() => admin.connect());
+  afterAll(async () => {
+    await Promise.all(leases.map((l) => l.end()));
+    for (const name of made) await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await admin.end();
+  });
+  const run = () => randomBytes(4).toString('hex');
+  const database = async (runId: string, suffix: string) => {
+    const name = `${RUN_DATABASE_PREFIX}${runId}_${suffix}`;
+    await admin.query(`CREATE DATABASE ${name}`);
+    made.push(name);
+    return name;
+  };
+  const exists = async (name: string) => (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1;
+
+  it("are dropped by the next run; a live run's are not, nor those something is still connected to", async () => {
+    const killed = run();
+    const [killedTemplate, killedFile] = [await database(killed, 'template'), await database(killed, 'abc')];
+    const live = run();
+    leases.push(await takeRunLease(adminUrl, live));
+    const liveTemplate = await database(live, 'template');
+    const leaseLost = run(); // its lease is gone, but a process of it still works in one of its databases
+    const inUse = await database(leaseLost, 'template');
+    const user = new pg.Client({ connectionString: Object.assign(new URL(adminUrl), { pathname: `/${inUse}` }).toString() });
+    await user.connect();
+    leases.push(user);
+
+    const dropped = await dropAbandonedRunDatabases(admin);
+
+    expect(dropped).toEqual(expect.arrayContaining([killedTemplate, killedFile]));
+    expect(await exists(killedTemplate)).toBe(false);
+    expect(await exists(killedFile)).toBe(false);
+    expect(await exists(liveTemplate)).toBe(true);
+    expect(await exists(inUse)).toBe(true);
+    // this very run holds its lease: its template stays
+    expect(await exists(process.env.TEST_PG_TEMPLATE as string)).toBe(true);
+    expect(dropped.filter((d) => d.startsWith(`${RUN_DATABASE_PREFIX}${process.env.TEST_RUN_ID}_`))).toEqual([]);
+  });
+});
