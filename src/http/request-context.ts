@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import type { Actor, Principal } from '../auth/actor.js';
+import { plainAddress } from '../shared/client-address.js';
 
 /** Who is calling, for routes (Express 5 forwards rejected promises to the error handler). */
 export function principal(req: Pick<Request, 'principal'>): Principal {
@@ -8,5 +9,5 @@ export function principal(req: Pick<Request, 'principal'>): Principal {
 }
 
 export function actor(req: Pick<Request, 'principal' | 'ip'>): Actor {
-  return { ...principal(req), ip: req.ip };
+  return { ...principal(req), ip: plainAddress(req.ip) };
 }

@@ -1,4 +1,14 @@
-import { clientOf } from './client-address.js';
+import { clientOf, plainAddress } from './client-address.js';
+
+describe('plainAddress', () => {
+  it('writes an IPv4-mapped address as IPv4, and leaves other addresses and non-addresses as they are', () => {
+    expect(plainAddress('::ffff:127.0.0.1')).toBe('127.0.0.1');
+    expect(plainAddress('203.0.113.9')).toBe('203.0.113.9');
+    expect(plainAddress('2001:db8::1')).toBe('2001:db8::1');
+    expect(plainAddress('unknown')).toBe('unknown');
+    expect(plainAddress(undefined)).toBeUndefined();
+  });
+});
 
 describe('clientOf', () => {
   it('is an IPv4 address itself, also when written IPv4-mapped', () => {

@@ -1,5 +1,12 @@
 import ipaddr from 'ipaddr.js';
 
+/** An address as people write it: an IPv4-mapped IPv6 address (`::ffff:203.0.113.9`, what a dual-stack socket reports) as its IPv4 one. */
+export function plainAddress(address: string): string;
+export function plainAddress(address: string | undefined): string | undefined;
+export function plainAddress(address: string | undefined): string | undefined {
+  return address !== undefined && ipaddr.isValid(address) ? ipaddr.process(address).toString() : address;
+}
+
 /**
  * The client an address belongs to, for limits per client: an IPv4 address itself, an IPv6 address's
  * /64 (one subscriber's network, whose addresses its owner can rotate through freely).
