@@ -255,6 +255,11 @@ describe('delivery to the stand-in Mixpanel', () => {
     expect(patched.body.status).toBe('active');
     await h.until(() => h.us.eventsOf(US.token).length === 3, 'resumed delivery');
     expect(await deadLetters(id)).toHaveLength(0);
+    // the log says both: when delivery was held and why, and when it went on
+    const said = h.logs.filter((l) => l.integration_id === id).map((l) => l.msg);
+    expect(said).toContain('delivery held: Mixpanel answered 401 (Invalid credentials): check the API secret');
+    expect(said.filter((m) => m.startsWith('delivery resumed'))).toHaveLength(1);
+    expect(said.indexOf('delivery held: Mixpanel answered 401 (Invalid credentials): check the API secret')).toBeLessThan(said.findIndex((m) => m.startsWith('delivery resumed')));
   });
 
   it('India residency: events and profiles go to api-in, imports authenticated by a service account with its project id', async () => {

@@ -117,7 +117,8 @@ export class DeliveryWorker {
         for (const id of gone) this.held.delete(id);
         for (const id of deliverable) {
           this.held.delete(id);
-          await this.deps.queue.wake(id); // its held jobs are due now, and the loops are told
+          const jobs = await this.deps.queue.wake(id); // its held jobs are due now, and the loops are told
+          this.deps.logger.info({ integration_id: id, jobs }, 'delivery resumed: the integration is enabled and its credentials may be tried again; its held events are due now');
         }
       } catch (err) {
         this.deps.databaseLog.error(err, 'delivery: could not look at held integrations');
