@@ -1,8 +1,6 @@
 import ipaddr from 'ipaddr.js';
 
 /** An address as people write it: an IPv4-mapped IPv6 address (`::ffff:203.0.113.9`, what a dual-stack socket reports) as its IPv4 one. */
-export function plainAddress(address: string): string;
-export function plainAddress(address: string | undefined): string | undefined;
 export function plainAddress(address: string | undefined): string | undefined {
   return address !== undefined && ipaddr.isValid(address) ? ipaddr.process(address).toString() : address;
 }
