@@ -53,6 +53,16 @@ describe('ingestion keys', () => {
     expect(res.body.error.code).toBe('INVALID_TOKEN');
   });
 
+  it("takes the scheme in any case (HTTP's rule), not the key", async () => {
+    const events = { events: [page()] };
+    for (const scheme of ['bearer', 'BEARER', 'Bearer  ']) {
+      expect((await t.request.post('/v1/events').set('Authorization', `${scheme} ${key}`).send(events)).status).toBe(202);
+    }
+    const upper = await t.request.post('/v1/events').set('Authorization', `Bearer ${key.toUpperCase()}`).send(events);
+    expect(upper.status).toBe(401);
+    expect(upper.body.error.code).toBe('INVALID_TOKEN');
+  });
+
   it('a key is looked up once, not for every POST', async () => {
     const fresh = (await t.request.post('/v1/admin/ingest-keys').set(t.auth('acme')).send({ name: 'cached' })).body;
     const lookups = jest.spyOn(IngestKeyStore.prototype, 'orgOf');

@@ -10,10 +10,13 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** `Authorization: Bearer dk_live_…` → the key's org (401 unknown; 429 when this client has tried too many unknown ones). */
+/**
+ * `Authorization: Bearer dk_live_…` (the scheme in any case, as HTTP has it) → the key's org (401
+ * unknown; 429 when this client has tried too many unknown ones).
+ */
 export function ingestAuth(service: IngestService) {
   return async (req: Request, _res: Response, next: NextFunction) => {
-    const m = /^Bearer (dk_live_[A-Za-z0-9_-]+)$/.exec(req.headers.authorization ?? '');
+    const m = /^[Bb][Ee][Aa][Rr][Ee][Rr] +(dk_live_[A-Za-z0-9_-]+)$/.exec(req.headers.authorization ?? '');
     if (!m) return next(new InvalidTokenError('Authorization: Bearer dk_live_… (an ingestion key) is required'));
     try {
       req.ingestOrg = await service.authenticate(m[1], req.ip ?? req.socket.remoteAddress ?? '');
