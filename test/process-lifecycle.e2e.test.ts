@@ -57,6 +57,22 @@ describe('stopping the service', () => {
     expect(existsSync(path.join(dataDir, 'service.pid'))).toBe(false);
   }, 150000);
 
+  it("Ctrl-C in a terminal (SIGINT to npm start's whole process group): the server finishes, then stops its PostgreSQL", async () => {
+    const { proc, base } = await npmStart();
+    const node = nodePid(proc);
+    const postgres = postmasterPid(dataDir);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+
+    process.kill(-proc.child.pid!, 'SIGINT'); // what a terminal does: every process of its foreground group
+    await waitFor(() => !alive(node) && !alive(postgres), 30000, 'node and PostgreSQL to exit');
+    await waitFor(() => proc.output().includes('"msg":"stopped"'), 5000, 'the last log line');
+    expect(proc.output()).toContain('"reason":"SIGINT"');
+    // PostgreSQL got no SIGINT of its own: it did not shut down under the server's last statements
+    expect(proc.output()).not.toContain('terminating connection');
+    expect(proc.output()).not.toMatch(/"level":(50|60)/);
+    expect(existsSync(path.join(dataDir, 'service.pid'))).toBe(false);
+  }, 150000);
+
   it('when npm is killed outright, the server notices and stops too', async () => {
     const { proc } = await npmStart();
     const node = nodePid(proc);
