@@ -6,11 +6,11 @@ import { dropAbandonedRunDatabases, RUN_DATABASE_PREFIX, takeRunLease } from './
 describe('databases of a test run killed before its teardown', () => {
   const adminUrl = process.env.TEST_PG_ADMIN_URL as string;
   const admin = new pg.Client({ connectionString: adminUrl });
-  const leases: pg.Client[] = [];
+  const clients: pg.Client[] = []; // leases, and a connection to a database
   const made: string[] = [];
   beforeAll(() => admin.connect());
   afterAll(async () => {
-    await Promise.all(leases.map((l) => l.end()));
+    await Promise.all(clients.map((c) => c.end()));
     for (const name of made) await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
     await admin.end();
   });
@@ -27,13 +27,13 @@ describe('databases of a test run killed before its teardown', () => {
     const killed = run();
     const [killedTemplate, killedFile] = [await database(killed, 'template'), await database(killed, 'abc')];
     const live = run();
-    leases.push(await takeRunLease(adminUrl, live));
+    clients.push(await takeRunLease(adminUrl, live));
     const liveTemplate = await database(live, 'template');
     const leaseLost = run(); // its lease is gone, but a process of it still works in one of its databases
     const inUse = await database(leaseLost, 'template');
     const user = new pg.Client({ connectionString: Object.assign(new URL(adminUrl), { pathname: `/${inUse}` }).toString() });
     await user.connect();
-    leases.push(user);
+    clients.push(user);
 
     const dropped = await dropAbandonedRunDatabases(admin);
 
