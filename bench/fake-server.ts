@@ -62,3 +62,8 @@ control.listen(0, '127.0.0.1', () => {
 
 // Exit normally on SIGTERM, so a CPU profile (BENCH_PROFILE_DIR) gets written.
 process.on('SIGTERM', () => process.exit(0));
+// A bench killed outright (SIGKILL) cannot stop it: it goes when its parent does (its parent id changes).
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) process.exit(0);
+}, 1000).unref();

@@ -1,14 +1,15 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { startEmbeddedPostgres } from '../src/db.js';
+import { ownerRecord, startEmbeddedPostgres } from '../src/db.js';
 import { signAccessToken } from '../src/http/auth.js';
 import { createLogger } from '../src/logger.js';
+import { removeAbandonedFolders } from '../test/support/abandoned-runs.js';
 import { freePort } from '../test/support/server-process.js';
 
 /**
@@ -117,9 +118,14 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/** The benches' folders under the temp dir (the embedded PostgreSQL, the stand-in's certificate). */
+const BENCH_DIR_PREFIX = 'mpd-bench-';
+
 export async function startStack(opts: { separateWorkers?: number; env?: Record<string, string> } = {}): Promise<Stack> {
   const separateWorkers = opts.separateWorkers ?? 0;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'mpd-bench-'));
+  // The folder (and PostgreSQL) of a bench killed outright (SIGKILL) is removed by the next one.
+  await removeAbandonedFolders(BENCH_DIR_PREFIX);
+  const dir = mkdtempSync(path.join(os.tmpdir(), BENCH_DIR_PREFIX));
   chmodSync(dir, 0o755);
   const cert = path.join(dir, 'cert.pem');
   const key = path.join(dir, 'key.pem');
@@ -136,6 +142,7 @@ export async function startStack(opts: { separateWorkers?: number; env?: Record<
       await c.query(sql).finally(() => c.end());
     };
     await admin(`CREATE DATABASE ${name}`);
+    writeFileSync(path.join(dir, 'service.pid'), ownerRecord(process.pid)); // as the embedded one does: whose folder it is
     stopPg = () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     const u = new URL(adminUrl);
     u.pathname = `/${name}`;

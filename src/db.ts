@@ -126,7 +126,7 @@ async function claimDataDir(dataDir: string, logger: Logger): Promise<() => void
 /**
  * Whether a data directory's owner is gone (it has a service.pid naming a process that no longer
  * runs); its PostgreSQL, if one is left running, is stopped first. Used to clear the folders of test
- * runs that were interrupted before their teardown.
+ * and bench runs that were interrupted before their teardown.
  */
 export async function isAbandonedDataDir(dataDir: string, logger: Logger): Promise<boolean> {
   if (!existsSync(path.join(dataDir, 'service.pid'))) return false;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { dropAbandonedRunDatabases, RUN_DATABASE_PREFIX, takeRunLease } from './support/run-databases.js';
+import { dropAbandonedRunDatabases, RUN_DATABASE_PREFIX, takeRunLease } from './support/abandoned-runs.js';
 
 /** The test runs' own housekeeping on a shared PostgreSQL (DATABASE_URL): what a killed run left. */
 describe('databases of a test run killed before its teardown', () => {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import pg from 'pg';
 import { createKnex } from '../../src/db.js';
-import { RUN_DATABASE_PREFIX } from './run-databases.js';
+import { RUN_DATABASE_PREFIX } from './abandoned-runs.js';
 
 export interface TestDatabase {
   url: string;

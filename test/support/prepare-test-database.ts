@@ -1,41 +1,28 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { createKnex, isAbandonedDataDir, startEmbeddedPostgres } from '../../src/db.js';
+import { createKnex, startEmbeddedPostgres } from '../../src/db.js';
 import { createLogger } from '../../src/logger.js';
 import { prepareDatabase } from '../../src/services.js';
 import { freePort } from './server-process.js';
 import { DeliveryQueue } from '../../src/delivery/delivery-queue.js';
-import { dropAbandonedRunDatabases, RUN_DATABASE_PREFIX, takeRunLease } from './run-databases.js';
+import { dropAbandonedRunDatabases, removeAbandonedFolders, RUN_DATABASE_PREFIX, takeRunLease } from './abandoned-runs.js';
 
 const TEST_PG_PREFIX = 'mpd-test-pg-';
-
-/**
- * The embedded PostgreSQL folders of earlier runs that were interrupted before their teardown (Ctrl-C,
- * a killed CI job): removed once their run's process is gone (a PostgreSQL left running on one is
- * stopped first). A folder whose run still goes on, or is just starting, is left alone.
- */
-async function removeAbandonedRunFolders(): Promise<void> {
-  for (const name of readdirSync(os.tmpdir())) {
-    if (!name.startsWith(TEST_PG_PREFIX)) continue;
-    const dir = path.join(os.tmpdir(), name);
-    if (await isAbandonedDataDir(dir, createLogger('silent'))) rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /**
  * Uses DATABASE_URL's server when set (CI), otherwise starts an embedded PostgreSQL for this run (in a
  * temporary folder that the teardown removes). Builds one migrated, seeded template database; each
  * test file clones it (CREATE DATABASE … TEMPLATE). Every database of this run is named with this
  * run's id, so two runs on one server never drop each other's databases; the databases that runs
- * killed before their teardown left on the server are dropped first (see run-databases).
+ * killed before their teardown left on the server are dropped first (see abandoned-runs).
  */
 export default async function prepareTestDatabase(): Promise<void> {
   let adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
-    await removeAbandonedRunFolders();
+    await removeAbandonedFolders(TEST_PG_PREFIX);
     const dir = mkdtempSync(path.join(os.tmpdir(), TEST_PG_PREFIX));
     process.env.TEST_PG_DIR = dir;
     chmodSync(dir, 0o755); // the postgres OS user must reach it when tests run as root

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import pg from 'pg';
-import { RUN_DATABASE_PREFIX } from './run-databases.js';
+import { RUN_DATABASE_PREFIX } from './abandoned-runs.js';
 
 /** Drops this run's databases (and no other run's), ends its lease, stops the embedded PostgreSQL, removes its folder. */
 export default async function releaseTestDatabase(): Promise<void> {

@@ -1,4 +1,23 @@
+import { readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
+import { isAbandonedDataDir } from '../../src/db.js';
+import { createLogger } from '../../src/logger.js';
+
+/**
+ * The folders under the temp dir named `prefix…` of earlier runs (tests, benchmarks) that were
+ * interrupted before their teardown (Ctrl-C twice, a killed CI job, a SIGKILL): removed once the
+ * process named in their service.pid is gone (a PostgreSQL left running on one is stopped first). A
+ * folder whose run still goes on, or is just starting (no service.pid yet), is left alone.
+ */
+export async function removeAbandonedFolders(prefix: string): Promise<void> {
+  for (const name of readdirSync(os.tmpdir())) {
+    if (!name.startsWith(prefix)) continue;
+    const dir = path.join(os.tmpdir(), name);
+    if (await isAbandonedDataDir(dir, createLogger('silent'))) rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /**
  * Every database a test run creates is named `mpd_t_<run id>_…`, and the run holds a lease for its whole
