@@ -155,7 +155,6 @@ export async function startStack(opts: { separateWorkers?: number; env?: Record<
 
   execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' }); // the service runs from its build
   const children: ChildProcess[] = [];
-  let stopping = false;
   const spawnTs = (script: string, args: string[], env: Record<string, string>) => {
     const base = { ...process.env };
     delete base.NODE_OPTIONS;
@@ -174,7 +173,6 @@ export async function startStack(opts: { separateWorkers?: number; env?: Record<
   const stop = () => (stopped ??= stopOnce());
   const stopOnce = async () => {
     agent.destroy();
-    stopping = true;
     for (const c of children) c.kill('SIGTERM');
     await sleep(1500);
     await stopPg?.().catch((err: Error) => process.stderr.write(`the bench's PostgreSQL did not stop cleanly: ${err.message}\n`));
@@ -212,7 +210,7 @@ export async function startStack(opts: { separateWorkers?: number; env?: Record<
     const service = spawnTs('src/main.ts', [], serviceEnv);
     let serviceOutput = '';
     service.on('exit', (code, signal) => {
-      if (!stopping) process.stderr.write(`the service exited (${code ?? signal}); its last words: ${serviceOutput}\n`);
+      if (stopped === undefined) process.stderr.write(`the service exited (${code ?? signal}); its last words: ${serviceOutput}\n`);
     });
     service.stderr?.on('data', (c: Buffer) => (serviceOutput = (serviceOutput + c.toString()).slice(-4000)));
     service.stdout?.on('data', (c: Buffer) => (serviceOutput = (serviceOutput + c.toString()).slice(-4000)));

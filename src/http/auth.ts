@@ -2,6 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import jwt from 'jsonwebtoken';
 import { ROLES, roleAtLeast, type Principal, type Role } from '../auth/actor.js';
 import { ExpiredTokenError, ForbiddenError, InvalidTokenError } from '../errors.js';
+import { bearerToken } from './bearer.js';
 
 export { ROLES, type Principal, type Role };
 
@@ -61,11 +62,10 @@ export function verifyAccessToken(token: string, opts: AuthOptions): Principal {
 /** Requires a valid bearer token; the principal is attached to the request. */
 export function authenticate(opts: AuthOptions) {
   return (req: Request, _res: Response, next: NextFunction) => {
-    const header = req.headers.authorization;
-    const match = header ? /^Bearer ([^\s]+)$/i.exec(header) : null;
-    if (!match) return next(new InvalidTokenError('Authorization: Bearer <token> is required'));
+    const token = bearerToken(req.headers.authorization);
+    if (!token) return next(new InvalidTokenError('Authorization: Bearer <token> is required'));
     try {
-      req.principal = verifyAccessToken(match[1], opts);
+      req.principal = verifyAccessToken(token, opts);
       next();
     } catch (err) {
       next(err);

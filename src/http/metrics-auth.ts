@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { bearerToken } from './bearer.js';
 import { sendError } from './error-handler.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -13,7 +14,7 @@ export function metricsAuth(token: string | undefined) {
   const expected = token === undefined ? undefined : digest(token);
   return (req: Request, res: Response, next: NextFunction) => {
     if (!expected) return next();
-    const given = /^Bearer (\S+)$/i.exec(req.get('Authorization') ?? '')?.[1];
+    const given = bearerToken(req.get('Authorization'));
     if (given && timingSafeEqual(digest(given), expected)) return next();
     res.set('WWW-Authenticate', 'Bearer realm="metrics"');
     sendError(res, 401, 'INVALID_TOKEN', 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>');

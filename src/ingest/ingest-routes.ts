@@ -1,5 +1,6 @@
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { InvalidTokenError } from '../errors.js';
+import { bearerToken } from '../http/bearer.js';
 import { actor, principal } from '../http/request-context.js';
 import { typed } from '../http/typed-route.js';
 import type { IngestService } from './ingest-service.js';
@@ -16,10 +17,10 @@ declare module 'express-serve-static-core' {
  */
 export function ingestAuth(service: IngestService) {
   return async (req: Request, _res: Response, next: NextFunction) => {
-    const m = /^[Bb][Ee][Aa][Rr][Ee][Rr] +(dk_live_[A-Za-z0-9_-]+)$/.exec(req.headers.authorization ?? '');
-    if (!m) return next(new InvalidTokenError('Authorization: Bearer dk_live_… (an ingestion key) is required'));
+    const key = bearerToken(req.headers.authorization);
+    if (!key || !/^dk_live_[A-Za-z0-9_-]+$/.test(key)) return next(new InvalidTokenError('Authorization: Bearer dk_live_… (an ingestion key) is required'));
     try {
-      req.ingestOrg = await service.authenticate(m[1], req.ip ?? req.socket.remoteAddress ?? '');
+      req.ingestOrg = await service.authenticate(key, req.ip ?? req.socket.remoteAddress ?? '');
       next();
     } catch (err) {
       next(err);

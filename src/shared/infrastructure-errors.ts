@@ -20,15 +20,19 @@ export function isInfrastructureError(err: unknown): boolean {
  * resources, shutting down): trying the same work again at once, or piece by piece, only waits again.
  */
 export function isDatabaseUnavailable(err: unknown): boolean {
-  return isInfrastructureError(err) && !/^(40001|40P01)/.test(String((err as { code?: string } | undefined)?.code ?? ''));
+  return isInfrastructureError(err) && !isConflict(err);
+}
+
+/** A serialisation failure or deadlock: this transaction lost to another one; the database is fine. */
+function isConflict(err: unknown): boolean {
+  return /^(40001|40P01)/.test(String((err as { code?: string } | undefined)?.code ?? ''));
 }
 
 /** What is wrong, for a client's 503 and the log: "The database <this>". */
 export function databaseTrouble(err: unknown): string {
   const e = err as { name?: string; code?: string; message?: string } | undefined;
-  const code = String(e?.code ?? '');
   if (e?.name === 'KnexTimeoutError' || /timeout exceeded when trying to connect/.test(e?.message ?? '')) return 'gave no connection in time (all in use, or slow to connect)';
-  if (/^(40001|40P01)/.test(code)) return 'is busy (a conflicting transaction)';
-  if (/^53/.test(code)) return 'is out of resources';
+  if (isConflict(err)) return 'is busy (a conflicting transaction)';
+  if (/^53/.test(String(e?.code ?? ''))) return 'is out of resources';
   return 'cannot be reached';
 }

@@ -12,10 +12,11 @@ import { createLogger } from '../../src/logger.js';
  * folder whose run still goes on, or is just starting (no service.pid yet), is left alone.
  */
 export async function removeAbandonedFolders(prefix: string): Promise<void> {
+  const quiet = createLogger('silent');
   for (const name of readdirSync(os.tmpdir())) {
     if (!name.startsWith(prefix)) continue;
     const dir = path.join(os.tmpdir(), name);
-    if (await isAbandonedDataDir(dir, createLogger('silent'))) rmSync(dir, { recursive: true, force: true });
+    if (await isAbandonedDataDir(dir, quiet)) rmSync(dir, { recursive: true, force: true });
   }
 }
 
