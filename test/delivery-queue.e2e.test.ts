@@ -82,6 +82,18 @@ describe('the shared delivery queue', () => {
     await db.knex.raw(`DELETE FROM pgboss.job WHERE name = ?`, [QUEUE]);
   });
 
+  it('hands out the oldest job of an integration with none active before older jobs of integrations being delivered', async () => {
+    const [busy, quiet] = [randomUUID(), randomUUID()];
+    await queues[0].enqueue(Array.from({ length: 10 }, () => job(busy)));
+    expect((await queues[0].fetch(2, 4)).map((j) => j.data.integrationId)).toEqual([busy, busy]);
+    await queues[0].enqueue([job(quiet)]);
+    // Room for one more job: `busy` may have two more active and has older jobs; `quiet` has none active.
+    expect((await queues[1].fetch(1, 4)).map((j) => j.data.integrationId)).toEqual([quiet]);
+    // Then the oldest again, within the limit.
+    expect((await queues[1].fetch(4, 4)).map((j) => j.data.integrationId)).toEqual([busy, busy]);
+    await db.knex.raw(`DELETE FROM pgboss.job WHERE name = ?`, [QUEUE]);
+  });
+
   it('notifies listeners when a commit queues due jobs, not when it queues jobs for later', async () => {
     const listener = new pg.Client({ connectionString: db.url });
     await listener.connect();

@@ -224,10 +224,17 @@ export class DeliveryQueue {
 
   /**
    * Up to `batchSize` due jobs of any integrations but `skip`, never more than `perIntegration` of one
-   * integration active at once (counted across every worker), oldest first.
+   * integration active at once (counted across every worker): first the oldest due job of each
+   * integration that has none active, then the oldest of the rest. Oldest first alone would hand the
+   * room a finished job frees to the older jobs of integrations already being delivered: an org whose
+   * integrations (or several orgs whose backlogs) can fill every job a worker runs at once would keep
+   * another org's events waiting until their whole backlog had gone.
    */
   async fetch(batchSize: number, perIntegration: number, skip: string[] = []): Promise<QueuedJob[]> {
-    const jobs = await this.boss.fetch<StoredJob>(QUEUE, { batchSize, groupConcurrency: perIntegration, ...(skip.length > 0 ? { ignoreGroups: skip } : {}) });
+    const ignore = skip.length > 0 ? { ignoreGroups: skip } : {};
+    const idle = await this.boss.fetch<StoredJob>(QUEUE, { batchSize, groupConcurrency: 1, ...ignore });
+    const more = idle.length < batchSize && perIntegration > 1 ? await this.boss.fetch<StoredJob>(QUEUE, { batchSize: batchSize - idle.length, groupConcurrency: perIntegration, ...ignore }) : [];
+    const jobs = [...idle, ...more];
     return Promise.all(
       jobs.map(async (j) => ({
         ...j,
