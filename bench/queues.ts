@@ -1,13 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { Logger, makeWorkerUtils, run, runMigrations } from 'graphile-worker';
-import { startEmbeddedPostgres } from '../src/db.js';
-import { createLogger } from '../src/logger.js';
-import { freePort } from '../test/support/server-process.js';
+import { withScratchDatabases } from './scratch-databases.js';
 import { sleep } from './stack.js';
 
 /**
@@ -142,38 +136,10 @@ async function measure(name: string, url: string, make: (url: string) => Promise
 }
 
 export async function benchQueues(): Promise<Record<string, unknown>> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'mpd-bench-queues-'));
-  let adminUrl = process.env.DATABASE_URL;
-  let stopPg: (() => Promise<void>) | undefined;
-  if (!adminUrl) {
-    const embedded = await startEmbeddedPostgres(dir, await freePort(), createLogger('silent'));
-    adminUrl = embedded.url;
-    stopPg = embedded.stop;
-  }
-  const created: string[] = [];
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: adminUrl });
-    await c.connect();
-    await c.query(sql).finally(() => c.end());
-  };
-  const database = async () => {
-    const name = `mpd_bench_q_${randomBytes(4).toString('hex')}`;
-    await admin(`CREATE DATABASE ${name}`);
-    created.push(name);
-    const u = new URL(adminUrl!);
-    u.pathname = `/${name}`;
-    return u.toString();
-  };
-  try {
-    return {
-      queue_groups: GROUPS,
-      queue_jobs: GROUPS * PER_GROUP,
-      ...(await measure('pg_boss_12', await database(), pgBoss)),
-      ...(await measure('graphile_worker_0_18', await database(), graphileWorker)),
-    };
-  } finally {
-    for (const name of created) await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await stopPg?.();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return withScratchDatabases('q', async (database) => ({
+    queue_groups: GROUPS,
+    queue_jobs: GROUPS * PER_GROUP,
+    ...(await measure('pg_boss_12', await database(), pgBoss)),
+    ...(await measure('graphile_worker_0_18', await database(), graphileWorker)),
+  }));
 }
