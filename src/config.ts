@@ -44,6 +44,8 @@ export interface Config {
   ingestKeyRevocationCheckMs: number;
   /** Unknown ingestion keys one client (IP) may try per minute before its uncached keys are answered 429 unlooked-up. */
   ingestAuthFailuresPerMinute: number;
+  /** Integrations one org may have installed at once (each one multiplies what the org's POSTs cost). */
+  maxIntegrationsPerOrg: number;
   /** Connections of the API's database pool, and how long a request waits for one before it answers 503. */
   dbPoolMax: number;
   dbAcquireTimeoutMs: number;
@@ -373,6 +375,7 @@ export function loadConfig(env: Env = process.env): Config {
     ingestRequestsPerCommit: int(env, 'INGEST_REQUESTS_PER_COMMIT', 16, 1, 1000),
     ingestKeyRevocationCheckMs: int(env, 'INGEST_KEY_REVOCATION_CHECK_MS', 5000, 10, 60_000),
     ingestAuthFailuresPerMinute: int(env, 'INGEST_AUTH_FAILURES_PER_MINUTE', 100, 1),
+    maxIntegrationsPerOrg: int(env, 'MAX_INTEGRATIONS_PER_ORG', 50, 1, 10_000),
     dbPoolMax: int(env, 'DB_POOL_MAX', 10, 1, 200),
     dbAcquireTimeoutMs: int(env, 'DB_ACQUIRE_TIMEOUT_MS', 2000, 10, 60_000),
     rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 100, 1),

@@ -50,6 +50,12 @@ export class ConflictError extends AppError {
     super(409, 'CONFLICT', message);
   }
 }
+/** A limit of how many of something one org may have is reached. */
+export class LimitReachedError extends AppError {
+  constructor(message: string) {
+    super(409, 'LIMIT_REACHED', message);
+  }
+}
 export class PreconditionFailedError extends AppError {
   constructor(message = 'The resource changed since you read it (If-Match does not match the current ETag)') {
     super(412, 'PRECONDITION_FAILED', message);

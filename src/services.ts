@@ -52,7 +52,7 @@ export interface Services {
   close(): Promise<void>;
 }
 
-type ServiceConfig = Pick<Config, 'encryptionKeys' | 'mixpanelBaseUrls' | 'mixpanelProxy' | 'delivery' | 'dbPoolMax' | 'dbAcquireTimeoutMs' | 'ingestCommitsInFlight' | 'ingestRequestsPerCommit' | 'ingestKeyRevocationCheckMs' | 'ingestAuthFailuresPerMinute'>;
+type ServiceConfig = Pick<Config, 'encryptionKeys' | 'mixpanelBaseUrls' | 'mixpanelProxy' | 'delivery' | 'dbPoolMax' | 'dbAcquireTimeoutMs' | 'ingestCommitsInFlight' | 'ingestRequestsPerCommit' | 'ingestKeyRevocationCheckMs' | 'ingestAuthFailuresPerMinute' | 'maxIntegrationsPerOrg'>;
 
 export async function createServices(knex: Knex, databaseUrl: string, config: ServiceConfig, logger: Logger): Promise<Services> {
   const databaseLog = new DatabaseOutageLog(logger);
@@ -79,6 +79,7 @@ export async function createServices(knex: Knex, databaseUrl: string, config: Se
     audit,
     secrets: new IntegrationSecrets(secrets, integrationStore),
     queues: queue,
+    maxIntegrationsPerOrg: config.maxIntegrationsPerOrg,
   });
   const delivery = new DeliveryAdminService({ knex, integrations, store, queue, audit });
   const processor = new BatchProcessor({ knex, integrations: integrationStore, queue, store, client, config: config.delivery, baseUrls: config.mixpanelBaseUrls, metrics });

@@ -103,6 +103,37 @@ describe('install from the catalog (the guide\'s curl)', () => {
   });
 });
 
+describe('integrations per org (MAX_INTEGRATIONS_PER_ORG)', () => {
+  it('refuses an install past the limit with 409 LIMIT_REACHED, counts installs made at once, and frees a place on delete', async () => {
+    const limited = await startTestApp({ MAX_INTEGRATIONS_PER_ORG: '3' }, t.db);
+    try {
+      const install = (org: string, name: string) => limited.request.post('/v1/admin/integration-catalog/mixpanel/install').set(limited.auth(org)).send(guideInstallBody({ name }));
+      expect((await install('full-org', 'One')).status).toBe(201);
+      // Four installs at once with room for two: two succeed, whatever the timing.
+      const together = await Promise.all(['Two', 'Three', 'Four', 'Five'].map((name) => install('full-org', name)));
+      expect(together.map((r) => r.status).sort()).toEqual([201, 201, 409, 409]);
+      const refused = together.find((r) => r.status === 409)!;
+      expect(refused.body.error).toEqual({
+        code: 'LIMIT_REACHED',
+        message: 'The org already has 3 integrations, the most this service allows (MAX_INTEGRATIONS_PER_ORG=3); delete one first',
+      });
+      const list = await limited.request.get('/v1/admin/integrations').set(limited.auth('full-org', 'viewer'));
+      expect(list.body.data).toHaveLength(3);
+      // Nothing of a refused install stays: no audit entry for it.
+      const audited = await t.db.knex('audit_logs').where({ action: 'integration.install', org_id: 'full-org' }).whereRaw(`changes->'new'->>'name' IN ('Two', 'Three', 'Four', 'Five')`).count<{ n: string }[]>('* as n');
+      expect(Number(audited[0].n)).toBe(2);
+      // Another org is not counted with this one.
+      expect((await install('other-org', 'One')).status).toBe(201);
+      // A deleted integration frees its place.
+      expect((await limited.request.delete(`/v1/admin/integrations/${list.body.data[0].id}`).set(limited.auth('full-org'))).status).toBe(204);
+      expect((await install('full-org', 'Six')).status).toBe(201);
+      expect((await install('full-org', 'Seven')).status).toBe(409);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
 describe('install validation', () => {
   const install = (body: unknown, key = 'mixpanel') =>
     t.request.post(`/v1/admin/integration-catalog/${key}/install`).set(t.auth('acme')).send(body as object);

@@ -10,12 +10,12 @@ import { findCatalogEntry } from '../catalog/catalog.js';
 import { configProblems, configRuleProblems, fieldDefaults, maskedConfig, secretFields, withoutMaskedSecrets, type ConfigProblem } from '../catalog/catalog-config.js';
 import type { CatalogBlueprintStore } from '../catalog/catalog-blueprint-store.js';
 import type { CatalogEntry } from '../catalog/catalog-entry.js';
-import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.js';
+import { ConflictError, LimitReachedError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.js';
 import type { Actor } from '../auth/actor.js';
 import type { IntegrationSecrets } from '../secrets/integration-secrets.js';
 import type { PageRequest } from '../shared/pagination.js';
 import { importAuthOf, MASK, type DeliveryIntegration, type IntegrationRecord } from './integration.js';
-import { UniqueNameError, type IntegrationStore } from './integration-store.js';
+import { OrgFullError, UniqueNameError, type IntegrationStore } from './integration-store.js';
 
 /** The install body (`InstallRequest` in openapi.yaml, generated). */
 export type InstallInput = components['schemas']['InstallRequest'];
@@ -36,6 +36,11 @@ export interface IntegrationServiceDeps {
   audit: AuditStore;
   secrets: IntegrationSecrets;
   queues: IntegrationQueues;
+  /**
+   * Integrations one org may have installed (not deleted) at once. Each one gets its own job, and its
+   * own copy of the events, for every event the org posts: the limit bounds what one POST can cost.
+   */
+  maxIntegrationsPerOrg: number;
 }
 
 /** The catalog entry an installed integration was made from (it exists: vendors are never removed). */
@@ -83,7 +88,7 @@ export class IntegrationService {
           variant,
           deliveryMode: input.delivery_mode ?? 'server_side',
           createdBy: actor.userId,
-        });
+        }, this.deps.maxIntegrationsPerOrg);
         await this.deps.integrations.insertRevision(trx, {
           id: randomUUID(),
           integrationId: id,
@@ -102,6 +107,9 @@ export class IntegrationService {
       });
     } catch (err) {
       if (err instanceof UniqueNameError) throw new ConflictError(`An integration named "${name}" already exists`);
+      if (err instanceof OrgFullError) {
+        throw new LimitReachedError(`The org already has ${err.count} integrations, the most this service allows (MAX_INTEGRATIONS_PER_ORG=${this.deps.maxIntegrationsPerOrg}); delete one first`);
+      }
       throw err;
     }
     return this.get(actor.orgId, id);

@@ -59,6 +59,12 @@ export interface NewRevision {
 }
 
 export class UniqueNameError extends Error {}
+/** The org already has as many integrations as it may. */
+export class OrgFullError extends Error {
+  constructor(readonly count: number) {
+    super(`the org has ${count} integrations`);
+  }
+}
 
 /** An immutable revision as the API shows it (`Revision` in openapi.yaml, generated; config secrets are stored masked). */
 export type RevisionRecord = components['schemas']['Revision'];
@@ -131,10 +137,19 @@ export class IntegrationStore {
     );
   }
 
+  /**
+   * Inserts an integration, unless its org already has `maxPerOrg` (not deleted): installs of one org
+   * take turns for the count (an advisory lock on the org for the rest of the transaction), so two at
+   * once cannot both slip under the limit.
+   */
   async insert(
     trx: Knex.Transaction,
     row: { id: string; orgId: string; name: string; vendor: string; variant: string; deliveryMode: string; createdBy: string },
+    maxPerOrg: number,
   ): Promise<void> {
+    await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`integrations-of-org:${row.orgId}`]);
+    const { count } = (await trx('integrations').where({ org_id: row.orgId }).whereNull('deleted_at').count<{ count: string }[]>('* as count'))[0];
+    if (Number(count) >= maxPerOrg) throw new OrgFullError(Number(count));
     try {
       await trx('integrations').insert({
         id: row.id,
