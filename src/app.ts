@@ -18,6 +18,7 @@ import { docsRoutes } from './http/docs.js';
 import { errorHandler, sendError } from './http/error-handler.js';
 import { healthRoutes } from './http/health-routes.js';
 import { eventsBody } from './ingest/events-body.js';
+import { IngestAdmission } from './ingest/ingest-admission.js';
 import { ingestAuth, ingestKeyRoutes, ingestRoutes } from './ingest/ingest-routes.js';
 import { integrationRoutes } from './integrations/integration-routes.js';
 import type { Logger } from './logger.js';
@@ -34,6 +35,7 @@ export interface AppDeps {
     | 'jwtAudience'
     | 'validateResponses'
     | 'ingestMaxBodyBytes'
+    | 'ingestMaxPendingBytes'
     | 'rateLimitPerMinute'
     | 'corsOrigins'
     | 'trustProxy'
@@ -66,6 +68,10 @@ export function createApp({ config, knex, logger, services }: AppDeps): Express 
   app.use('/v1/admin', authenticate({ secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience }));
   app.use('/v1/admin', rateLimitPerUser(knex, config.rateLimitPerMinute));
   app.use(jsonOnly);
+  // Then room for its body among those this process holds (503 without reading it when there is none).
+  const admission = new IngestAdmission({ maxPendingBytes: config.ingestMaxPendingBytes, maxBodyBytes: config.ingestMaxBodyBytes, logger });
+  services.ingestMetrics.watchPendingBytes(() => admission.pendingBytes);
+  app.use('/v1/events', admission.middleware());
   app.use('/v1/events', express.raw({ type: () => true, limit: config.ingestMaxBodyBytes }), eventsBody);
   app.use(express.json({ limit: '1mb' }));
   cacheValidatorRouteMatchers();

@@ -37,6 +37,8 @@ export interface Config {
    */
   deliveryThreads: number;
   ingestMaxBodyBytes: number;
+  /** Bytes of POST /v1/events bodies an API process holds at once (read, or waiting to be queued); past it, 503. */
+  ingestMaxPendingBytes: number;
   /** Transactions queueing accepted events at once; requests accepted meanwhile share the next one (up to ingestRequestsPerCommit). */
   ingestCommitsInFlight: number;
   ingestRequestsPerCommit: number;
@@ -371,6 +373,7 @@ export function loadConfig(env: Env = process.env): Config {
     workersInProcess: bool(env, 'WORKERS_IN_PROCESS', true),
     deliveryThreads: int(env, 'DELIVERY_THREADS', 1, 0, 16),
     ingestMaxBodyBytes: int(env, 'INGEST_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024),
+    ingestMaxPendingBytes: int(env, 'INGEST_MAX_PENDING_BYTES', 128 * 1024 * 1024, 1024),
     ingestCommitsInFlight: int(env, 'INGEST_COMMITS_IN_FLIGHT', 1, 1, 100),
     ingestRequestsPerCommit: int(env, 'INGEST_REQUESTS_PER_COMMIT', 16, 1, 1000),
     ingestKeyRevocationCheckMs: int(env, 'INGEST_KEY_REVOCATION_CHECK_MS', 5000, 10, 60_000),

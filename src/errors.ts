@@ -40,6 +40,15 @@ export class RateLimitedError extends AppError {
     super(429, 'RATE_LIMITED', message);
   }
 }
+/** The service cannot take this now; `retryAfterSeconds` is sent as Retry-After. */
+export class ServiceBusyError extends AppError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(503, 'SERVICE_UNAVAILABLE', message);
+  }
+}
 export class NotFoundError extends AppError {
   constructor(message = 'Not found') {
     super(404, 'NOT_FOUND', message);

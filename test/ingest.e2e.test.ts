@@ -1,5 +1,7 @@
 import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { deflateSync, gzipSync } from 'node:zlib';
 import pg from 'pg';
 import { withParsedEvents } from '../src/delivery/delivery-job.js';
@@ -416,5 +418,74 @@ describe('POST /v1/events', () => {
     await post({ events: [page()] });
     const jobs = await t.db.knex.raw(`SELECT count(*)::int AS n FROM pgboss.job WHERE group_id = ?`, [globex]);
     expect(jobs.rows[0].n).toBe(0);
+  });
+});
+
+/** POSTs `body` to the app's /v1/events in chunks (no Content-Length), over a real connection. */
+async function postChunked(app: TestApp, ingestKey: string, body: string): Promise<{ status: number }> {
+  const server = http.createServer(app.app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    return await new Promise((resolve, reject) => {
+      const req = http.request({ port, host: '127.0.0.1', method: 'POST', path: '/v1/events', headers: { Authorization: `Bearer ${ingestKey}`, 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+describe('bodies waiting for the database (INGEST_MAX_PENDING_BYTES)', () => {
+  it('answers 503 with Retry-After, without reading the body, while the bodies held would pass the limit; the held ones are queued once the database answers', async () => {
+    const limited = await startTestApp({ INGEST_MAX_PENDING_BYTES: String(300 * 1024) }, t.db);
+    const locker = new pg.Client({ connectionString: t.db.url });
+    await locker.connect();
+    try {
+      const busyKey = (await limited.request.post('/v1/admin/ingest-keys').set(limited.auth('busy-org')).send({ name: 'web' })).body.key;
+      const busyIntegration = (await limited.request.post('/v1/admin/integration-catalog/mixpanel/install').set(limited.auth('busy-org')).send(guideInstallBody())).body.id;
+      const pending = async () => Number(/^ingest_pending_bytes (\d+)$/m.exec(await limited.services.ingestMetrics.registry.metrics())?.[1]);
+      // 100 events of ~2 KB: ~200 KB, so a second such body would pass 300 KB.
+      const big = { events: Array.from({ length: 100 }, () => track('Big', { pad: 'x'.repeat(2000) })) };
+      const send = (k: string) => limited.request.post('/v1/events').set('Authorization', `Bearer ${k}`).send(big);
+      // The queue's table locked: commits that queue jobs wait (a VACUUM FULL, a migration, a stall).
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE pgboss.job_common IN ACCESS EXCLUSIVE MODE');
+      // Released whatever happens below: a request waiting on the lock would otherwise keep the app from closing.
+      const release = setTimeout(() => void locker.query('ROLLBACK').catch(() => {}), 20_000);
+      const first = send(busyKey).then((r) => r);
+      for (let i = 0; (await pending()) === 0; i++) {
+        if (i > 200) throw new Error('the first body was never held');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(await pending()).toBeGreaterThan(200_000);
+      const refused = await send(busyKey);
+      expect(refused.status).toBe(503);
+      expect(refused.headers['retry-after']).toBe('2');
+      expect(refused.body.error).toEqual({ code: 'SERVICE_UNAVAILABLE', message: 'This server holds as many events waiting to be queued as it may (0.3 MB); retry shortly' });
+      // A body sent in chunks (no Content-Length) may be as large as the body limit: refused too.
+      const chunked = await postChunked(limited, busyKey, JSON.stringify({ events: [track('Small')] }));
+      expect(chunked.status).toBe(503);
+      // An unknown key is still told so first.
+      expect((await send(unknownKey())).status).toBe(401);
+      clearTimeout(release);
+      await locker.query('COMMIT');
+      expect((await first).status).toBe(202);
+      expect(await pending()).toBe(0);
+      const queued = async () => (await limited.services.queue.peek(busyIntegration)).reduce((n, j) => n + j.events.length, 0);
+      expect(await queued()).toBe(100); // the refused bodies queued nothing
+      expect((await send(busyKey)).status).toBe(202);
+      expect(await queued()).toBe(200);
+      expect(await pending()).toBe(0);
+    } finally {
+      await locker.query('ROLLBACK').catch(() => {});
+      await locker.end();
+      await limited.close();
+    }
   });
 });

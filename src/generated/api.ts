@@ -1110,7 +1110,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The database is busy (all connections in use) or unreachable (SERVICE_UNAVAILABLE); retry after Retry-After seconds */
+        /** @description The database is busy (all connections in use) or unreachable, or (POST /v1/events) this server holds as many request bodies waiting to be queued as INGEST_MAX_PENDING_BYTES allows (SERVICE_UNAVAILABLE); retry after Retry-After seconds */
         ServiceUnavailable: {
             headers: {
                 "Retry-After"?: number;

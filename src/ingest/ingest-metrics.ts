@@ -1,9 +1,9 @@
 import type { NextFunction, Request, Response } from 'express';
-import { Counter, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 
 /**
  * What ingest counts (prom-client), for an operator: POST /v1/events answers by status (401s are keys
- * unknown or revoked, 429s clients guessing keys, 503s a busy or unreachable database), the events
+ * unknown or revoked, 429s clients guessing keys, 503s a busy or unreachable database, or too many bodies waiting), the events
  * accepted or rejected by the checks, and those queued for no integration. None is labelled by org:
  * the request log has the org of every request.
  */
@@ -11,7 +11,7 @@ export class IngestMetrics {
   readonly registry = new Registry();
   private readonly requests = new Counter<'status'>({
     name: 'ingest_requests_total',
-    help: 'POST /v1/events answers by HTTP status (202 accepted; 401 unknown key; 429 a client guessing keys; 503 database busy or unreachable)',
+    help: 'POST /v1/events answers by HTTP status (202 accepted; 401 unknown key; 429 a client guessing keys; 503 database busy or unreachable, or INGEST_MAX_PENDING_BYTES of bodies waiting)',
     labelNames: ['status'],
     registers: [this.registry],
   });
@@ -27,6 +27,20 @@ export class IngestMetrics {
     help: 'Events accepted for an org that had no enabled integration when they were committed: queued for nothing (install or enable one)',
     registers: [this.registry],
   });
+
+  /** Read at each scrape: bytes of request bodies held (see IngestAdmission). */
+  private readPendingBytes: () => number = () => 0;
+  private readonly pendingBytes: Gauge = new Gauge({
+    name: 'ingest_pending_bytes',
+    help: 'Bytes of POST /v1/events bodies this process holds now (being read or waiting to be queued); at INGEST_MAX_PENDING_BYTES it answers 503',
+    registers: [this.registry],
+    collect: (): void => this.pendingBytes.set(this.readPendingBytes()),
+  });
+
+  /** Where the pending bytes gauge reads from. */
+  watchPendingBytes(read: () => number): void {
+    this.readPendingBytes = read;
+  }
 
   /** Middleware counting every answer of the routes it is mounted on, whatever answered it. */
   countAnswers() {

@@ -1,0 +1,72 @@
+import { jest } from '@jest/globals';
+import { EventEmitter } from 'node:events';
+import type { NextFunction, Request, Response } from 'express';
+import { ServiceBusyError } from '../errors.js';
+import { IngestAdmission } from './ingest-admission.js';
+
+/** A request with these headers, and its response (which closes when told). */
+function exchange(headers: Record<string, string>) {
+  const res = new EventEmitter();
+  return { req: { headers } as unknown as Request, res: res as unknown as Response, close: () => res.emit('close') };
+}
+
+describe('IngestAdmission', () => {
+  const warn = jest.fn();
+  let admission: IngestAdmission;
+  let admit: (headers: Record<string, string>) => { error: unknown; close: () => void };
+  beforeEach(() => {
+    warn.mockClear();
+    admission = new IngestAdmission({ maxPendingBytes: 1000, maxBodyBytes: 5000, logger: { warn } });
+    const mw = admission.middleware();
+    admit = (headers) => {
+      const x = exchange(headers);
+      let error: unknown = 'not called';
+      mw(x.req, x.res, ((err?: unknown) => (error = err)) as NextFunction);
+      return { error, close: x.close };
+    };
+  });
+
+  it('lets a request alone in whatever its size, and holds its size until it is answered', () => {
+    const alone = admit({ 'content-length': '4000' });
+    expect(alone.error).toBeUndefined();
+    expect(admission.pendingBytes).toBe(4000);
+    expect(admit({ 'content-length': '10' }).error).toBeInstanceOf(ServiceBusyError);
+    alone.close();
+    expect(admission.pendingBytes).toBe(0);
+  });
+
+  it('counts a chunked body as the body limit, no body as nothing, a length past the limit or not a number as the limit', () => {
+    const cases: [Record<string, string>, number][] = [
+      [{ 'transfer-encoding': 'chunked' }, 5000],
+      [{}, 0],
+      [{ 'content-length': '999999' }, 5000],
+      [{ 'content-length': 'x' }, 5000],
+      [{ 'content-length': '12' }, 12],
+    ];
+    for (const [headers, size] of cases) {
+      const own = new IngestAdmission({ maxPendingBytes: 100_000, maxBodyBytes: 5000, logger: { warn } });
+      const x = exchange(headers);
+      own.middleware()(x.req, x.res, () => {});
+      expect(own.pendingBytes).toBe(size);
+    }
+  });
+
+  it('logs refusals at most every 10 s, with how many there were', () => {
+    jest.useFakeTimers({ now: 0 });
+    try {
+      const held = admit({ 'content-length': '900' });
+      for (let i = 0; i < 5; i++) expect(admit({ 'content-length': '200' }).error).toBeInstanceOf(ServiceBusyError);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn.mock.calls[0][0]).toEqual({ pending_bytes: 900, max_pending_bytes: 1000, refused: 1 });
+      jest.setSystemTime(10_000);
+      admit({ 'content-length': '200' });
+      expect(warn).toHaveBeenCalledTimes(2);
+      expect(warn.mock.calls[1][0]).toMatchObject({ refused: 5 });
+      // Under the limit, a request gets in.
+      expect(admit({ 'content-length': '100' }).error).toBeUndefined();
+      held.close();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+});
