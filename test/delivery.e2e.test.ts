@@ -201,8 +201,9 @@ describe('delivery to the stand-in Mixpanel', () => {
 
   it('400 with failed_records: accepted events are done, each refused one is dead-lettered with Mixpanel\'s message, nothing resent', async () => {
     const id = await h.install('Mixpanel');
-    const future = new Date(Date.now() + 3 * 3600_000).toISOString();
-    const bad = track('Too Late', {}, { timestamp: future });
+    // 50 minutes ahead: ingest takes it, but Mixpanel's clock is 20 minutes behind ours.
+    h.us.faults = { clockBehindMs: 20 * 60_000 };
+    const bad = track('Too Late', {}, { timestamp: new Date(Date.now() + 50 * 60_000).toISOString() });
     await h.post([page(), bad, page()]);
     await h.until(async () => (await deadLetters(id)).length === 1, 'dead letter');
     const [dl] = await deadLetters(id);

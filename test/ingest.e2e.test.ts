@@ -259,6 +259,23 @@ describe('POST /v1/events', () => {
     expect(await queuedEvents()).toBe(before + 2);
   });
 
+  it('refuses an event dated more than an hour ahead (Mixpanel refuses it when sent), unless sentAt shows the client\'s clock is ahead', async () => {
+    const before = await queuedEvents();
+    const inHours = (h: number) => new Date(Date.now() + h * 3600_000).toISOString();
+    const res = await post({
+      events: [
+        { ...page(), timestamp: inHours(2) },
+        { ...page(), timestamp: inHours(0.9) },
+        // The client's clock is 2 hours ahead: its time is now once corrected.
+        { ...page(), timestamp: inHours(2), sentAt: inHours(2) },
+      ],
+    });
+    expect(res.status).toBe(202);
+    expect(res.body.rejected).toEqual([{ index: 0, reason: expect.stringMatching(/^timestamp \S+ is more than 1 hour ahead of this server's clock \(Mixpanel refuses events dated over 1 h in the future/) }]);
+    expect(res.body.accepted).toBe(2);
+    expect(await queuedEvents()).toBe(before + 2);
+  });
+
   it('fills a missing messageId and timestamp once, at acceptance', async () => {
     await post({ events: [{ type: 'track', event: 'No Ids', anonymousId: 'anon-1' }] });
     const jobs = await t.services.queue.peek(integrationId);

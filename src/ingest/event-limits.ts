@@ -115,12 +115,28 @@ export function eventLimitsReason(event: unknown, received?: Buffer): string | u
   return undefined;
 }
 
+/** Mixpanel refuses events dated more than this ahead of its clock (MIXPANEL.md). */
+const MAX_AHEAD_MS = 3600_000;
+
+/** `YYYY-MM-DDTHH:MM:SS` of now + MAX_AHEAD_MS, made once a second (see eventTimeReason). */
+let aheadLimit = { second: -1, text: '' };
+
 /**
- * Why Mixpanel would refuse the event's time whenever it is sent (before 1971-01-01), or undefined.
- * `timestamp` is the event's time as ingest fixed it (see completeEvent), ISO 8601 by the schema.
+ * Why Mixpanel would refuse the event's time: before 1971-01-01 (whenever it is sent), or more than an
+ * hour ahead of this server's clock (as it would be if sent now; ingest sends at once); undefined when
+ * it takes it. `timestamp` is the event's time as ingest fixed it (see completeEvent, which corrects a
+ * client's clock by its `sentAt`), ISO 8601 by the schema.
  */
-export function eventTimeReason(timestamp: string): string | undefined {
-  // RFC 3339 years have four digits: one from 1972 on is late enough whatever its offset, unparsed.
-  if (timestamp >= '1972') return undefined;
-  return Date.parse(timestamp) < EARLIEST_EVENT_TIME_MS ? `timestamp ${timestamp} is before 1971-01-01 (Mixpanel refuses older events)` : undefined;
+export function eventTimeReason(timestamp: string, now = Date.now()): string | undefined {
+  if (timestamp < '1972') {
+    // RFC 3339 years have four digits: one from 1972 on is late enough whatever its offset.
+    return Date.parse(timestamp) < EARLIEST_EVENT_TIME_MS ? `timestamp ${timestamp} is before 1971-01-01 (Mixpanel refuses older events)` : undefined;
+  }
+  // The usual UTC time ("…Z") earlier than the limit's second compares as text; others are parsed.
+  const second = Math.floor(now / 1000);
+  if (aheadLimit.second !== second) aheadLimit = { second, text: new Date(second * 1000 + MAX_AHEAD_MS).toISOString().slice(0, 19) };
+  if (timestamp.endsWith('Z') && timestamp.length >= 20 && timestamp.slice(0, 19) < aheadLimit.text) return undefined;
+  return Date.parse(timestamp) > now + MAX_AHEAD_MS
+    ? `timestamp ${timestamp} is more than 1 hour ahead of this server's clock (Mixpanel refuses events dated over 1 h in the future; a client whose clock is off can send sentAt)`
+    : undefined;
 }

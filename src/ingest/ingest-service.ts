@@ -163,9 +163,9 @@ export class IngestService {
       const asReceived = !needsCompleting(e);
       // Fixed once here, so every retry and every integration sees the same id and time.
       const complete = asReceived ? e : completeEvent(e, receivedAt);
-      const tooOld = eventTimeReason(complete.timestamp);
-      if (tooOld) {
-        rejected.push({ index, reason: tooOld });
+      const refusedTime = eventTimeReason(complete.timestamp);
+      if (refusedTime) {
+        rejected.push({ index, reason: refusedTime });
         return;
       }
       accepted.push(asReceived ? (received ?? Buffer.from(JSON.stringify(e))) : Buffer.from(JSON.stringify(complete))); // as received when it can be

@@ -34,6 +34,8 @@ export interface Faults {
    * when any of its events carries this property: a poison event the sender must isolate.
    */
   poisonProperty?: string;
+  /** Mixpanel's clock is this far behind ours: an event less than an hour ahead of ours can be too far ahead of its. */
+  clockBehindMs?: number;
 }
 
 export interface StoredEvent {
@@ -295,7 +297,7 @@ export class FakeMixpanel {
     // Seconds or milliseconds since epoch, as Mixpanel takes both (a number below 1e11 read as seconds).
     const ms = Math.abs(p.time) < 1e11 ? p.time * 1000 : p.time;
     if (ms < EARLIEST_TIME_MS) return { field: 'properties.time', message: "'properties.time' is invalid: must be after 1971-01-01" };
-    if (ms > Date.now() + 3600_000) return { field: 'properties.time', message: "'properties.time' is too far in the future" };
+    if (ms > Date.now() - (this.faults.clockBehindMs ?? 0) + 3600_000) return { field: 'properties.time', message: "'properties.time' is too far in the future" };
     const d = p.distinct_id;
     if (typeof d !== 'string' || d === '' || INVALID_IDS.has(d.toLowerCase())) {
       return { field: 'properties.distinct_id', message: `'properties.distinct_id' is invalid: ${JSON.stringify(d)}` };
