@@ -459,7 +459,7 @@ async function postChunked(app: TestApp, ingestKey: string, body: string): Promi
 }
 
 describe('bodies waiting for the database (INGEST_MAX_PENDING_BYTES)', () => {
-  it('answers 503 with Retry-After, without reading the body, while the bodies held would pass the limit; the held ones are queued once the database answers', async () => {
+  it('answers 503 with Retry-After, without reading the body, while the bodies held would pass the limit, also when their clients have given up; the held ones are queued once the database answers', async () => {
     const limited = await startTestApp({ INGEST_MAX_PENDING_BYTES: String(300 * 1024) }, t.db);
     const locker = new pg.Client({ connectionString: t.db.url });
     await locker.connect();
@@ -475,11 +475,15 @@ describe('bodies waiting for the database (INGEST_MAX_PENDING_BYTES)', () => {
       await locker.query('LOCK TABLE pgboss.job_common IN ACCESS EXCLUSIVE MODE');
       // Released whatever happens below: a request waiting on the lock would otherwise keep the app from closing.
       const release = setTimeout(() => void locker.query('ROLLBACK').catch(() => {}), 20_000);
-      const first = send(busyKey).then((r) => r);
-      for (let i = 0; (await pending()) === 0; i++) {
-        if (i > 200) throw new Error('the first body was never held');
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      // A client that gives up while its events wait for the lock: they stay in memory, and so does their share.
+      const gaveUp = await send(busyKey)
+        .timeout(300)
+        .then(
+          () => 'answered',
+          (err: Error & { timeout?: number }) => (err.timeout ? 'gave up' : err.message),
+        );
+      expect(gaveUp).toBe('gave up');
+      await new Promise((r) => setTimeout(r, 50)); // the server has seen its connection close
       expect(await pending()).toBeGreaterThan(200_000);
       const refused = await send(busyKey);
       expect(refused.status).toBe(503);
@@ -492,10 +496,12 @@ describe('bodies waiting for the database (INGEST_MAX_PENDING_BYTES)', () => {
       expect((await send(unknownKey())).status).toBe(401);
       clearTimeout(release);
       await locker.query('COMMIT');
-      expect((await first).status).toBe(202);
-      expect(await pending()).toBe(0);
+      for (let i = 0; (await pending()) > 0; i++) {
+        if (i > 200) throw new Error('the events of the client that gave up never let go of their share');
+        await new Promise((r) => setTimeout(r, 10));
+      }
       const queued = async () => (await limited.services.queue.peek(busyIntegration)).reduce((n, j) => n + j.events.length, 0);
-      expect(await queued()).toBe(100); // the refused bodies queued nothing
+      expect(await queued()).toBe(100); // those of the client that gave up; the refused ones queued nothing
       expect((await send(busyKey)).status).toBe(202);
       expect(await queued()).toBe(200);
       expect(await pending()).toBe(0);

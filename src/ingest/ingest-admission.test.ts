@@ -35,6 +35,18 @@ describe('IngestAdmission', () => {
     expect(admission.pendingBytes).toBe(0);
   });
 
+  it('keeps a share while the work on its events goes on, also after its client has gone', async () => {
+    const x = exchange({ 'content-length': '600' });
+    admission.middleware()(x.req, x.res, () => {});
+    let settle!: () => void;
+    x.req.holdBodyUntil!(new Promise<void>((resolve) => (settle = resolve)));
+    x.close(); // the client hangs up
+    expect(admission.pendingBytes).toBe(600);
+    settle();
+    await new Promise((r) => setImmediate(r));
+    expect(admission.pendingBytes).toBe(0);
+  });
+
   it('counts a chunked body as the body limit, no body as nothing, a length past the limit or not a number as the limit', () => {
     const cases: [Record<string, string>, number][] = [
       [{ 'transfer-encoding': 'chunked' }, 5000],

@@ -7,10 +7,18 @@ const RETRY_AFTER_SECONDS = 2;
 /** While refusals go on, the log says so at most this often. */
 const LOG_EVERY_MS = 10_000;
 
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** Keeps the request's share of IngestAdmission's room until `work` settles, even if the client goes first. */
+    holdBodyUntil?: (work: Promise<unknown>) => void;
+  }
+}
+
 /**
  * Bounds the memory POST /v1/events bodies take in one API process: a request holds its size (its
  * Content-Length, or the body limit when it has none) from before its body is read until it is
- * answered. One that would take the total past `maxPendingBytes` is answered 503 with Retry-After
+ * answered and the work on its events has settled (a client that hangs up does not take its events
+ * out of memory, so it does not give back their room). One that would take the total past `maxPendingBytes` is answered 503 with Retry-After
  * without its body being read. Before, a database that stopped answering (a lock, a stall) left every
  * request waiting with its body in memory: 150 bodies of 4.4 MB took the process from 245 MB to 2.2 GB,
  * and enough clients would have ended it. A request alone is always let in, whatever its size.
@@ -34,7 +42,15 @@ export class IngestAdmission {
       const size = this.sizeOf(req);
       if (this.held > 0 && this.held + size > this.opts.maxPendingBytes) return next(this.refuse());
       this.held += size;
-      res.once('close', () => (this.held -= size));
+      let holds = 1; // the exchange itself, until its connection closes or it is answered
+      const letGo = () => {
+        if (--holds === 0) this.held -= size;
+      };
+      res.once('close', letGo);
+      req.holdBodyUntil = (work) => {
+        holds++;
+        void work.then(letGo, letGo);
+      };
       next();
     };
   }

@@ -32,8 +32,9 @@ export function ingestRoutes(service: IngestService): Router {
   const r = Router();
   r.post('/v1/events', async (req, res) => {
     // The validator has checked the body's shape; eventsBody handed over its events.
-    const result = await service.ingest(req.ingestOrg as string, req.receivedEvents ?? { kind: 'parsed', events: [] });
-    res.status(202).json(result);
+    const work = service.ingest(req.ingestOrg as string, req.receivedEvents ?? { kind: 'parsed', events: [] });
+    req.holdBodyUntil?.(work);
+    res.status(202).json(await work);
   });
   return r;
 }
