@@ -40,6 +40,14 @@ describe('ingestion keys', () => {
     expect(JSON.stringify(list.body)).not.toContain(key);
   });
 
+  it('a key needs a name people can read: not blank, no control characters', async () => {
+    for (const name of ['', '   ', 'web\tkey', 'web\r\nkey']) {
+      const res = await t.request.post('/v1/admin/ingest-keys').set(t.auth('acme')).send({ name });
+      expect([name, res.status, res.body.error?.details?.[0]?.path]).toEqual([name, 400, 'body.name']);
+    }
+    expect((await t.request.post('/v1/admin/ingest-keys').set(t.auth('acme')).send({ name: 'Site web – ÉU' })).status).toBe(201);
+  });
+
   it('needs the admin role; editors and viewers get 403', async () => {
     expect((await t.request.post('/v1/admin/ingest-keys').set(t.auth('acme', 'editor')).send({ name: 'x' })).status).toBe(403);
     expect((await t.request.get('/v1/admin/ingest-keys').set(t.auth('acme', 'viewer'))).status).toBe(403);

@@ -138,6 +138,15 @@ describe('install validation', () => {
   const install = (body: unknown, key = 'mixpanel') =>
     t.request.post(`/v1/admin/integration-catalog/${key}/install`).set(t.auth('acme')).send(body as object);
 
+  it('takes a name of any printable characters, and refuses control characters in a rename too', async () => {
+    const res = await install(guideInstallBody({ name: 'Café – prod 🚀 (EU)' }));
+    expect(res.status).toBe(201);
+    expect(res.body.name).toBe('Café – prod 🚀 (EU)');
+    const renamed = await t.request.patch(`/v1/admin/integrations/${res.body.id}`).set(t.auth('acme')).send({ name: 'two\nlines' });
+    expect(renamed.status).toBe(400);
+    expect(renamed.body.error.details[0].path).toBe('body.name');
+  });
+
   it('unknown catalog key → 404', async () => {
     const res = await install(guideInstallBody(), 'amplitude');
     expect(res.status).toBe(404);
@@ -157,6 +166,9 @@ describe('install validation', () => {
     ['oversized project_token', guideInstallBody({ config: { project_token: 'x'.repeat(256), api_secret: 's' } }), 'project_token'],
     ['oversized name', guideInstallBody({ name: 'n'.repeat(101) }), 'name'],
     ['blank name', guideInstallBody({ name: '   ' }), 'name'],
+    ['a tab in the name', guideInstallBody({ name: 'Mixpanel\tprod' }), 'name'],
+    ['a line break in the name', guideInstallBody({ name: 'Mixpanel\nprod' }), 'name'],
+    ['DEL in the name', guideInstallBody({ name: 'Mixpanel\u007f' }), 'name'],
     ['missing config', { name: 'x' }, 'config'],
     ['wrong delivery_mode', guideInstallBody({ delivery_mode: 'client_side' }), 'delivery_mode'],
   ])('%s → 400 VALIDATION_ERROR naming the field', async (_label, body, field) => {

@@ -541,6 +541,8 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description A name people read (of an integration or an ingestion key), 1–100 characters, not only spaces, and no control characters such as tabs or line breaks */
+        DisplayName: string;
         Error: {
             error: {
                 code: string;
@@ -638,7 +640,7 @@ export interface components {
         };
         InstallRequest: {
             /** @description Unique within the org; when left out, the catalog entry's name (`Mixpanel`) */
-            name?: string;
+            name?: components["schemas"]["DisplayName"];
             /** @default default */
             variant: string;
             config: components["schemas"]["MixpanelConfigInput"];
@@ -707,7 +709,7 @@ export interface components {
             }[];
         };
         PatchRequest: {
-            name?: string;
+            name?: components["schemas"]["DisplayName"];
             enabled?: boolean;
             change_summary?: string;
             config?: {
@@ -1353,7 +1355,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    name: string;
+                    name: components["schemas"]["DisplayName"];
                 };
             };
         };
