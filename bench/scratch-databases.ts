@@ -5,41 +5,89 @@ import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../src/db.js';
 import { createLogger } from '../src/logger.js';
+import { BENCH_RUNS, dropAbandonedRunDatabases, removeAbandonedFolders, takeRunLease } from '../test/support/abandoned-runs.js';
 import { freePort } from '../test/support/server-process.js';
+
+/** The folders benchmarks make under the temp dir start with this. */
+export const BENCH_DIR_PREFIX = 'mpd-bench-';
+
+/**
+ * A benchmark's databases on a PostgreSQL server: named `mpd_b_<run id>_…` under a lease held while
+ * they exist (see abandoned-runs), so the next benchmark drops those of one killed outright (SIGKILL),
+ * which could not drop its own.
+ */
+export class BenchDatabases {
+  private readonly made: string[] = [];
+
+  private constructor(
+    private readonly adminUrl: string,
+    private readonly runId: string,
+    private readonly lease: pg.Client,
+  ) {}
+
+  /** Takes this run's lease, then drops what killed benchmarks left on the server. */
+  static async open(adminUrl: string): Promise<BenchDatabases> {
+    const runId = randomBytes(4).toString('hex');
+    const lease = await takeRunLease(adminUrl, runId, BENCH_RUNS);
+    const databases = new BenchDatabases(adminUrl, runId, lease);
+    await databases.admin((c) => dropAbandonedRunDatabases(c, BENCH_RUNS));
+    return databases;
+  }
+
+  /** A new empty database's URL. */
+  async create(): Promise<string> {
+    const name = `${BENCH_RUNS.databasePrefix}${this.runId}_${randomBytes(4).toString('hex')}`;
+    await this.admin((c) => c.query(`CREATE DATABASE ${name}`));
+    this.made.push(name);
+    const u = new URL(this.adminUrl);
+    u.pathname = `/${name}`;
+    return u.toString();
+  }
+
+  /** Drops the databases made here, then lets go of the lease. */
+  async close(): Promise<void> {
+    try {
+      for (const name of this.made) await this.admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    } finally {
+      await this.lease.end();
+    }
+  }
+
+  private async admin<T>(work: (c: pg.Client) => Promise<T>): Promise<T> {
+    const c = new pg.Client({ connectionString: this.adminUrl });
+    await c.connect();
+    try {
+      return await work(c);
+    } finally {
+      await c.end();
+    }
+  }
+}
 
 /**
  * Runs `body` with a maker of empty databases (each one's URL) on `DATABASE_URL`'s server, or on an
- * embedded PostgreSQL under the temp dir; the databases, that PostgreSQL and its folder are removed
- * afterwards. `prefix` names the folder and the databases.
+ * embedded PostgreSQL in a folder under the temp dir (named for `prefix`); the databases, that
+ * PostgreSQL and its folder are removed afterwards (those of a benchmark killed outright, by the next one).
  */
 export async function withScratchDatabases<T>(prefix: string, body: (database: () => Promise<string>) => Promise<T>): Promise<T> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), `mpd-bench-${prefix}-`));
-  chmodSync(dir, 0o755); // run as root, the embedded PostgreSQL runs as another user
-  let adminUrl = process.env.DATABASE_URL;
+  let dir: string | undefined;
   let stopPg: (() => Promise<void>) | undefined;
-  const created: string[] = [];
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: adminUrl });
-    await c.connect();
-    await c.query(sql).finally(() => c.end());
-  };
+  let databases: BenchDatabases | undefined;
   try {
+    let adminUrl = process.env.DATABASE_URL;
     if (!adminUrl) {
+      await removeAbandonedFolders(BENCH_DIR_PREFIX);
+      dir = mkdtempSync(path.join(os.tmpdir(), `${BENCH_DIR_PREFIX}${prefix}-`));
+      chmodSync(dir, 0o755); // run as root, the embedded PostgreSQL runs as another user
       const embedded = await startEmbeddedPostgres(dir, await freePort(), createLogger('silent'));
       adminUrl = embedded.url;
       stopPg = embedded.stop;
     }
-    return await body(async () => {
-      const name = `mpd_bench_${prefix}_${randomBytes(4).toString('hex')}`;
-      await admin(`CREATE DATABASE ${name}`);
-      created.push(name);
-      const u = new URL(adminUrl!);
-      u.pathname = `/${name}`;
-      return u.toString();
-    });
+    databases = await BenchDatabases.open(adminUrl);
+    return await body(() => databases!.create());
   } finally {
-    for (const name of created) await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await databases?.close();
     await stopPg?.();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -5,11 +5,11 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { ownerRecord, startEmbeddedPostgres } from '../src/db.js';
 import { signAccessToken } from '../src/http/auth.js';
 import { createLogger } from '../src/logger.js';
 import { removeAbandonedFolders } from '../test/support/abandoned-runs.js';
+import { BENCH_DIR_PREFIX, BenchDatabases } from './scratch-databases.js';
 import { freePort } from '../test/support/server-process.js';
 
 /**
@@ -118,9 +118,6 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-/** The benches' folders under the temp dir (the embedded PostgreSQL, the stand-in's certificate). */
-const BENCH_DIR_PREFIX = 'mpd-bench-';
-
 export async function startStack(opts: { separateWorkers?: number; env?: Record<string, string> } = {}): Promise<Stack> {
   const separateWorkers = opts.separateWorkers ?? 0;
   // The folder (and PostgreSQL) of a bench killed outright (SIGKILL) is removed by the next one.
@@ -134,19 +131,11 @@ export async function startStack(opts: { separateWorkers?: number; env?: Record<
   let databaseUrl: string;
   let stopPg: (() => Promise<void>) | undefined;
   if (process.env.DATABASE_URL) {
-    const adminUrl = process.env.DATABASE_URL;
-    const name = `mpd_bench_${randomBytes(4).toString('hex')}`;
-    const admin = async (sql: string) => {
-      const c = new pg.Client({ connectionString: adminUrl });
-      await c.connect();
-      await c.query(sql).finally(() => c.end());
-    };
-    await admin(`CREATE DATABASE ${name}`);
+    // Dropped when the bench stops; one a bench killed outright left, by the next bench.
+    const databases = await BenchDatabases.open(process.env.DATABASE_URL);
+    databaseUrl = await databases.create();
     writeFileSync(path.join(dir, 'service.pid'), ownerRecord(process.pid)); // as the embedded one does: whose folder it is
-    stopPg = () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    const u = new URL(adminUrl);
-    u.pathname = `/${name}`;
-    databaseUrl = u.toString();
+    stopPg = () => databases.close();
   } else {
     const embedded = await startEmbeddedPostgres(dir, await freePort(), createLogger('silent'));
     databaseUrl = embedded.url;

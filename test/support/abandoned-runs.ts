@@ -21,34 +21,39 @@ export async function removeAbandonedFolders(prefix: string): Promise<void> {
 }
 
 /**
- * Every database a test run creates is named `mpd_t_<run id>_…`, and the run holds a lease for its whole
- * life: a connection named `mpd-test-run:<run id>`, opened before its first database and closed after its
- * last is dropped. A run killed before its teardown (Ctrl-C twice, a killed CI job) loses the lease with
- * its process, and the next run on the same server drops what it left.
+ * What a run (of the tests, or of a benchmark) names its databases and its lease: every database it
+ * creates is named `<databasePrefix><run id>_…`, and the run holds a lease for its whole life, a
+ * connection named `<leasePrefix><run id>`, opened before its first database and closed after its last
+ * is dropped. A run killed before its teardown (Ctrl-C twice, a killed CI job, a SIGKILL) loses the
+ * lease with its process, and the next run of its kind on the same server drops what it left.
  */
-export const RUN_DATABASE_PREFIX = 'mpd_t_';
-const LEASE_PREFIX = 'mpd-test-run:';
+export interface RunKind {
+  databasePrefix: string;
+  leasePrefix: string;
+}
+export const TEST_RUNS: RunKind = { databasePrefix: 'mpd_t_', leasePrefix: 'mpd-test-run:' };
+export const BENCH_RUNS: RunKind = { databasePrefix: 'mpd_b_', leasePrefix: 'mpd-bench-run:' };
 
-/** Holds the run's lease; `end()` it after the run's databases are dropped. */
-export async function takeRunLease(adminUrl: string, runId: string): Promise<pg.Client> {
-  const lease = new pg.Client({ connectionString: adminUrl, application_name: `${LEASE_PREFIX}${runId}` });
+/** Holds the run's lease; `end()` it after the run's databases are dropped. `runId`: hex digits. */
+export async function takeRunLease(adminUrl: string, runId: string, kind: RunKind = TEST_RUNS): Promise<pg.Client> {
+  const lease = new pg.Client({ connectionString: adminUrl, application_name: `${kind.leasePrefix}${runId}` });
   await lease.connect();
   lease.on('error', () => {}); // a lost lease only makes the run's databases look abandoned to a later run
   return lease;
 }
 
 /**
- * Drops the databases of runs that hold no lease and that nothing is connected to (a run's own
- * processes may outlive its lease only while they use its databases); returns their names. A database
- * that someone connects to meanwhile is left for a later run.
+ * Drops the databases of runs of this kind that hold no lease and that nothing is connected to (a
+ * run's own processes may outlive its lease only while they use its databases); returns their names. A
+ * database that someone connects to meanwhile is left for a later run.
  */
-export async function dropAbandonedRunDatabases(admin: pg.Client): Promise<string[]> {
+export async function dropAbandonedRunDatabases(admin: pg.Client, kind: RunKind = TEST_RUNS): Promise<string[]> {
   const { rows } = await admin.query<{ datname: string }>(
-    `SELECT d.datname FROM pg_database d, LATERAL (SELECT substring(d.datname FROM '^${RUN_DATABASE_PREFIX}([0-9a-f]+)_') AS run) r
+    `SELECT d.datname FROM pg_database d, LATERAL (SELECT substring(d.datname FROM '^' || $2 || '([0-9a-f]+)_') AS run) r
       WHERE r.run IS NOT NULL
         AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = $1 || r.run)
-        AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE starts_with(a.datname, '${RUN_DATABASE_PREFIX}' || r.run || '_'))`,
-    [LEASE_PREFIX],
+        AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE starts_with(a.datname, $2 || r.run || '_'))`,
+    [kind.leasePrefix, kind.databasePrefix],
   );
   const dropped: string[] = [];
   for (const { datname } of rows) {

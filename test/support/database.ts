@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import pg from 'pg';
 import { createKnex } from '../../src/db.js';
-import { RUN_DATABASE_PREFIX } from './abandoned-runs.js';
+import { TEST_RUNS } from './abandoned-runs.js';
 
 export interface TestDatabase {
   url: string;
@@ -22,7 +22,7 @@ async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
 
 /** A fresh database, cloned from the migrated, seeded template (or empty): one per test file. */
 export async function createTestDatabase(fromTemplate = true): Promise<TestDatabase> {
-  const name = `${RUN_DATABASE_PREFIX}${process.env.TEST_RUN_ID}_${randomBytes(6).toString('hex')}`;
+  const name = `${TEST_RUNS.databasePrefix}${process.env.TEST_RUN_ID}_${randomBytes(6).toString('hex')}`;
   await admin((c) => c.query(`CREATE DATABASE ${name}${fromTemplate ? ` TEMPLATE ${process.env.TEST_PG_TEMPLATE}` : ''}`));
   const u = new URL(process.env.TEST_PG_ADMIN_URL as string);
   u.pathname = `/${name}`;

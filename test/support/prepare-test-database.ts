@@ -8,7 +8,7 @@ import { createLogger } from '../../src/logger.js';
 import { prepareDatabase } from '../../src/services.js';
 import { freePort } from './server-process.js';
 import { DeliveryQueue } from '../../src/delivery/delivery-queue.js';
-import { dropAbandonedRunDatabases, removeAbandonedFolders, RUN_DATABASE_PREFIX, takeRunLease } from './abandoned-runs.js';
+import { dropAbandonedRunDatabases, removeAbandonedFolders, takeRunLease, TEST_RUNS } from './abandoned-runs.js';
 
 const TEST_PG_PREFIX = 'mpd-test-pg-';
 
@@ -31,7 +31,7 @@ export default async function prepareTestDatabase(): Promise<void> {
     adminUrl = embedded.url;
   }
   const runId = randomBytes(4).toString('hex');
-  const template = `${RUN_DATABASE_PREFIX}${runId}_template`;
+  const template = `${TEST_RUNS.databasePrefix}${runId}_template`;
   (globalThis as Record<string, unknown>).__runLease = await takeRunLease(adminUrl, runId);
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
