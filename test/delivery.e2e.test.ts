@@ -4,7 +4,7 @@ import { createServer as createNetServer, type AddressInfo, type Socket } from '
 import { REPLAY_CHUNK } from '../src/delivery/delivery-admin-service.js';
 import { IntegrationStore } from '../src/integrations/integration-store.js';
 import { identify, order, page, track } from './fixtures/events.js';
-import { EU, IN, startHarness, US, type Harness } from './support/delivery-harness.js';
+import { capturingLogger, EU, IN, startHarness, US, type Harness, type LogLine } from './support/delivery-harness.js';
 import { ForwardProxy } from './support/forward-proxy.js';
 import { MixpanelClient } from '../src/destinations/mixpanel/client.js';
 
@@ -261,6 +261,36 @@ describe('delivery to the stand-in Mixpanel', () => {
     expect(said).toContain('delivery held: Mixpanel answered 401 (Invalid credentials): check the API secret');
     expect(said.filter((m) => m.startsWith('delivery resumed'))).toHaveLength(1);
     expect(said.indexOf('delivery held: Mixpanel answered 401 (Invalid credentials): check the API secret')).toBeLessThan(said.findIndex((m) => m.startsWith('delivery resumed')));
+  });
+
+  it("held events about to reach the queue's 30-day retention are dead-lettered with the reason and logged, not dropped; replayed once the integration can deliver", async () => {
+    const id = await h.install('Mixpanel', { project_token: US.token, api_secret: 'wrong-secret' });
+    const other = await h.install('Other');
+    await h.post([page(), page()]);
+    await h.until(async () => (await stats(id)).queued === 2 && (await h.t.request.get(`/v1/admin/integrations/${id}`).set(h.t.auth('acme'))).body.status === 'auth_failed', 'held');
+    // A month later, as far as pg-boss is concerned: the held jobs are a few hours from being deleted
+    // (and not due, so that the new worker below does not fetch and hold them again first, which would
+    // renew them: a worker that has been running all month skips them instead).
+    await h.t.db.knex.raw(`UPDATE pgboss.job SET keep_until = now() + interval '3 hours', start_after = now() + interval '2 hours' WHERE group_id = ?`, [id]);
+    // A worker looks at them when it starts, then hourly.
+    const lines: LogLine[] = [];
+    const late = h.t.services.createWorker(capturingLogger(lines));
+    late.start();
+    await h.until(async () => (await deadLetters(id)).length === 2, 'dead letters', 5000).finally(() => late.stop());
+    const dead = await deadLetters(id);
+    expect(dead).toHaveLength(2);
+    expect(dead[0].reason).toMatch(/^waited 30 days undelivered \(the integration disabled, or its credentials refused, all that time\): dead-lettered before the queue would drop it; replay it once the integration can deliver/);
+    expect((await stats(id)).queued).toBe(0);
+    const said = lines.filter((l) => l.integration_id === id && l.msg.startsWith('delivery gave up waiting'));
+    expect(said.map((l) => [l.level, l.events, l.msg.startsWith('delivery gave up waiting: 2 event(s) held since')])).toEqual([[40, 2, true]]);
+    // Another integration's jobs, not near their retention, are left alone (and delivered).
+    await h.until(() => h.us.eventsOf(US.token).length === 2, "the other integration's events");
+    // Fixed, the dead letters are replayed and delivered.
+    expect((await h.t.request.patch(`/v1/admin/integrations/${id}`).set(h.t.auth('acme')).send({ config: { api_secret: US.apiSecret } })).status).toBe(200);
+    const replayed = await h.t.request.post(`/v1/admin/integrations/${id}/dead-letters/replay`).set(h.t.auth('acme')).send({});
+    expect(replayed.body).toEqual({ replayed: 2 });
+    await h.until(() => h.us.state.requests.filter((r) => r.path === '/import' && r.status === 200).reduce((n, r) => n + r.count, 0) === 4, 'the replayed events');
+    expect(await deadLetters(other)).toHaveLength(0);
   });
 
   it('India residency: events and profiles go to api-in, imports authenticated by a service account with its project id', async () => {

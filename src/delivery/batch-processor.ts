@@ -12,7 +12,7 @@ import { retryDelayMs } from './backoff.js';
 import { outlived, settle, type DeliveryFailure, type ItemState, type SettledItem, type SettleInput } from './settle.js';
 import type { BatchHealth } from './breaker.js';
 import { toDeliveryJob, type FetchedJob } from './delivery-job.js';
-import type { DeliveryQueue, JobToQueue, QueueDb, QueuedJob } from './delivery-queue.js';
+import { JOB_RETENTION_SECONDS, type DeliveryQueue, type JobToQueue, type QueueDb, type QueuedJob } from './delivery-queue.js';
 import type { BatchRecord, DeliveryStore } from './delivery-store.js';
 import type { Gate } from './gate.js';
 import { inTransaction } from '../db-transaction.js';
@@ -336,6 +336,32 @@ export class BatchProcessor {
       await this.deps.store.record(trx, integration.id, integration.orgId, record);
       await this.deps.queue.complete([job.id], db);
     });
+  }
+
+  /**
+   * Dead-letters, in one transaction, up to `limit` waiting jobs that pg-boss's retention would delete
+   * within `withinSeconds` (see DeliveryQueue.nearRetention), with the reason: rather than lost without
+   * a word, they can be replayed once their integration can deliver. Returns the events dead-lettered,
+   * by integration (with its org), and how many jobs were taken.
+   */
+  async deadLetterBeforeRetention(withinSeconds: number, limit: number): Promise<{ jobs: number; byIntegration: Map<string, { orgId: string; events: number; since: number }> }> {
+    const byIntegration = new Map<string, { orgId: string; events: number; since: number }>();
+    let taken = 0;
+    await inTransaction(this.deps.knex, async (trx, db) => {
+      byIntegration.clear();
+      const jobs = await this.deps.queue.nearRetention(db, withinSeconds, limit);
+      taken = jobs.length;
+      if (jobs.length === 0) return;
+      const days = Math.round(JOB_RETENTION_SECONDS / 86_400);
+      const reason = `waited ${days} days undelivered (the integration disabled, or its credentials refused, all that time): dead-lettered before the queue would drop it; replay it once the integration can deliver`;
+      for (const [integrationId, ofOne] of Map.groupBy(jobs, (j) => j.data.integrationId)) {
+        const deadLetters = ofOne.flatMap((j) => jobDeadLetters(j.data, j.data.lastError ? `${reason} (last error: ${j.data.lastError})` : reason, j.data.attempt));
+        await this.deps.store.record(trx, integrationId, ofOne[0].data.orgId, { ...emptyRecord(), deadLetters, lastError: reason });
+        byIntegration.set(integrationId, { orgId: ofOne[0].data.orgId, events: deadLetters.length, since: Math.min(...ofOne.map((j) => j.data.acceptedAt)) });
+      }
+      await this.deps.queue.complete(jobs.map((j) => j.id), db);
+    });
+    return { jobs: taken, byIntegration };
   }
 
   /**

@@ -302,6 +302,23 @@ export class DeliveryQueue {
     return integrations.liveIds(db, integrationIds);
   }
 
+  /**
+   * Up to `limit` waiting jobs that pg-boss's retention would delete within `withinSeconds` (they have
+   * waited about JOB_RETENTION_SECONDS: an integration disabled, or its credentials refused, all that
+   * time), oldest first, locked for the caller's transaction (another worker skips them).
+   */
+  async nearRetention(db: QueueDb, withinSeconds: number, limit: number): Promise<QueuedJob[]> {
+    const { rows } = await db.executeSql(
+      `SELECT id, data FROM pgboss.job
+        WHERE name = $1 AND state IN ('created', 'retry') AND keep_until < now() + make_interval(secs => $2)
+        ORDER BY keep_until LIMIT $3 FOR UPDATE SKIP LOCKED`,
+      [QUEUE, withinSeconds, limit],
+    );
+    return Promise.all(
+      (rows as { id: string; data: StoredJob }[]).map(async (r) => ({ id: r.id, name: QUEUE, data: await decode(r.data).catch((err) => unreadable(r.data, err)) }) as QueuedJob),
+    );
+  }
+
   /** Makes the integration's waiting jobs due now (after its circuit breaker closed); returns how many. */
   async wake(integrationId: string): Promise<number> {
     return inTransaction(this.knex, async (trx, db) => {

@@ -58,6 +58,8 @@ function heldSecret(integration: DeliveryIntegration, value: string): NonNullabl
 
 /** An integration's state is forgotten after this long without traffic (unless its breaker is open). */
 const IDLE_STATE_MS = 10 * 60_000;
+/** Jobs this close to pg-boss's retention are dead-lettered (see deadLetterBeforeRetention). */
+const RETENTION_MARGIN_SECONDS = 86_400;
 const HOUSEKEEPING_MS = 1000;
 
 /**
@@ -131,6 +133,25 @@ export class DeliveryWorker {
     if (Date.now() - this.lastPrune > 3600_000) {
       this.lastPrune = Date.now();
       await this.deps.store.pruneLogs(this.deps.config.logRetentionHours).catch((err) => this.deps.databaseLog.error(err, 'delivery: could not prune logs'));
+      await this.deadLetterBeforeRetention().catch((err) => this.deps.databaseLog.error(err, 'delivery: could not dead-letter jobs near the end of their retention'));
+    }
+  }
+
+  /**
+   * Jobs that have waited almost JOB_RETENTION_SECONDS (held: their integration disabled, or its
+   * credentials refused, all that time) go to dead letters with the reason, a thousand per transaction,
+   * before pg-boss's retention would delete them without a word. Looked at hourly, a day ahead.
+   */
+  private async deadLetterBeforeRetention(): Promise<void> {
+    for (;;) {
+      const { jobs, byIntegration } = await this.deps.processor.deadLetterBeforeRetention(RETENTION_MARGIN_SECONDS, 1000);
+      for (const [integrationId, { orgId, events, since }] of byIntegration) {
+        this.deps.logger.warn(
+          { integration_id: integrationId, org_id: orgId, events, waiting_since: new Date(since).toISOString() },
+          `delivery gave up waiting: ${events} event(s) held since ${new Date(since).toISOString()} (the integration disabled, or its credentials refused) were dead-lettered before the queue's retention would drop them; replay them once it can deliver`,
+        );
+      }
+      if (jobs < 1000) return;
     }
   }
 
