@@ -307,7 +307,7 @@ export class DeliveryQueue {
    * waited about JOB_RETENTION_SECONDS: an integration disabled, or its credentials refused, all that
    * time), oldest first, locked for the caller's transaction (another worker skips them).
    */
-  async nearRetention(db: QueueDb, withinSeconds: number, limit: number): Promise<QueuedJob[]> {
+  async nearRetention(db: QueueDb, withinSeconds: number, limit: number): Promise<{ id: string; data: FetchedJob }[]> {
     const { rows } = await db.executeSql(
       `SELECT id, data FROM pgboss.job
         WHERE name = $1 AND state IN ('created', 'retry') AND keep_until < now() + make_interval(secs => $2)
@@ -315,7 +315,7 @@ export class DeliveryQueue {
       [QUEUE, withinSeconds, limit],
     );
     return Promise.all(
-      (rows as { id: string; data: StoredJob }[]).map(async (r) => ({ id: r.id, name: QUEUE, data: await decode(r.data).catch((err) => unreadable(r.data, err)) }) as QueuedJob),
+      (rows as { id: string; data: StoredJob }[]).map(async (r) => ({ id: r.id, data: await decode(r.data).catch((err) => unreadable(r.data, err)) })),
     );
   }
 

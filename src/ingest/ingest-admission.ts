@@ -18,10 +18,11 @@ declare module 'express-serve-static-core' {
  * Bounds the memory POST /v1/events bodies take in one API process: a request holds its size (its
  * Content-Length, or the body limit when it has none) from before its body is read until it is
  * answered and the work on its events has settled (a client that hangs up does not take its events
- * out of memory, so it does not give back their room). One that would take the total past `maxPendingBytes` is answered 503 with Retry-After
- * without its body being read. Before, a database that stopped answering (a lock, a stall) left every
- * request waiting with its body in memory: 150 bodies of 4.4 MB took the process from 245 MB to 2.2 GB,
- * and enough clients would have ended it. A request alone is always let in, whatever its size.
+ * out of memory, so it does not give back their room). One that would take the total past
+ * `maxPendingBytes` is answered 503 with Retry-After without its body being read. Before, a database
+ * that stopped answering (a lock, a stall) left every request waiting with its body in memory: 150
+ * bodies of 4.4 MB took the process from 245 MB to 2.2 GB, and enough clients would have ended it. A
+ * request alone is always let in, whatever its size.
  */
 export class IngestAdmission {
   private held = 0;
@@ -32,7 +33,7 @@ export class IngestAdmission {
     private readonly opts: { maxPendingBytes: number; maxBodyBytes: number; logger: Pick<Logger, 'warn'> },
   ) {}
 
-  /** Bytes of bodies held now (read or being read, not yet answered). */
+  /** Bytes of bodies held now (being read, or their events not yet answered for or queued). */
   get pendingBytes(): number {
     return this.held;
   }

@@ -3,9 +3,9 @@ import { Counter, Gauge, Registry } from 'prom-client';
 
 /**
  * What ingest counts (prom-client), for an operator: POST /v1/events answers by status (401s are keys
- * unknown or revoked, 429s clients guessing keys, 503s a busy or unreachable database, or too many bodies waiting), the events
- * accepted or rejected by the checks, and those queued for no integration. None is labelled by org:
- * the request log has the org of every request.
+ * unknown or revoked, 429s clients guessing keys, 503s a busy or unreachable database, or too many
+ * bodies waiting), the bodies held now, the events accepted or rejected by the checks, and those queued
+ * for no integration. None is labelled by org: the request log has the org of every request.
  */
 export class IngestMetrics {
   readonly registry = new Registry();
