@@ -1,11 +1,12 @@
 import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { deflateSync, gzipSync } from 'node:zlib';
 import pg from 'pg';
 import { withParsedEvents } from '../src/delivery/delivery-job.js';
 import { QUEUE } from '../src/delivery/delivery-queue.js';
+import { SLOW_BODY_MS } from '../src/ingest/ingest-admission.js';
 import { IngestKeyStore, hashKey } from '../src/ingest/ingest-key-store.js';
 import { page, track } from './fixtures/events.js';
 import { counter } from './support/metrics-text.js';
@@ -446,24 +447,30 @@ describe('POST /v1/events', () => {
   });
 });
 
-/** POSTs `body` to the app's /v1/events in chunks (no Content-Length), over a real connection. */
-async function postChunked(app: TestApp, ingestKey: string, body: string): Promise<{ status: number }> {
+/** Serves the app on a port of its own while `use` runs (for requests supertest cannot make). */
+async function served<T>(app: TestApp, use: (port: number) => Promise<T>): Promise<T> {
   const server = http.createServer(app.app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
-    const { port } = server.address() as AddressInfo;
-    return await new Promise((resolve, reject) => {
+    return await use((server.address() as AddressInfo).port);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+/** POSTs `body` to the app's /v1/events in chunks (no Content-Length), over a real connection. */
+function postChunked(app: TestApp, ingestKey: string, body: string): Promise<{ status: number }> {
+  return served(app, (port) =>
+    new Promise((resolve, reject) => {
       const req = http.request({ port, host: '127.0.0.1', method: 'POST', path: '/v1/events', headers: { Authorization: `Bearer ${ingestKey}`, 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' } }, (res) => {
         res.resume();
         res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
       });
       req.on('error', reject);
       req.end(body);
-    });
-  } finally {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
+    }),
+  );
 }
 
 describe('bodies waiting for the database (INGEST_MAX_PENDING_BYTES)', () => {
@@ -519,6 +526,32 @@ describe('bodies waiting for the database (INGEST_MAX_PENDING_BYTES)', () => {
     } finally {
       await locker.query('ROLLBACK').catch(() => {});
       await locker.end();
+      await limited.close();
+    }
+  });
+
+  it('a client sending a large Content-Length slowly holds only what it has sent, after SLOW_BODY_MS', async () => {
+    const limited = await startTestApp({ INGEST_MAX_PENDING_BYTES: String(300 * 1024) }, t.db);
+    try {
+      const slowKey = (await limited.request.post('/v1/admin/ingest-keys').set(limited.auth('slow-org')).send({ name: 'web' })).body.key;
+      const big = { events: Array.from({ length: 100 }, () => track('Big', { pad: 'x'.repeat(2000) })) };
+      await served(limited, async (port) => {
+        // Says 250 KB, sends 10 bytes, and waits.
+        const slow = net.connect(port, '127.0.0.1');
+        await new Promise((resolve) => slow.once('connect', resolve));
+        slow.write(`POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${slowKey}\r\nContent-Type: application/json\r\nContent-Length: 256000\r\n\r\n{"events":`);
+        try {
+          await new Promise((r) => setTimeout(r, 200));
+          // Meanwhile its declared size counts: another 200 KB would pass 300 KB.
+          expect((await limited.request.post('/v1/events').set('Authorization', `Bearer ${slowKey}`).send(big)).status).toBe(503);
+          await new Promise((r) => setTimeout(r, SLOW_BODY_MS + 100));
+          // Now it counts for its 10 bytes: the same POST goes through.
+          expect((await limited.request.post('/v1/events').set('Authorization', `Bearer ${slowKey}`).send(big)).status).toBe(202);
+        } finally {
+          slow.destroy();
+        }
+      });
+    } finally {
       await limited.close();
     }
   });

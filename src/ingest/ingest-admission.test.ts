@@ -2,12 +2,26 @@ import { jest } from '@jest/globals';
 import { EventEmitter } from 'node:events';
 import type { NextFunction, Request, Response } from 'express';
 import { ServiceBusyError } from '../errors.js';
-import { IngestAdmission } from './ingest-admission.js';
+import { IngestAdmission, SLOW_BODY_MS } from './ingest-admission.js';
 
-/** A request with these headers, and its response (which closes when told). */
+/**
+ * A request with these headers, whose connection has read 300 bytes of headers (and `send`s' bytes of
+ * its body, `end` when it is all there), and its response (which closes when told).
+ */
 function exchange(headers: Record<string, string>) {
   const res = new EventEmitter();
-  return { req: { headers } as unknown as Request, res: res as unknown as Response, close: () => res.emit('close') };
+  const socket = { bytesRead: 300 };
+  const req = Object.assign(new EventEmitter(), { headers, socket, complete: false });
+  return {
+    req: req as unknown as Request,
+    res: res as unknown as Response,
+    close: () => res.emit('close'),
+    send: (bytes: number) => void (socket.bytesRead += bytes),
+    end: () => {
+      req.complete = true;
+      req.emit('end');
+    },
+  };
 }
 
 describe('IngestAdmission', () => {
@@ -45,6 +59,42 @@ describe('IngestAdmission', () => {
     settle();
     await new Promise((r) => setImmediate(r));
     expect(admission.pendingBytes).toBe(0);
+  });
+
+  it('counts a body still arriving after SLOW_BODY_MS for what has arrived of it, then as it grows (looked at every SLOW_BODY_MS)', () => {
+    jest.useFakeTimers();
+    try {
+      const slow = exchange({ 'content-length': '900' });
+      admission.middleware()(slow.req, slow.res, () => {});
+      slow.send(10);
+      expect(admission.pendingBytes).toBe(900);
+      jest.advanceTimersByTime(SLOW_BODY_MS);
+      expect(admission.pendingBytes).toBe(10);
+      // Room for others again; one whose body arrives in time keeps its size until it is let go.
+      const fast = exchange({ 'content-length': '800' });
+      let error: unknown = 'not called';
+      admission.middleware()(fast.req, fast.res, ((err?: unknown) => (error = err)) as NextFunction);
+      expect(error).toBeUndefined();
+      fast.send(800);
+      fast.end();
+      slow.send(90);
+      expect(admission.pendingBytes).toBe(810); // seen at the next look
+      jest.advanceTimersByTime(SLOW_BODY_MS);
+      expect(admission.pendingBytes).toBe(900);
+      // One that sends nothing for that long counts for nothing.
+      const silent = admit({ 'content-length': '100' });
+      expect(silent.error).toBeUndefined();
+      expect(admission.pendingBytes).toBe(1000);
+      jest.advanceTimersByTime(SLOW_BODY_MS);
+      expect(admission.pendingBytes).toBe(900);
+      for (const x of [slow, fast]) x.close();
+      silent.close();
+      expect(admission.pendingBytes).toBe(0);
+      slow.send(100); // after it was let go: not counted
+      expect(admission.pendingBytes).toBe(0);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('counts a chunked body as the body limit, no body as nothing, a length past the limit or not a number as the limit', () => {

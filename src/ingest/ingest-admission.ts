@@ -6,6 +6,8 @@ import type { Logger } from '../logger.js';
 const RETRY_AFTER_SECONDS = 2;
 /** While refusals go on, the log says so at most this often. */
 const LOG_EVERY_MS = 10_000;
+/** A body still arriving after this long counts for what has arrived of it, not its declared size. */
+export const SLOW_BODY_MS = 2000;
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -22,7 +24,8 @@ declare module 'express-serve-static-core' {
  * `maxPendingBytes` is answered 503 with Retry-After without its body being read. Before, a database
  * that stopped answering (a lock, a stall) left every request waiting with its body in memory: 150
  * bodies of 4.4 MB took the process from 245 MB to 2.2 GB, and enough clients would have ended it. A
- * request alone is always let in, whatever its size.
+ * request alone is always let in, whatever its size. A body still arriving after SLOW_BODY_MS counts
+ * for what has arrived of it: a few clients sending large Content-Lengths slowly cannot take the room.
  */
 export class IngestAdmission {
   private held = 0;
@@ -30,7 +33,7 @@ export class IngestAdmission {
   private lastLog = Number.NEGATIVE_INFINITY;
 
   constructor(
-    private readonly opts: { maxPendingBytes: number; maxBodyBytes: number; logger: Pick<Logger, 'warn'> },
+    private readonly opts: { maxPendingBytes: number; maxBodyBytes: number; logger: Pick<Logger, 'warn'>; slowBodyMs?: number },
   ) {}
 
   /** Bytes of bodies held now (being read, or their events not yet answered for or queued). */
@@ -42,10 +45,36 @@ export class IngestAdmission {
     return (req: Request, res: Response, next: NextFunction) => {
       const size = this.sizeOf(req);
       if (this.held > 0 && this.held + size > this.opts.maxPendingBytes) return next(this.refuse());
-      this.held += size;
+      // What the request counts for: its size; while its body is still arriving, from SLOW_BODY_MS on,
+      // what has arrived of it (read off its connection's byte count, so the body's stream is left to
+      // its parser), growing as the rest comes. A client trickling a body (or sending less than its
+      // Content-Length says) holds no more room than the memory it takes.
+      let share = size;
+      let released = false;
+      this.held += share;
+      const setShare = (bytes: number) => {
+        if (released) return;
+        this.held += bytes - share;
+        share = bytes;
+      };
+      const socket = req.socket as { bytesRead?: number } | undefined;
+      const start = socket?.bytesRead ?? 0;
+      const arrived = () => Math.min(size, (socket?.bytesRead ?? start) - start);
+      let slow: NodeJS.Timeout | undefined;
+      if (size > 0 && !req.complete) {
+        slow = setInterval(() => setShare(arrived()), this.opts.slowBodyMs ?? SLOW_BODY_MS);
+        slow.unref();
+        req.once('end', () => {
+          clearInterval(slow);
+          if (share < size) setShare(arrived());
+        });
+      }
       let holds = 1; // the exchange itself, until its connection closes or it is answered
       const letGo = () => {
-        if (--holds === 0) this.held -= size;
+        if (--holds > 0) return;
+        clearInterval(slow);
+        this.held -= share;
+        released = true;
       };
       res.once('close', letGo);
       req.holdBodyUntil = (work) => {
