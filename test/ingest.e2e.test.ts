@@ -530,6 +530,41 @@ describe('bodies waiting for the database (INGEST_MAX_PENDING_BYTES)', () => {
     }
   });
 
+  it('a compressed body counts for its inflated size once read, not its Content-Length', async () => {
+    const limited = await startTestApp({ INGEST_MAX_PENDING_BYTES: String(300 * 1024) }, t.db);
+    const locker = new pg.Client({ connectionString: t.db.url });
+    await locker.connect();
+    try {
+      const zipKey = (await limited.request.post('/v1/admin/ingest-keys').set(limited.auth('zip-org')).send({ name: 'web' })).body.key;
+      await limited.request.post('/v1/admin/integration-catalog/mixpanel/install').set(limited.auth('zip-org')).send(guideInstallBody());
+      const pending = async () => Number(/^ingest_pending_bytes (\d+)$/m.exec(await limited.services.ingestMetrics.registry.metrics())?.[1]);
+      const inflated = Buffer.from(JSON.stringify({ events: Array.from({ length: 100 }, () => track('Zipped', { pad: 'x'.repeat(2000) })) }));
+      const zipped = gzipSync(inflated);
+      expect(zipped.length).toBeLessThan(inflated.length / 10);
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE pgboss.job_common IN ACCESS EXCLUSIVE MODE');
+      const release = setTimeout(() => void locker.query('ROLLBACK').catch(() => {}), 20_000);
+      const first = limited.request.post('/v1/events').set('Authorization', `Bearer ${zipKey}`).set('Content-Type', 'application/json').set('Content-Encoding', 'gzip')
+        .serialize(((b: Buffer) => b) as never) // the bytes as they are (superagent would JSON-encode a Buffer)
+        .send(zipped)
+        .then((r) => r);
+      for (let i = 0; (await pending()) < inflated.length; i++) {
+        if (i > 200) throw new Error(`the compressed body counts for ${await pending()} bytes, not its ${inflated.length} inflated`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      // Another ~150 KB would pass 300 KB.
+      const next = await limited.request.post('/v1/events').set('Authorization', `Bearer ${zipKey}`).send({ events: Array.from({ length: 70 }, () => track('Plain', { pad: 'x'.repeat(2000) })) });
+      expect(next.status).toBe(503);
+      clearTimeout(release);
+      await locker.query('COMMIT');
+      expect((await first).status).toBe(202);
+    } finally {
+      await locker.query('ROLLBACK').catch(() => {});
+      await locker.end();
+      await limited.close();
+    }
+  });
+
   it('a client sending a large Content-Length slowly holds only what it has sent, after SLOW_BODY_MS', async () => {
     const limited = await startTestApp({ INGEST_MAX_PENDING_BYTES: String(300 * 1024) }, t.db);
     try {

@@ -64,6 +64,7 @@ declare module 'express-serve-static-core' {
 
 export function eventsBody(req: Request, _res: Response, next: NextFunction): void {
   if (!Buffer.isBuffer(req.body)) return next();
+  req.bodyRead?.(req.body.length);
   try {
     let bytes: Buffer = req.body;
     const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();

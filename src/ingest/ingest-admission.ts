@@ -13,6 +13,8 @@ declare module 'express-serve-static-core' {
   interface Request {
     /** Keeps the request's share of IngestAdmission's room until `work` settles, even if the client goes first. */
     holdBodyUntil?: (work: Promise<unknown>) => void;
+    /** Tells IngestAdmission how large the body is once read (inflated, when it came compressed). */
+    bodyRead?: (bytes: number) => void;
   }
 }
 
@@ -77,6 +79,10 @@ export class IngestAdmission {
         released = true;
       };
       res.once('close', letGo);
+      // A compressed body takes its inflated size once read, more than its Content-Length said.
+      req.bodyRead = (bytes) => {
+        if (bytes > share) setShare(bytes);
+      };
       req.holdBodyUntil = (work) => {
         holds++;
         void work.then(letGo, letGo);
