@@ -474,24 +474,54 @@ function postChunked(app: TestApp, ingestKey: string, body: string): Promise<{ s
 }
 
 describe('bodies waiting for the database (INGEST_MAX_PENDING_BYTES)', () => {
-  it('answers 503 with Retry-After, without reading the body, while the bodies held would pass the limit, also when their clients have given up; the held ones are queued once the database answers', async () => {
-    const limited = await startTestApp({ INGEST_MAX_PENDING_BYTES: String(300 * 1024) }, t.db);
+  /** An API holding at most 300 KB of bodies; each test's org has a key and an integration on it. */
+  let limited: TestApp;
+  beforeAll(async () => {
+    limited = await startTestApp({ INGEST_MAX_PENDING_BYTES: String(300 * 1024) }, t.db);
+  });
+  afterAll(() => limited.close());
+  const orgWithKey = async (org: string) => ({
+    key: (await limited.request.post('/v1/admin/ingest-keys').set(limited.auth(org)).send({ name: 'web' })).body.key as string,
+    integrationId: (await limited.request.post('/v1/admin/integration-catalog/mixpanel/install').set(limited.auth(org)).send(guideInstallBody())).body.id as string,
+  });
+  const pending = async () => Number(/^ingest_pending_bytes (\d+)$/m.exec(await limited.services.ingestMetrics.registry.metrics())?.[1]);
+  /** `count` events of ~2 KB: 100 make ~200 KB, so that a second such body would pass 300 KB. */
+  const events = (name: string, count = 100) => ({ events: Array.from({ length: count }, () => track(name, { pad: 'x'.repeat(2000) })) });
+  const send = (k: string, body: object) => limited.request.post('/v1/events').set('Authorization', `Bearer ${k}`).send(body);
+
+  /**
+   * Runs `use` with the queue's table locked, so commits that queue jobs wait (a VACUUM FULL, a
+   * migration, a stall); `unlock` ends the lock. It ends anyway, after 20 s at the latest: a request
+   * waiting on it would otherwise keep the app from closing.
+   */
+  async function whileQueueLocked(use: (unlock: () => Promise<void>) => Promise<void>): Promise<void> {
     const locker = new pg.Client({ connectionString: t.db.url });
     await locker.connect();
+    let locked = false;
+    const unlock = async () => {
+      if (!locked) return;
+      locked = false;
+      clearTimeout(deadline);
+      await locker.query('COMMIT');
+    };
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE pgboss.job_common IN ACCESS EXCLUSIVE MODE');
+    locked = true;
+    const deadline = setTimeout(() => void unlock().catch(() => {}), 20_000);
     try {
-      const busyKey = (await limited.request.post('/v1/admin/ingest-keys').set(limited.auth('busy-org')).send({ name: 'web' })).body.key;
-      const busyIntegration = (await limited.request.post('/v1/admin/integration-catalog/mixpanel/install').set(limited.auth('busy-org')).send(guideInstallBody())).body.id;
-      const pending = async () => Number(/^ingest_pending_bytes (\d+)$/m.exec(await limited.services.ingestMetrics.registry.metrics())?.[1]);
-      // 100 events of ~2 KB: ~200 KB, so a second such body would pass 300 KB.
-      const big = { events: Array.from({ length: 100 }, () => track('Big', { pad: 'x'.repeat(2000) })) };
-      const send = (k: string) => limited.request.post('/v1/events').set('Authorization', `Bearer ${k}`).send(big);
-      // The queue's table locked: commits that queue jobs wait (a VACUUM FULL, a migration, a stall).
-      await locker.query('BEGIN');
-      await locker.query('LOCK TABLE pgboss.job_common IN ACCESS EXCLUSIVE MODE');
-      // Released whatever happens below: a request waiting on the lock would otherwise keep the app from closing.
-      const release = setTimeout(() => void locker.query('ROLLBACK').catch(() => {}), 20_000);
+      await use(unlock);
+    } finally {
+      await unlock().catch(() => {});
+      await locker.end();
+    }
+  }
+
+  it('answers 503 with Retry-After, without reading the body, while the bodies held would pass the limit, also when their clients have given up; the held ones are queued once the database answers', async () => {
+    const busy = await orgWithKey('busy-org');
+    const big = events('Big');
+    await whileQueueLocked(async (unlock) => {
       // A client that gives up while its events wait for the lock: they stay in memory, and so does their share.
-      const gaveUp = await send(busyKey)
+      const gaveUp = await send(busy.key, big)
         .timeout(300)
         .then(
           () => 'answered',
@@ -500,51 +530,42 @@ describe('bodies waiting for the database (INGEST_MAX_PENDING_BYTES)', () => {
       expect(gaveUp).toBe('gave up');
       await new Promise((r) => setTimeout(r, 50)); // the server has seen its connection close
       expect(await pending()).toBeGreaterThan(200_000);
-      const refused = await send(busyKey);
+      const refused = await send(busy.key, big);
       expect(refused.status).toBe(503);
       expect(refused.headers['retry-after']).toBe('2');
       expect(refused.body.error).toEqual({ code: 'SERVICE_UNAVAILABLE', message: 'This server holds as many events waiting to be queued as it may (0.3 MB); retry shortly' });
       // A body sent in chunks (no Content-Length) may be as large as the body limit: refused too.
-      const chunked = await postChunked(limited, busyKey, JSON.stringify({ events: [track('Small')] }));
+      const chunked = await postChunked(limited, busy.key, JSON.stringify({ events: [track('Small')] }));
       expect(chunked.status).toBe(503);
       // An unknown key is still told so first.
-      expect((await send(unknownKey())).status).toBe(401);
-      clearTimeout(release);
-      await locker.query('COMMIT');
-      const noneHeld = async (what: string) => {
-        for (let i = 0; (await pending()) > 0; i++) {
-          if (i > 200) throw new Error(`${what} never let go of their share`);
-          await new Promise((r) => setTimeout(r, 10));
-        }
-      };
-      await noneHeld('the events of the client that gave up');
-      const queued = async () => (await limited.services.queue.peek(busyIntegration)).reduce((n, j) => n + j.events.length, 0);
-      expect(await queued()).toBe(100); // those of the client that gave up; the refused ones queued nothing
-      expect((await send(busyKey)).status).toBe(202);
-      expect(await queued()).toBe(200);
-      await noneHeld('a request answered'); // once its connection's answer is done
-    } finally {
-      await locker.query('ROLLBACK').catch(() => {});
-      await locker.end();
-      await limited.close();
-    }
+      expect((await send(unknownKey(), big)).status).toBe(401);
+      await unlock();
+    });
+    const noneHeld = async (what: string) => {
+      for (let i = 0; (await pending()) > 0; i++) {
+        if (i > 200) throw new Error(`${what} never let go of their share`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    await noneHeld('the events of the client that gave up');
+    const queued = async () => (await limited.services.queue.peek(busy.integrationId)).reduce((n, j) => n + j.events.length, 0);
+    expect(await queued()).toBe(100); // those of the client that gave up; the refused ones queued nothing
+    expect((await send(busy.key, big)).status).toBe(202);
+    expect(await queued()).toBe(200);
+    await noneHeld('a request answered'); // once its connection's answer is done
   });
 
   it('a compressed body counts for its inflated size once read, not its Content-Length', async () => {
-    const limited = await startTestApp({ INGEST_MAX_PENDING_BYTES: String(300 * 1024) }, t.db);
-    const locker = new pg.Client({ connectionString: t.db.url });
-    await locker.connect();
-    try {
-      const zipKey = (await limited.request.post('/v1/admin/ingest-keys').set(limited.auth('zip-org')).send({ name: 'web' })).body.key;
-      await limited.request.post('/v1/admin/integration-catalog/mixpanel/install').set(limited.auth('zip-org')).send(guideInstallBody());
-      const pending = async () => Number(/^ingest_pending_bytes (\d+)$/m.exec(await limited.services.ingestMetrics.registry.metrics())?.[1]);
-      const inflated = Buffer.from(JSON.stringify({ events: Array.from({ length: 100 }, () => track('Zipped', { pad: 'x'.repeat(2000) })) }));
-      const zipped = gzipSync(inflated);
-      expect(zipped.length).toBeLessThan(inflated.length / 10);
-      await locker.query('BEGIN');
-      await locker.query('LOCK TABLE pgboss.job_common IN ACCESS EXCLUSIVE MODE');
-      const release = setTimeout(() => void locker.query('ROLLBACK').catch(() => {}), 20_000);
-      const first = limited.request.post('/v1/events').set('Authorization', `Bearer ${zipKey}`).set('Content-Type', 'application/json').set('Content-Encoding', 'gzip')
+    const zip = await orgWithKey('zip-org');
+    const inflated = Buffer.from(JSON.stringify(events('Zipped')));
+    const zipped = gzipSync(inflated);
+    expect(zipped.length).toBeLessThan(inflated.length / 10);
+    await whileQueueLocked(async (unlock) => {
+      const first = limited.request
+        .post('/v1/events')
+        .set('Authorization', `Bearer ${zip.key}`)
+        .set('Content-Type', 'application/json')
+        .set('Content-Encoding', 'gzip')
         .serialize(((b: Buffer) => b) as never) // the bytes as they are (superagent would JSON-encode a Buffer)
         .send(zipped)
         .then((r) => r);
@@ -553,41 +574,30 @@ describe('bodies waiting for the database (INGEST_MAX_PENDING_BYTES)', () => {
         await new Promise((r) => setTimeout(r, 10));
       }
       // Another ~150 KB would pass 300 KB.
-      const next = await limited.request.post('/v1/events').set('Authorization', `Bearer ${zipKey}`).send({ events: Array.from({ length: 70 }, () => track('Plain', { pad: 'x'.repeat(2000) })) });
-      expect(next.status).toBe(503);
-      clearTimeout(release);
-      await locker.query('COMMIT');
+      expect((await send(zip.key, events('Plain', 70))).status).toBe(503);
+      await unlock();
       expect((await first).status).toBe(202);
-    } finally {
-      await locker.query('ROLLBACK').catch(() => {});
-      await locker.end();
-      await limited.close();
-    }
+    });
   });
 
   it('a client sending a large Content-Length slowly holds only what it has sent, after SLOW_BODY_MS', async () => {
-    const limited = await startTestApp({ INGEST_MAX_PENDING_BYTES: String(300 * 1024) }, t.db);
-    try {
-      const slowKey = (await limited.request.post('/v1/admin/ingest-keys').set(limited.auth('slow-org')).send({ name: 'web' })).body.key;
-      const big = { events: Array.from({ length: 100 }, () => track('Big', { pad: 'x'.repeat(2000) })) };
-      await served(limited, async (port) => {
-        // Says 250 KB, sends 10 bytes, and waits.
-        const slow = net.connect(port, '127.0.0.1');
-        await new Promise((resolve) => slow.once('connect', resolve));
-        slow.write(`POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${slowKey}\r\nContent-Type: application/json\r\nContent-Length: 256000\r\n\r\n{"events":`);
-        try {
-          await new Promise((r) => setTimeout(r, 200));
-          // Meanwhile its declared size counts: another 200 KB would pass 300 KB.
-          expect((await limited.request.post('/v1/events').set('Authorization', `Bearer ${slowKey}`).send(big)).status).toBe(503);
-          await new Promise((r) => setTimeout(r, SLOW_BODY_MS + 100));
-          // Now it counts for its 10 bytes: the same POST goes through.
-          expect((await limited.request.post('/v1/events').set('Authorization', `Bearer ${slowKey}`).send(big)).status).toBe(202);
-        } finally {
-          slow.destroy();
-        }
-      });
-    } finally {
-      await limited.close();
-    }
+    const slowOrg = await orgWithKey('slow-org');
+    const big = events('Big');
+    await served(limited, async (port) => {
+      // Says 250 KB, sends 10 bytes, and waits.
+      const slow = net.connect(port, '127.0.0.1');
+      await new Promise((resolve) => slow.once('connect', resolve));
+      slow.write(`POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${slowOrg.key}\r\nContent-Type: application/json\r\nContent-Length: 256000\r\n\r\n{"events":`);
+      try {
+        await new Promise((r) => setTimeout(r, 200));
+        // Meanwhile its declared size counts: another 200 KB would pass 300 KB.
+        expect((await send(slowOrg.key, big)).status).toBe(503);
+        await new Promise((r) => setTimeout(r, SLOW_BODY_MS + 100));
+        // Now it counts for its 10 bytes: the same POST goes through.
+        expect((await send(slowOrg.key, big)).status).toBe(202);
+      } finally {
+        slow.destroy();
+      }
+    });
   });
 });
