@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../src/db.js';
 import { createLogger } from '../src/logger.js';
-import { BENCH_RUNS, dropAbandonedRunDatabases, removeAbandonedFolders, takeRunLease } from '../test/support/abandoned-runs.js';
+import { BENCH_RUNS, databaseUrl, dropAbandonedRunDatabases, freshRunFolder, takeRunLease, withClient } from '../test/support/abandoned-runs.js';
 import { freePort } from '../test/support/server-process.js';
 
 /** The folders benchmarks make under the temp dir start with this. */
@@ -30,36 +28,24 @@ export class BenchDatabases {
     const runId = randomBytes(4).toString('hex');
     const lease = await takeRunLease(adminUrl, runId, BENCH_RUNS);
     const databases = new BenchDatabases(adminUrl, runId, lease);
-    await databases.admin((c) => dropAbandonedRunDatabases(c, BENCH_RUNS));
+    await withClient(adminUrl, (c) => dropAbandonedRunDatabases(c, BENCH_RUNS));
     return databases;
   }
 
   /** A new empty database's URL. */
   async create(): Promise<string> {
     const name = `${BENCH_RUNS.databasePrefix}${this.runId}_${randomBytes(4).toString('hex')}`;
-    await this.admin((c) => c.query(`CREATE DATABASE ${name}`));
+    await withClient(this.adminUrl, (c) => c.query(`CREATE DATABASE ${name}`));
     this.made.push(name);
-    const u = new URL(this.adminUrl);
-    u.pathname = `/${name}`;
-    return u.toString();
+    return databaseUrl(this.adminUrl, name);
   }
 
   /** Drops the databases made here, then lets go of the lease. */
   async close(): Promise<void> {
     try {
-      for (const name of this.made) await this.admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      for (const name of this.made) await withClient(this.adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     } finally {
       await this.lease.end();
-    }
-  }
-
-  private async admin<T>(work: (c: pg.Client) => Promise<T>): Promise<T> {
-    const c = new pg.Client({ connectionString: this.adminUrl });
-    await c.connect();
-    try {
-      return await work(c);
-    } finally {
-      await c.end();
     }
   }
 }
@@ -76,9 +62,7 @@ export async function withScratchDatabases<T>(prefix: string, body: (database: (
   try {
     let adminUrl = process.env.DATABASE_URL;
     if (!adminUrl) {
-      await removeAbandonedFolders(BENCH_DIR_PREFIX);
-      dir = mkdtempSync(path.join(os.tmpdir(), `${BENCH_DIR_PREFIX}${prefix}-`));
-      chmodSync(dir, 0o755); // run as root, the embedded PostgreSQL runs as another user
+      dir = await freshRunFolder(`${BENCH_DIR_PREFIX}${prefix}-`);
       const embedded = await startEmbeddedPostgres(dir, await freePort(), createLogger('silent'));
       adminUrl = embedded.url;
       stopPg = embedded.stop;

@@ -1,14 +1,13 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ownerRecord, startEmbeddedPostgres } from '../src/db.js';
 import { signAccessToken } from '../src/http/auth.js';
 import { createLogger } from '../src/logger.js';
-import { removeAbandonedFolders } from '../test/support/abandoned-runs.js';
+import { freshRunFolder } from '../test/support/abandoned-runs.js';
 import { BENCH_DIR_PREFIX, BenchDatabases } from './scratch-databases.js';
 import { freePort } from '../test/support/server-process.js';
 
@@ -121,9 +120,7 @@ export interface Stack {
 export async function startStack(opts: { separateWorkers?: number; env?: Record<string, string> } = {}): Promise<Stack> {
   const separateWorkers = opts.separateWorkers ?? 0;
   // The folder (and PostgreSQL) of a bench killed outright (SIGKILL) is removed by the next one.
-  await removeAbandonedFolders(BENCH_DIR_PREFIX);
-  const dir = mkdtempSync(path.join(os.tmpdir(), BENCH_DIR_PREFIX));
-  chmodSync(dir, 0o755);
+  const dir = await freshRunFolder(BENCH_DIR_PREFIX);
   const cert = path.join(dir, 'cert.pem');
   const key = path.join(dir, 'key.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });

@@ -31,22 +31,27 @@ export class ForbiddenError extends AppError {
     super(403, 'FORBIDDEN', message);
   }
 }
-/** Too many requests of some kind from one client; `retryAfterSeconds` is sent as Retry-After. */
-export class RateLimitedError extends AppError {
+/** Not now: `retryAfterSeconds` is sent as Retry-After. */
+export abstract class RetryLaterError extends AppError {
   constructor(
+    status: number,
+    code: string,
     message: string,
     readonly retryAfterSeconds: number,
   ) {
-    super(429, 'RATE_LIMITED', message);
+    super(status, code, message);
   }
 }
-/** The service cannot take this now; `retryAfterSeconds` is sent as Retry-After. */
-export class ServiceBusyError extends AppError {
-  constructor(
-    message: string,
-    readonly retryAfterSeconds: number,
-  ) {
-    super(503, 'SERVICE_UNAVAILABLE', message);
+/** Too many requests of some kind from one client. */
+export class RateLimitedError extends RetryLaterError {
+  constructor(message: string, retryAfterSeconds: number) {
+    super(429, 'RATE_LIMITED', message, retryAfterSeconds);
+  }
+}
+/** The service cannot take this now. */
+export class ServiceBusyError extends RetryLaterError {
+  constructor(message: string, retryAfterSeconds: number) {
+    super(503, 'SERVICE_UNAVAILABLE', message, retryAfterSeconds);
   }
 }
 export class NotFoundError extends AppError {

@@ -98,6 +98,11 @@ function emptyRecord(): BatchRecord {
   return { logs: [], deadLetters: [], delivered: { events: 0, profileUpdates: 0, groupUpdates: 0 }, eventsDelivered: 0, failed: 0, skipped: 0, skippedNoConsent: 0 };
 }
 
+/** What dead-lettering events without sending anything comes to. */
+function deadLettersRecord(deadLetters: BatchRecord['deadLetters'], reason: string): BatchRecord {
+  return { ...emptyRecord(), deadLetters, lastError: reason };
+}
+
 /**
  * Delivers the jobs fetched for one integration: maps new events with the current blueprint, cuts the
  * Mixpanel items into requests, sends them through the integration's gate, settles every item by what
@@ -331,7 +336,7 @@ export class BatchProcessor {
 
   /** Dead-letters every event of a job that makes delivery fail, with the reason, and completes it. */
   async quarantine(integration: DeliveryIntegration, job: QueuedJob, reason: string): Promise<void> {
-    const record: BatchRecord = { ...emptyRecord(), deadLetters: jobDeadLetters(job.data, reason, job.data.attempt + 1), lastError: reason };
+    const record = deadLettersRecord(jobDeadLetters(job.data, reason, job.data.attempt + 1), reason);
     await inTransaction(this.deps.knex, async (trx, db) => {
       await this.deps.store.record(trx, integration.id, integration.orgId, record);
       await this.deps.queue.complete([job.id], db);
@@ -356,7 +361,7 @@ export class BatchProcessor {
       const reason = `waited ${days} days undelivered (the integration disabled, or its credentials refused, all that time): dead-lettered before the queue would drop it; replay it once the integration can deliver`;
       for (const [integrationId, ofOne] of Map.groupBy(jobs, (j) => j.data.integrationId)) {
         const deadLetters = ofOne.flatMap((j) => jobDeadLetters(j.data, j.data.lastError ? `${reason} (last error: ${j.data.lastError})` : reason, j.data.attempt));
-        await this.deps.store.record(trx, integrationId, ofOne[0].data.orgId, { ...emptyRecord(), deadLetters, lastError: reason });
+        await this.deps.store.record(trx, integrationId, ofOne[0].data.orgId, deadLettersRecord(deadLetters, reason));
         byIntegration.set(integrationId, { orgId: ofOne[0].data.orgId, events: deadLetters.length, since: Math.min(...ofOne.map((j) => j.data.acceptedAt)) });
       }
       await this.deps.queue.complete(jobs.map((j) => j.id), db);
@@ -381,7 +386,7 @@ export class BatchProcessor {
       if (live && expired.length > 0) {
         const reason = outlived(this.deps.config.maxAgeMs, expired[0].data.lastError ?? probe!.error);
         const deadLetters = expired.flatMap((j) => jobDeadLetters(j.data, reason, j.data.attempt));
-        await this.deps.store.record(trx, integrationId, expired[0].data.orgId, { ...emptyRecord(), deadLetters, lastError: reason });
+        await this.deps.store.record(trx, integrationId, expired[0].data.orgId, deadLettersRecord(deadLetters, reason));
       }
       await this.deps.queue.complete(jobs.map((j) => j.id), db);
     });

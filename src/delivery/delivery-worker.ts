@@ -58,8 +58,9 @@ function heldSecret(integration: DeliveryIntegration, value: string): NonNullabl
 
 /** An integration's state is forgotten after this long without traffic (unless its breaker is open). */
 const IDLE_STATE_MS = 10 * 60_000;
-/** Jobs this close to pg-boss's retention are dead-lettered (see deadLetterBeforeRetention). */
+/** Jobs this close to pg-boss's retention are dead-lettered, so many per transaction (see deadLetterBeforeRetention). */
 const RETENTION_MARGIN_SECONDS = 86_400;
+const RETENTION_JOBS_PER_TRANSACTION = 1000;
 const HOUSEKEEPING_MS = 1000;
 
 /**
@@ -144,14 +145,14 @@ export class DeliveryWorker {
    */
   private async deadLetterBeforeRetention(): Promise<void> {
     for (;;) {
-      const { jobs, byIntegration } = await this.deps.processor.deadLetterBeforeRetention(RETENTION_MARGIN_SECONDS, 1000);
+      const { jobs, byIntegration } = await this.deps.processor.deadLetterBeforeRetention(RETENTION_MARGIN_SECONDS, RETENTION_JOBS_PER_TRANSACTION);
       for (const [integrationId, { orgId, events, since }] of byIntegration) {
         this.deps.logger.warn(
           { integration_id: integrationId, org_id: orgId, events, waiting_since: new Date(since).toISOString() },
           `delivery gave up waiting: ${events} event(s) held since ${new Date(since).toISOString()} (the integration disabled, or its credentials refused) were dead-lettered before the queue's retention would drop them; replay them once it can deliver`,
         );
       }
-      if (jobs < 1000) return;
+      if (jobs < RETENTION_JOBS_PER_TRANSACTION) return;
     }
   }
 

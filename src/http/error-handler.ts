@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { AppError, RateLimitedError, ServiceBusyError } from '../errors.js';
+import { AppError, RetryLaterError } from '../errors.js';
 import { databaseTrouble, isInfrastructureError } from '../shared/infrastructure-errors.js';
 import type { Logger } from '../logger.js';
 
@@ -75,7 +75,7 @@ function mapError(logger: Logger) {
       return sendError(res, 503, 'SERVICE_UNAVAILABLE', `The database ${databaseTrouble(err)}; retry shortly`);
     }
     if (err instanceof AppError) {
-      if (err instanceof RateLimitedError || err instanceof ServiceBusyError) res.set('Retry-After', String(err.retryAfterSeconds));
+      if (err instanceof RetryLaterError) res.set('Retry-After', String(err.retryAfterSeconds));
       return sendError(res, err.status, err.code, err.message, err.details);
     }
     const e = (err ?? {}) as HttpLikeError;

@@ -35,7 +35,7 @@ export class IngestAdmission {
   private lastLog = Number.NEGATIVE_INFINITY;
 
   constructor(
-    private readonly opts: { maxPendingBytes: number; maxBodyBytes: number; logger: Pick<Logger, 'warn'>; slowBodyMs?: number },
+    private readonly opts: { maxPendingBytes: number; maxBodyBytes: number; logger: Pick<Logger, 'warn'> },
   ) {}
 
   /** Bytes of bodies held now (being read, or their events not yet answered for or queued). */
@@ -52,10 +52,10 @@ export class IngestAdmission {
       // its parser), growing as the rest comes. A client trickling a body (or sending less than its
       // Content-Length says) holds no more room than the memory it takes.
       let share = size;
-      let released = false;
+      let holds = 1; // the exchange itself, until its connection closes or it is answered; 0: let go
       this.held += share;
       const setShare = (bytes: number) => {
-        if (released) return;
+        if (holds === 0) return;
         this.held += bytes - share;
         share = bytes;
       };
@@ -64,19 +64,17 @@ export class IngestAdmission {
       const arrived = () => Math.min(size, (socket?.bytesRead ?? start) - start);
       let slow: NodeJS.Timeout | undefined;
       if (size > 0 && !req.complete) {
-        slow = setInterval(() => setShare(arrived()), this.opts.slowBodyMs ?? SLOW_BODY_MS);
+        slow = setInterval(() => setShare(arrived()), SLOW_BODY_MS);
         slow.unref();
         req.once('end', () => {
           clearInterval(slow);
           if (share < size) setShare(arrived());
         });
       }
-      let holds = 1; // the exchange itself, until its connection closes or it is answered
       const letGo = () => {
         if (--holds > 0) return;
         clearInterval(slow);
         this.held -= share;
-        released = true;
       };
       res.once('close', letGo);
       // A compressed body takes its inflated size once read, more than its Content-Length said.

@@ -1,4 +1,4 @@
-import { readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -18,6 +18,35 @@ export async function removeAbandonedFolders(prefix: string): Promise<void> {
     const dir = path.join(os.tmpdir(), name);
     if (await isAbandonedDataDir(dir, quiet)) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A new folder under the temp dir named `prefix…`, for a run's embedded PostgreSQL, once the folders
+ * of that name that interrupted runs left are removed. Its OS user must reach it when runs are root's.
+ */
+export async function freshRunFolder(prefix: string): Promise<string> {
+  await removeAbandonedFolders(prefix);
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+/** Runs `work` on a connection of its own to `url` (a server's admin database), closed afterwards. */
+export async function withClient<T>(url: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await work(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/** The URL of database `name` on the server of `adminUrl`. */
+export function databaseUrl(adminUrl: string, name: string): string {
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
 }
 
 /**

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import pg from 'pg';
+import type pg from 'pg';
 import { createKnex } from '../../src/db.js';
-import { TEST_RUNS } from './abandoned-runs.js';
+import { databaseUrl, TEST_RUNS, withClient } from './abandoned-runs.js';
 
 export interface TestDatabase {
   url: string;
@@ -10,25 +10,16 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: process.env.TEST_PG_ADMIN_URL });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
+const admin = <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => withClient(process.env.TEST_PG_ADMIN_URL as string, fn);
 
 /** A fresh database, cloned from the migrated, seeded template (or empty): one per test file. */
 export async function createTestDatabase(fromTemplate = true): Promise<TestDatabase> {
   const name = `${TEST_RUNS.databasePrefix}${process.env.TEST_RUN_ID}_${randomBytes(6).toString('hex')}`;
   await admin((c) => c.query(`CREATE DATABASE ${name}${fromTemplate ? ` TEMPLATE ${process.env.TEST_PG_TEMPLATE}` : ''}`));
-  const u = new URL(process.env.TEST_PG_ADMIN_URL as string);
-  u.pathname = `/${name}`;
-  const knex = createKnex(u.toString(), 5);
+  const url = databaseUrl(process.env.TEST_PG_ADMIN_URL as string, name);
+  const knex = createKnex(url, 5);
   return {
-    url: u.toString(),
+    url,
     knex,
     async drop() {
       await knex.destroy();

@@ -1,14 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import pg from 'pg';
 import { createKnex, startEmbeddedPostgres } from '../../src/db.js';
 import { createLogger } from '../../src/logger.js';
 import { prepareDatabase } from '../../src/services.js';
 import { freePort } from './server-process.js';
 import { DeliveryQueue } from '../../src/delivery/delivery-queue.js';
-import { dropAbandonedRunDatabases, removeAbandonedFolders, takeRunLease, TEST_RUNS } from './abandoned-runs.js';
+import { databaseUrl, dropAbandonedRunDatabases, freshRunFolder, takeRunLease, TEST_RUNS, withClient } from './abandoned-runs.js';
 
 const TEST_PG_PREFIX = 'mpd-test-pg-';
 
@@ -22,10 +18,8 @@ const TEST_PG_PREFIX = 'mpd-test-pg-';
 export default async function prepareTestDatabase(): Promise<void> {
   let adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
-    await removeAbandonedFolders(TEST_PG_PREFIX);
-    const dir = mkdtempSync(path.join(os.tmpdir(), TEST_PG_PREFIX));
+    const dir = await freshRunFolder(TEST_PG_PREFIX);
     process.env.TEST_PG_DIR = dir;
-    chmodSync(dir, 0o755); // the postgres OS user must reach it when tests run as root
     const embedded = await startEmbeddedPostgres(dir, await freePort(), createLogger('silent'));
     (globalThis as Record<string, unknown>).__embeddedPg = embedded;
     adminUrl = embedded.url;
@@ -33,20 +27,15 @@ export default async function prepareTestDatabase(): Promise<void> {
   const runId = randomBytes(4).toString('hex');
   const template = `${TEST_RUNS.databasePrefix}${runId}_template`;
   (globalThis as Record<string, unknown>).__runLease = await takeRunLease(adminUrl, runId);
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
+  await withClient(adminUrl, async (admin) => {
     await dropAbandonedRunDatabases(admin);
     await admin.query(`CREATE DATABASE ${template}`);
-  } finally {
-    await admin.end();
-  }
-  const templateUrl = new URL(adminUrl);
-  templateUrl.pathname = `/${template}`;
-  const knex = createKnex(templateUrl.toString(), 1);
-  await prepareDatabase(knex, templateUrl.toString());
+  });
+  const templateUrl = databaseUrl(adminUrl, template);
+  const knex = createKnex(templateUrl, 1);
+  await prepareDatabase(knex, templateUrl);
   // pg-boss's schema, once, in the template
-  const queue = await DeliveryQueue.start(templateUrl.toString(), knex, { expireInSeconds: 60, maintenanceSeconds: 30, poolMax: 2, onError: () => {} });
+  const queue = await DeliveryQueue.start(templateUrl, knex, { expireInSeconds: 60, maintenanceSeconds: 30, poolMax: 2, onError: () => {} });
   await queue.stop();
   await knex.destroy();
   process.env.TEST_PG_ADMIN_URL = adminUrl;
